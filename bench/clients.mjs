@@ -1,0 +1,106 @@
+// Client adapters with one common interface:
+//   { name, connect(), set(k, v), get(k), mget(keys), pipelineSet(pairs), close() }
+// pipelineSet(pairs) takes [[key, value], ...] and resolves the replies in order, with an Error standing in
+// for each failed command (so the runner can count failures without each library's reply shape).
+// Each library is imported lazily inside its factory, so a missing or broken install only fails that client.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** ioredis, default options (no auto-pipelining), one connection. */
+async function ioredisAdapter({ host, port }) {
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // reported through the rejected calls instead
+  return {
+    name: 'ioredis',
+    connect: () => redis.connect(),
+    set: (k, v) => redis.set(k, v),
+    get: (k) => redis.get(k),
+    mget: (keys) => redis.mget(keys),
+    async pipelineSet(pairs) {
+      const p = redis.pipeline();
+      for (const [k, v] of pairs) p.set(k, v);
+      const res = await p.exec();
+      return res.map(([err, val]) => err ?? val);
+    },
+    close: () => redis.quit(),
+  };
+}
+
+/** node-redis v4, one connection. */
+async function nodeRedisAdapter({ url }) {
+  const { createClient } = await import('redis');
+  const client = createClient({ url });
+  client.on('error', () => {});
+  return {
+    name: 'redis',
+    connect: () => client.connect(),
+    set: (k, v) => client.set(k, v),
+    get: (k) => client.get(k),
+    mget: (keys) => client.mGet(keys),
+    pipelineSet(pairs) {
+      const m = client.multi();
+      for (const [k, v] of pairs) m.set(k, v);
+      return m.execAsPipeline();
+    },
+    close: () => client.quit(),
+  };
+}
+
+/** @valkey/valkey-glide 2.x standalone client (Rust core in-process). */
+async function glideAdapter({ host, port }) {
+  const glide = await import('@valkey/valkey-glide');
+  const { GlideClient, Batch } = glide.default ?? glide;
+  let client;
+  return {
+    name: 'glide',
+    async connect() {
+      client = await GlideClient.createClient({ addresses: [{ host, port }] });
+    },
+    set: (k, v) => client.set(k, v),
+    get: (k) => client.get(k),
+    mget: (keys) => client.mget(keys),
+    pipelineSet(pairs) {
+      const batch = new Batch(false); // non-atomic = pipeline
+      for (const [k, v] of pairs) batch.set(k, v);
+      return client.exec(batch, false); // raiseOnError=false: errors come back in place
+    },
+    async close() {
+      client?.close();
+    },
+  };
+}
+
+/** resilis (this repo): CJS facade in ../lib/index.js over the napi binding. */
+async function resilisAdapter({ url }) {
+  const resilis = require('../lib/index.js');
+  const createRedisService = resilis.createRedisService ?? resilis.default?.createRedisService;
+  if (typeof createRedisService !== 'function') throw new Error('lib/index.js exports no createRedisService');
+  const service = createRedisService({ url });
+  return {
+    name: 'resilis',
+    async connect() {
+      if (!service.isConnected) await service.connect();
+    },
+    set: (k, v) => service.set(k, v),
+    get: (k) => service.get(k),
+    mget: (keys) => service.mget(keys),
+    pipelineSet(pairs) {
+      const cmds = new Array(pairs.length);
+      for (let i = 0; i < pairs.length; i++) cmds[i] = { command: 'set', args: pairs[i] };
+      return service.pipeline(cmds);
+    },
+    close: () => (typeof service.quit === 'function' ? service.quit() : service.disconnect()),
+  };
+}
+
+/** Adapter factories in table order. ioredis is the ratio baseline. */
+export const CLIENTS = {
+  resilis: resilisAdapter,
+  ioredis: ioredisAdapter,
+  redis: nodeRedisAdapter,
+  glide: glideAdapter,
+};
+
+export const BASELINE = 'ioredis';

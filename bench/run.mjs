@@ -1,0 +1,218 @@
+// `npm run bench`: resilis vs ioredis vs node-redis vs valkey-glide against one throwaway local redis-server.
+//
+// Env:
+//   BENCH_SECONDS    measured seconds per cell (default 2)
+//   BENCH_WARMUP_MS  warmup per cell, not recorded (default 300)
+//   BENCH_RUNS       repeat the whole matrix N times and report the median per metric (default 1)
+//   BENCH_ONLY       only workloads whose name contains this substring (comma list = any of them)
+//   BENCH_CLIENTS    comma list of clients (resilis,ioredis,redis,glide; default all)
+//   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
+//   BENCH_OUT        JSON output path (default bench/results.json)
+//   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startRedis } from './server.mjs';
+import { CLIENTS, BASELINE } from './clients.mjs';
+import { WORKLOADS, PRELOAD } from './workloads.mjs';
+import { measure, medianCell } from './measure.mjs';
+import { formatTable, writeJson } from './report.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function envNumber(name, dflt) {
+  const raw = process.env[name];
+  if (raw == null || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function envList(name) {
+  const raw = process.env[name];
+  if (!raw) return null;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const config = {
+  seconds: envNumber('BENCH_SECONDS', 2),
+  warmupMs: envNumber('BENCH_WARMUP_MS', 300),
+  runs: Math.max(1, Math.floor(envNumber('BENCH_RUNS', 1))),
+  maxCalls: Math.max(1, Math.floor(envNumber('BENCH_MAX_CALLS', 5_000_000))),
+  only: envList('BENCH_ONLY'),
+  clients: envList('BENCH_CLIENTS'),
+  out: process.env.BENCH_OUT || path.join(here, 'results.json'),
+  redisBin: process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server',
+};
+
+const errMsg = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 160);
+
+/** Bounded wait so a client that never settles cannot stall the run. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Load + connect + preload the GET fixtures. Returns { adapter } or { error }. */
+async function openClient(name, server) {
+  let adapter;
+  try {
+    adapter = await withTimeout(CLIENTS[name]({ host: server.host, port: server.port, url: server.url }), 30_000, 'load');
+  } catch (err) {
+    return { error: `load failed: ${errMsg(err)}` };
+  }
+  try {
+    await withTimeout(adapter.connect(), 10_000, 'connect');
+  } catch (err) {
+    closeQuietly(adapter);
+    return { error: `connect failed: ${errMsg(err)}` };
+  }
+  try {
+    // Each client writes the read fixtures itself (same values for all), 64 writes in flight.
+    let next = 0;
+    const writer = async () => {
+      while (next < PRELOAD.length) {
+        const [k, v] = PRELOAD[next++];
+        await adapter.set(k, v);
+      }
+    };
+    await withTimeout(Promise.all(Array.from({ length: 64 }, writer)), 30_000, 'preload');
+  } catch (err) {
+    closeQuietly(adapter);
+    return { error: `preload failed: ${errMsg(err)}` };
+  }
+  return { adapter };
+}
+
+async function closeQuietly(adapter) {
+  try {
+    await withTimeout(Promise.resolve(adapter.close()), 5_000, 'close');
+  } catch {
+    /* measurement is over; ignore */
+  }
+}
+
+async function main() {
+  const unknown = (config.clients ?? []).filter((c) => !(c in CLIENTS));
+  if (unknown.length) throw new Error(`BENCH_CLIENTS: unknown client(s) ${unknown.join(', ')}; known: ${Object.keys(CLIENTS).join(', ')}`);
+  const clientNames = Object.keys(CLIENTS).filter((c) => !config.clients || config.clients.includes(c));
+  const workloads = WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
+  if (workloads.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+
+  const server = await startRedis({ bin: config.redisBin });
+  const onSignal = async (sig) => {
+    await server.stop();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const opened = new Map(); // name -> { adapter } | { error }
+  try {
+    console.log(`redis-server ${server.version} on ${server.url} (pid ${server.pid})`);
+    console.log(
+      `node ${process.version}, ${os.cpus().length}x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}; ` +
+        `${config.seconds}s/cell + ${config.warmupMs}ms warmup, runs=${config.runs}, ` +
+        `${workloads.length} workloads x ${clientNames.length} clients`,
+    );
+
+    for (const name of clientNames) {
+      const res = await openClient(name, server);
+      opened.set(name, res);
+      console.log(res.error ? `  ${name.padEnd(8)} ${res.error}` : `  ${name.padEnd(8)} connected`);
+    }
+
+    // results[workload][client] = [cell per run]
+    const results = new Map(workloads.map((w) => [w.name, new Map()]));
+    const broken = new Map(); // client -> reason (a cell hung; skip the rest)
+    for (let run = 0; run < config.runs; run++) {
+      // Rotate the client order each run so no client always goes first (or right after a heavy one).
+      const order = clientNames.map((_, i) => clientNames[(i + run) % clientNames.length]);
+      for (const wl of workloads) {
+        for (const name of order) {
+          const { adapter } = opened.get(name);
+          if (!adapter) continue;
+          let cell;
+          if (broken.has(name)) {
+            cell = { failed: `skipped: ${broken.get(name)}` };
+          } else {
+            cell = await measure((i) => wl.op(adapter, i), {
+              concurrency: wl.concurrency,
+              opsPerCall: wl.opsPerCall,
+              durationMs: config.seconds * 1000,
+              warmupMs: config.warmupMs,
+              maxCalls: config.maxCalls,
+            });
+            if (cell.failed) broken.set(name, `earlier cell ${wl.name} ${cell.failed}`);
+          }
+          const runs = results.get(wl.name);
+          if (!runs.has(name)) runs.set(name, []);
+          runs.get(name).push(cell);
+          const progress = cell.failed ? cell.failed : `${Math.round(cell.opsPerSec).toLocaleString('en-US')} ops/s`;
+          process.stderr.write(`  [run ${run + 1}/${config.runs}] ${wl.name} / ${name}: ${progress}\n`);
+          await sleep(50); // let sockets drain and GC catch up between cells
+        }
+      }
+    }
+
+    // Table rows: a failed client shows one row per workload saying why.
+    const rows = [];
+    const baselineOps = new Map();
+    const json = [];
+    for (const wl of workloads) {
+      for (const name of clientNames) {
+        const o = opened.get(name);
+        const runs = results.get(wl.name).get(name) ?? [];
+        const cell = o.error ? { failed: o.error } : medianCell(runs);
+        if (name === BASELINE && !cell.failed) baselineOps.set(wl.name, cell.opsPerSec);
+        rows.push({ workload: wl.name, client: name, cell, unit: wl.unit });
+        json.push({
+          workload: wl.name,
+          client: name,
+          concurrency: wl.concurrency,
+          opsPerCall: wl.opsPerCall,
+          median: cell,
+          runs,
+        });
+      }
+    }
+    for (const j of json) {
+      const base = baselineOps.get(j.workload);
+      j.median.ratioToIoredis = base && !j.median.failed ? j.median.opsPerSec / base : null;
+    }
+
+    console.log('');
+    console.log(formatTable(rows, baselineOps));
+    console.log('');
+    console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
+
+    writeJson(config.out, {
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+      cpus: os.cpus().map((c) => c.model.trim()),
+      redisServer: server.version,
+      config: { ...config, redisBin: undefined, out: undefined },
+      clients: Object.fromEntries([...opened].map(([n, o]) => [n, o.error ?? 'ok'])),
+      results: json,
+    });
+    console.log(`results written to ${config.out}`);
+  } finally {
+    for (const { adapter } of opened.values()) if (adapter) await closeQuietly(adapter);
+    await server.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0), // some clients keep timers/handles alive after close
+  (err) => {
+    console.error(`bench failed: ${err?.stack ?? err}`);
+    process.exit(1);
+  },
+);

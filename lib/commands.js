@@ -1,0 +1,153 @@
+'use strict';
+// The command surface: which Redis command each method sends, how its
+// arguments are shaped and how its reply is turned into what ioredis
+// users expect. Installed on RedisService.prototype by service.js.
+
+const A = require('./args');
+const { argumentError } = require('./errors');
+
+/** [1, 'a', 2, 'b'] -> { 1: 'a', 2: 'b' } (HGETALL, CONFIG GET ...). */
+function pairsToObject(reply) {
+  const out = {};
+  if (Array.isArray(reply)) for (let i = 0; i + 1 < reply.length; i += 2) out[reply[i]] = reply[i + 1];
+  return out;
+}
+
+// Methods that send `name key ...rest` unchanged (arrays flattened one level).
+const KEYED = [
+  'get', 'getdel', 'getset', 'append', 'strlen', 'getrange', 'setrange', 'incr', 'incrby', 'incrbyfloat',
+  'decr', 'decrby', 'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'persist', 'type', 'rename',
+  'renamenx', 'setnx', 'setex', 'psetex',
+  'hget', 'hdel', 'hexists', 'hincrby', 'hincrbyfloat', 'hkeys', 'hvals', 'hlen', 'hmget', 'hsetnx', 'hstrlen',
+  'lpush', 'rpush', 'lpushx', 'rpushx', 'lpop', 'rpop', 'lrange', 'ltrim', 'llen', 'lindex', 'lset', 'lrem', 'linsert',
+  'sadd', 'srem', 'smembers', 'sismember', 'smismember', 'scard', 'spop', 'srandmember',
+  'zrange', 'zrevrange', 'zscore', 'zrem', 'zcard', 'zincrby', 'zrank', 'zrevrank', 'zcount',
+  'zrangebyscore', 'zrevrangebyscore', 'zremrangebyrank', 'zremrangebyscore', 'zpopmin', 'zpopmax', 'zmscore',
+  'xadd', 'xlen', 'xrange', 'xrevrange', 'xdel', 'xtrim', 'pfadd', 'pfcount', 'getbit', 'setbit', 'bitcount',
+  'dump', 'touch', 'object',
+];
+
+// Variadic-key commands: del('a', 'b') == del(['a', 'b']).
+const MULTI_KEY = ['del', 'unlink', 'exists', 'mget', 'sinter', 'sunion', 'sdiff', 'watch'];
+
+const CAMEL = {
+  getDel: 'getdel', getSet: 'getset', incrBy: 'incrby', incrByFloat: 'incrbyfloat', decrBy: 'decrby',
+  pExpire: 'pexpire', expireAt: 'expireat', pTTL: 'pttl',
+  hSet: 'hset', hGet: 'hget', hGetAll: 'hgetall', hDel: 'hdel', hExists: 'hexists', hIncrBy: 'hincrby',
+  hKeys: 'hkeys', hVals: 'hvals', hLen: 'hlen', hmGet: 'hmget', hMGet: 'hmget', hSetNX: 'hsetnx',
+  lPush: 'lpush', rPush: 'rpush', lPop: 'lpop', rPop: 'rpop', lRange: 'lrange', lTrim: 'ltrim', lLen: 'llen',
+  lIndex: 'lindex', lSet: 'lset', lRem: 'lrem',
+  sAdd: 'sadd', sRem: 'srem', sMembers: 'smembers', sIsMember: 'sismember', sCard: 'scard', sPop: 'spop',
+  sRandMember: 'srandmember',
+  zAdd: 'zadd', zRange: 'zrange', zRevRange: 'zrevrange', zScore: 'zscore', zRem: 'zrem', zCard: 'zcard',
+  zIncrBy: 'zincrby', zRank: 'zrank', zRevRank: 'zrevrank', zCount: 'zcount', zRangeByScore: 'zrangebyscore',
+  mGet: 'mget', mSet: 'mset', setNX: 'setnx', setEx: 'setex', evalSha: 'evalsha',
+};
+
+function install(proto) {
+  for (const name of KEYED) {
+    proto[name] = function (key, ...rest) {
+      return this._send(name, [A.checkKey(key, name), ...A.flatten(rest, name)]);
+    };
+  }
+  for (const name of MULTI_KEY) {
+    proto[name] = function (...keys) {
+      const flat = A.flatten(keys, name);
+      if (flat.length === 0) throw argumentError(`${name}: at least one key is required`);
+      return this._send(name, flat);
+    };
+  }
+  Object.assign(proto, {
+    set(key, value, ...rest) {
+      return this._send('set', A.setArgs(key, value, rest));
+    },
+    getBuffer(key) {
+      return this._send('get', [A.checkKey(key, 'getBuffer')], true);
+    },
+    hset(key, ...rest) {
+      return this._send('hset', A.hsetArgs(key, rest));
+    },
+    hmset(key, ...rest) {
+      return this._send('hset', A.hsetArgs(key, rest)).then(() => 'OK');
+    },
+    async hgetall(key) {
+      return pairsToObject(await this._send('hgetall', [A.checkKey(key, 'hgetall')]));
+    },
+    zadd(key, ...rest) {
+      return this._send('zadd', A.zaddArgs(key, rest));
+    },
+    scan(cursor, ...rest) {
+      return this._send('scan', A.scanArgs(cursor, rest));
+    },
+    keys(pattern) {
+      return this._send('keys', [A.checkValue(pattern, 'keys pattern')]);
+    },
+    publish(channel, message) {
+      return this._send('publish', [A.checkKey(channel, 'publish'), A.checkValue(message, 'publish message')]);
+    },
+    eval(script, ...rest) {
+      return this._send('eval', A.evalArgs(script, rest, 'eval'));
+    },
+    evalsha(sha, ...rest) {
+      return this._send('evalsha', A.evalArgs(sha, rest, 'evalsha'));
+    },
+    /** mset({ k: v }, ttlSeconds?) or mset(k, v, k, v). TTL makes it one MULTI. */
+    async mset(...rest) {
+      let pairs;
+      let ttl;
+      if (rest[0] && typeof rest[0] === 'object' && !Array.isArray(rest[0]) && !Buffer.isBuffer(rest[0])) {
+        const entries = rest[0] instanceof Map ? [...rest[0]] : Object.entries(rest[0]);
+        pairs = [];
+        for (const [k, v] of entries) pairs.push(k, A.checkValue(v, `mset value of ${k}`));
+        ttl = rest[1];
+      } else {
+        pairs = A.flatten(rest, 'mset');
+      }
+      if (pairs.length === 0 || pairs.length % 2) throw argumentError('mset: needs key/value pairs');
+      if (ttl === undefined || ttl === null) return this._send('mset', pairs);
+      if (typeof ttl !== 'number' || !(ttl > 0)) throw argumentError('mset: ttl must be a positive number of seconds');
+      const cmds = [['mset', pairs]];
+      for (let i = 0; i < pairs.length; i += 2) cmds.push(['expire', [pairs[i], Math.ceil(ttl)]]);
+      const results = await this._group(cmds, true);
+      const failed = results.find((r) => r instanceof Error);
+      if (failed) throw failed;
+      return 'OK';
+    },
+    async ping(message) {
+      try {
+        const reply = await this._send('ping', message === undefined ? [] : [A.checkValue(message, 'ping message')]);
+        return message === undefined ? reply === 'PONG' : reply;
+      } catch (err) {
+        if (err && err.code === 'ERR_RESILIS_ARGUMENT') throw err;
+        return false;
+      }
+    },
+    /** Any command: call('OBJECT', 'ENCODING', 'k'). */
+    call(command, ...args) {
+      if (typeof command !== 'string' || command.length === 0) {
+          throw argumentError('call: command must be a non-empty string');
+      }
+      return this._send(command, A.flatten(args, command));
+    },
+    callBuffer(command, ...args) {
+      return this._send(command, A.flatten(args, command), true);
+    },
+  });
+  // A bad argument rejects the promise (as in ioredis) instead of throwing.
+  for (const name of Object.keys(proto)) {
+    const fn = proto[name];
+    if (typeof fn !== 'function' || fn.constructor.name === 'AsyncFunction') continue;
+    proto[name] = function (...args) {
+      try {
+        return fn.apply(this, args);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+  }
+  for (const [alias, target] of Object.entries(CAMEL)) {
+    if (!proto[alias]) proto[alias] = proto[target];
+  }
+}
+
+module.exports = { install, pairsToObject };

@@ -1,0 +1,60 @@
+'use strict';
+// Entry points. Every export that seeds 000-004 import lives here.
+
+const { RedisService } = require('./service');
+const { ResilisError, ResilisTypeError } = require('./errors');
+
+let singleton = null;
+
+/** A new, independent service (tests, several deployments). */
+function createRedisService(options) {
+  return new RedisService(options);
+}
+
+/** The process-wide service, configured from the environment merged with `options` on first call. */
+function getRedisService(options) {
+  if (!singleton) singleton = new RedisService(options);
+  return singleton;
+}
+
+/** `redisService`: the same singleton, created on first property access (lazy connect on first command). */
+const redisService = new Proxy(
+  {},
+  {
+    get(_t, prop) {
+      const s = getRedisService();
+      const v = s[prop];
+      return typeof v === 'function' ? v.bind(s) : v;
+    },
+    has(_t, prop) {
+      return prop in getRedisService();
+    },
+  },
+);
+
+/** Seed 003's factory; the provider comes from REDIS_PROVIDER (local). */
+const RedisServiceFactory = {
+  create(options) {
+    return createRedisService(options);
+  },
+  getInstance(options) {
+    return getRedisService(options);
+  },
+  async healthCheck() {
+    try {
+      return await getRedisService().ping();
+    } catch {
+      return false;
+    }
+  },
+};
+
+module.exports = {
+  RedisService,
+  createRedisService,
+  getRedisService,
+  redisService,
+  RedisServiceFactory,
+  ResilisError,
+  ResilisTypeError,
+};

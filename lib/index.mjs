@@ -1,0 +1,16 @@
+// ESM entry: the same objects as the CommonJS entry.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const resilis = require('./index.js');
+
+export const {
+  RedisService,
+  createRedisService,
+  getRedisService,
+  redisService,
+  RedisServiceFactory,
+  ResilisError,
+  ResilisTypeError,
+} = resilis;
+export default resilis;

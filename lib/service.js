@@ -1,0 +1,177 @@
+'use strict';
+// RedisService: the public class. Commands are installed from commands.js;
+// this file holds construction, lifecycle, batches, health and stats.
+
+const { EventEmitter } = require('events');
+const { NativeService } = require('../binding.js');
+const { Dispatcher, FLAG_BUFFERS } = require('./dispatcher');
+const { fromNativeThrow, argumentError } = require('./errors');
+const { install, pairsToObject } = require('./commands');
+const { Multi } = require('./multi');
+const A = require('./args');
+
+const ENV_PREFIXES = ['REDIS_', 'UPSTASH_'];
+
+function redisEnv() {
+  const out = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && ENV_PREFIXES.some((p) => k.startsWith(p))) out[k] = v;
+  }
+  return out;
+}
+
+/** Options as JSON; PEM Buffers become strings, functions are dropped. */
+function optionsJson(options) {
+  if (options === undefined || options === null) return '{}';
+  if (typeof options !== 'object') throw argumentError('options must be an object');
+  return JSON.stringify(options, (k, v) => {
+    if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data).toString('utf8');
+    return typeof v === 'function' ? undefined : v;
+  });
+}
+
+function parseInfo(text) {
+  const out = {};
+  for (const line of String(text || '').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+class RedisService extends EventEmitter {
+  constructor(options = {}) {
+    super();
+    let native;
+    const onWake = () => this._dispatcher.onWake();
+    try {
+      native = new NativeService(optionsJson(options), redisEnv(), onWake);
+    } catch (err) {
+      throw fromNativeThrow(err);
+    }
+    this._native = native;
+    this._dispatcher = new Dispatcher(native);
+    this._info = JSON.parse(native.describe());
+    if (!this._info.lazyConnect) {
+      this.connect().catch((err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+    }
+  }
+
+  _send(name, args, buffers = false) {
+    return this._dispatcher.send(name, args, buffers ? FLAG_BUFFERS : 0);
+  }
+
+  _group(cmds, transaction, buffers = false) {
+    return this._dispatcher.sendGroup(cmds, transaction, buffers ? FLAG_BUFFERS : 0);
+  }
+
+  async connect() {
+    await this._dispatcher.lifecycle('connect');
+    this.emit('connect');
+    this.emit('ready');
+  }
+
+  async disconnect() {
+    await this._dispatcher.lifecycle('disconnect');
+    this.emit('end');
+  }
+
+  async quit() {
+    await this.disconnect();
+    return 'OK';
+  }
+
+  get isConnected() {
+    return this._native.isConnected;
+  }
+
+  /** ioredis-compatible status string. */
+  get status() {
+    return this.isConnected ? 'ready' : 'wait';
+  }
+
+  /** pipeline([{ command, args }]) -> replies in order; an error reply stands as an Error. */
+  pipeline(commands) {
+    if (commands === undefined) return new Multi(this, false);
+    if (!Array.isArray(commands)) return Promise.reject(argumentError('pipeline: expected an array of { command, args }'));
+    try {
+      const cmds = commands.map((c, i) => {
+        if (!c || typeof c.command !== 'string') throw argumentError(`pipeline: entry ${i} needs a string \`command\``);
+        return [c.command, A.flatten(c.args || [], c.command)];
+      });
+      if (cmds.length === 0) return Promise.resolve([]);
+      return this._group(cmds, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** multi().set(..).incr(..).exec() -> [[err, result], ...] (ioredis style). */
+  multi() {
+    return new Multi(this, true);
+  }
+
+  /** A node-redis style client over the same connections (seed 002). */
+  getClient() {
+    if (!this._client) {
+      const { NodeRedisClient } = require('./node-redis-client');
+      this._client = new NodeRedisClient(this);
+    }
+    return this._client;
+  }
+
+  async healthCheck() {
+    const started = process.hrtime.bigint();
+    let healthy = false;
+    let error;
+    try {
+      healthy = (await this._send('ping', [])) === 'PONG';
+    } catch (err) {
+      error = err;
+    }
+    const latency = Number(process.hrtime.bigint() - started) / 1e6;
+    const result = {
+      healthy,
+      status: healthy ? 'connected' : 'disconnected',
+      latency: Math.round(latency * 1000) / 1000,
+      host: this._info.host,
+      port: this._info.port,
+      mode: this._info.mode,
+    };
+    if (error) result.error = error.message;
+    return result;
+  }
+
+  async getStats() {
+    const base = JSON.parse(this._native.describe());
+    const stats = {
+      connected: this.isConnected,
+      connectionAttempts: base.connectionAttempts,
+      memoryUsage: null,
+      connectedClients: null,
+      uptime: null,
+      mode: base.mode,
+    };
+    try {
+      const info = parseInfo(await this._send('info', []));
+      stats.memoryUsage = info.used_memory_human || null;
+      stats.connectedClients = info.connected_clients ? Number(info.connected_clients) : null;
+      stats.uptime = info.uptime_in_seconds ? Number(info.uptime_in_seconds) : null;
+      stats.connected = this.isConnected;
+    } catch (err) {
+      stats.error = err.message;
+    }
+    return stats;
+  }
+
+  /** Test hook: forces a panic inside the addon; it must reject, not crash. */
+  _debugPanic() {
+    return this._dispatcher.lifecycle('_debugPanic');
+  }
+}
+
+install(RedisService.prototype);
+
+module.exports = { RedisService, pairsToObject };

@@ -1,0 +1,100 @@
+//! JS arguments -> core commands. A submitted batch is one flat JS array
+//! (`[id, flags, name, argc, ...args]` repeated), read with one napi call
+//! per element and no intermediate JS objects.
+
+use bytes::Bytes;
+use fred::prelude::Value;
+use napi::bindgen_prelude::{Array, Buffer, FromNapiValue, Unknown, ValueType};
+use napi::JsValue;
+
+use crate::core::command::Command;
+use crate::core::error::Error;
+
+/// Converts one JS argument. Strings keep their UTF-8 bytes (moved, not
+/// copied again); Buffers are copied once; numbers are formatted by Redis'
+/// rules (integers without a decimal point).
+pub fn to_value(v: Unknown<'_>, position: usize) -> Result<Value, Error> {
+  let kind = v.get_type().map_err(|e| Error::argument(e.reason.clone()))?;
+  match kind {
+    ValueType::String => {
+      let s = unsafe { String::from_napi_value(v.value().env, v.raw()) }
+        .map_err(|e| Error::argument(e.reason.clone()))?;
+      Ok(Value::String(s.into()))
+    },
+    ValueType::Number => {
+      let n = unsafe { f64::from_napi_value(v.value().env, v.raw()) }.map_err(|e| Error::argument(e.reason.clone()))?;
+      if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Ok(Value::Integer(n as i64))
+      } else if n.is_nan() {
+        Err(Error::argument(format!("argument {position} is NaN; pass a number, string or Buffer")))
+      } else {
+        Ok(Value::Double(n))
+      }
+    },
+    ValueType::Object => {
+      let buf = unsafe { Buffer::from_napi_value(v.value().env, v.raw()) }.map_err(|_| {
+        Error::argument(format!("argument {position} is an object; pass a string, number or Buffer"))
+      })?;
+      Ok(Value::Bytes(Bytes::copy_from_slice(&buf)))
+    },
+    ValueType::BigInt => Err(Error::argument(format!(
+      "argument {position} is a BigInt; pass it as a string (String(value))"
+    ))),
+    other => Err(Error::argument(format!(
+      "argument {position} is {}; pass a string, number or Buffer",
+      type_name(other)
+    ))),
+  }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+  match t {
+    ValueType::Undefined => "undefined",
+    ValueType::Null => "null",
+    ValueType::Boolean => "a boolean",
+    ValueType::Symbol => "a symbol",
+    ValueType::Function => "a function",
+    ValueType::External => "an external",
+    _ => "of an unsupported type",
+  }
+}
+
+/// Reads one command at `*pos`: `name, argc, ...args`. On a bad argument
+/// the whole command is skipped and the error returned.
+pub fn read_command(batch: &Array<'_>, pos: &mut u32) -> Result<Command, Error> {
+  let name: String = batch
+    .get::<String>(*pos)
+    .ok()
+    .flatten()
+    .ok_or_else(|| Error::argument("command name must be a string"))?;
+  let argc: u32 = batch.get::<u32>(*pos + 1).ok().flatten().unwrap_or(0);
+  *pos += 2;
+  let start = *pos;
+  *pos += argc;
+  let mut args = Vec::with_capacity(argc as usize);
+  let mut first_error = None;
+  for i in start..start + argc {
+    match batch.get::<Unknown>(i) {
+      Ok(Some(v)) => match to_value(v, (i - start + 1) as usize) {
+        Ok(val) => args.push(val),
+        Err(e) => {
+          if first_error.is_none() {
+            first_error = Some(e);
+          }
+        },
+      },
+      _ => {
+        if first_error.is_none() {
+          first_error = Some(Error::argument(format!("argument {} is missing", i - start + 1)));
+        }
+      },
+    }
+  }
+  match first_error {
+    Some(mut e) => {
+      e.message = format!("{name}: {}", e.message);
+      Err(e)
+    },
+    None => Ok(Command::new(name, args)),
+  }
+}

@@ -1,0 +1,102 @@
+//! Results come back to JS in batches: the first completion after a drain
+//! wakes the JS thread once (one threadsafe-function call); JS then calls
+//! `drain()` and settles every promise that is ready. Under load many
+//! results share one wake-up instead of paying one each.
+
+use std::sync::Mutex;
+
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+
+use crate::binding::errors::{js_error, ErrorTriple};
+use crate::binding::reply::reply_to_js;
+use crate::core::error::Result;
+use crate::core::reply::Reply;
+
+pub enum Outcome {
+  Single(Result<Reply>),
+  Group(Result<Vec<Result<Reply>>>),
+}
+
+pub struct Completion {
+  pub id: u32,
+  pub buffers: bool,
+  pub outcome: Outcome,
+}
+
+/// Weak: a pending wake-up alone does not keep Node alive; the facade
+/// holds a ref'd timer while promises are pending.
+pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+pub struct Completions {
+  queue: Mutex<Vec<Completion>>,
+  wake: Wake,
+}
+
+impl Completions {
+  pub fn new(wake: Wake) -> Self {
+    Completions { queue: Mutex::new(Vec::with_capacity(256)), wake }
+  }
+
+  pub fn push(&self, c: Completion) {
+    let first = match self.queue.lock() {
+      Ok(mut q) => {
+        q.push(c);
+        q.len() == 1
+      },
+      Err(poisoned) => {
+        let mut q = poisoned.into_inner();
+        q.push(c);
+        q.len() == 1
+      },
+    };
+    if first {
+      self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+  }
+
+  pub fn drain(&self) -> Drained {
+    let taken = match self.queue.lock() {
+      Ok(mut q) => std::mem::take(&mut *q),
+      Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    Drained(taken)
+  }
+}
+
+/// Flat `[id, status, value, ...]`: status 0 = value, 1 = error triple,
+/// 2 = group (array whose items are values or Error objects).
+pub struct Drained(Vec<Completion>);
+
+impl ToNapiValue for Drained {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+    let mut arr = std::ptr::null_mut();
+    napi::check_status!(sys::napi_create_array_with_length(env, val.0.len() * 3, &mut arr))?;
+    let mut i = 0u32;
+    for c in val.0 {
+      let (status, value) = match c.outcome {
+        Outcome::Single(Ok(reply)) => (0u32, reply_to_js(env, reply, c.buffers)?),
+        Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (1, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
+        Outcome::Group(Ok(items)) => {
+          let mut group = std::ptr::null_mut();
+          napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
+          for (j, item) in items.into_iter().enumerate() {
+            let v = match item {
+              Ok(reply) => reply_to_js(env, reply, c.buffers)?,
+              Err(e) => js_error(env, e.code(), &e.message)?,
+            };
+            napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
+          }
+          (2, group)
+        },
+      };
+      napi::check_status!(sys::napi_set_element(env, arr, i, u32::to_napi_value(env, c.id)?))?;
+      napi::check_status!(sys::napi_set_element(env, arr, i + 1, u32::to_napi_value(env, status)?))?;
+      napi::check_status!(sys::napi_set_element(env, arr, i + 2, value))?;
+      i += 3;
+    }
+    Ok(arr)
+  }
+}

@@ -1,0 +1,8 @@
+//! The napi layer: converts JS values to core commands and core replies
+//! and errors back to JS. No Redis logic lives here.
+
+mod args;
+mod completions;
+mod errors;
+mod reply;
+mod service;

@@ -1,0 +1,46 @@
+//! Core replies -> JS values: bulk strings become JS strings (or Buffers
+//! when the caller asked for bytes), integers numbers, nil null.
+
+use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
+use napi::sys;
+
+use crate::binding::errors::js_error;
+use crate::core::reply::Reply;
+
+unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> napi::Result<sys::napi_value> {
+  if buffers {
+    // Vec::from(Bytes) reuses the allocation when fred's buffer is unique.
+    return Buffer::to_napi_value(env, Buffer::from(Vec::<u8>::from(b)));
+  }
+  match std::str::from_utf8(&b) {
+    Ok(s) => <&str>::to_napi_value(env, s),
+    Err(_) => String::to_napi_value(env, String::from_utf8_lossy(&b).into_owned()),
+  }
+}
+
+pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> napi::Result<sys::napi_value> {
+  match reply {
+    Reply::Nil => Null::to_napi_value(env, Null),
+    Reply::Int(i) => {
+      if i.unsigned_abs() < (1u64 << 53) {
+        f64::to_napi_value(env, i as f64)
+      } else {
+        // Beyond 2^53 a JS number would silently round: keep the digits.
+        String::to_napi_value(env, i.to_string())
+      }
+    },
+    Reply::Double(d) => f64::to_napi_value(env, d),
+    Reply::Bool(b) => f64::to_napi_value(env, if b { 1.0 } else { 0.0 }),
+    Reply::Bytes(b) => bytes_to_js(env, b, buffers),
+    Reply::Array(items) | Reply::Map(items) => {
+      let mut arr = std::ptr::null_mut();
+      napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut arr))?;
+      for (i, item) in items.into_iter().enumerate() {
+        let v = reply_to_js(env, item, buffers)?;
+        napi::check_status!(sys::napi_set_element(env, arr, i as u32, v))?;
+      }
+      Ok(arr)
+    },
+    Reply::Error(msg) => js_error(env, "ERR_RESILIS_REPLY", &msg),
+  }
+}

@@ -1,0 +1,195 @@
+//! `NativeService`: the one class JS talks to. Commands arrive in flat
+//! batches (`submit`), run on tokio through the core's dispatch path, and
+//! settle through the completion queue (`drain`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use napi::bindgen_prelude::{Array, Function};
+use napi_derive::napi;
+
+use crate::binding::args::read_command;
+use crate::binding::completions::{Completion, Completions, Drained, Outcome};
+use crate::core::config::Config;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::reply::Reply;
+use crate::core::service::Service;
+
+const FLAG_BUFFERS: u32 = 1;
+
+/// A core error thrown synchronously: the facade reads the code prefix.
+fn throw(e: Error) -> napi::Error {
+  napi::Error::from_reason(format!("{}: {}", e.code(), e.message))
+}
+
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
+  let what = payload
+    .downcast_ref::<&str>()
+    .map(|s| s.to_string())
+    .or_else(|| payload.downcast_ref::<String>().cloned())
+    .unwrap_or_else(|| "unknown panic".into());
+  Error::new(ErrorKind::Internal, format!("internal error in resilis (please report it): {what}"))
+}
+
+/// Runs `fut` on tokio; a panic inside becomes an `Internal` error result.
+async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+  match AssertUnwindSafe(fut).catch_unwind().await {
+    Ok(r) => r,
+    Err(payload) => Err(panic_error(payload)),
+  }
+}
+
+#[napi]
+pub struct NativeService {
+  core: Arc<Service>,
+  completions: Arc<Completions>,
+}
+
+#[napi]
+impl NativeService {
+  /// `options_json`: the JS options object as JSON; `env`: the REDIS_*
+  /// variables of the process; `on_wake`: called (no arguments) when
+  /// results are ready to `drain()`.
+  #[napi(constructor, catch_unwind)]
+  pub fn new(options_json: String, env: HashMap<String, String>, on_wake: Function<(), ()>) -> napi::Result<Self> {
+    let opts: serde_json::Value = serde_json::from_str(&options_json)
+      .map_err(|e| throw(Error::config(format!("options are not serialisable: {e}"))))?;
+    let env: BTreeMap<String, String> = env.into_iter().collect();
+    let config = Config::resolve(&env, &opts).map_err(throw)?;
+    let wake = on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
+    let core = napi::bindgen_prelude::within_runtime_if_available(|| Service::new(config)).map_err(throw)?;
+    Ok(NativeService { core: Arc::new(core), completions: Arc::new(Completions::new(wake)) })
+  }
+
+  /// Flat batch: `[id, flags, name, argc, ...args]` repeated.
+  #[napi(catch_unwind)]
+  pub fn submit(&self, batch: Array) {
+    let mut pos = 0u32;
+    let len = batch.len();
+    let mut jobs = Vec::new();
+    while pos + 3 < len + 1 && pos < len {
+      let id: u32 = batch.get::<u32>(pos).ok().flatten().unwrap_or(0);
+      let flags: u32 = batch.get::<u32>(pos + 1).ok().flatten().unwrap_or(0);
+      pos += 2;
+      let buffers = flags & FLAG_BUFFERS != 0;
+      match read_command(&batch, &mut pos) {
+        Ok(cmd) => jobs.push((id, buffers, cmd)),
+        Err(e) => self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
+      }
+    }
+    if jobs.is_empty() {
+      return;
+    }
+    let core = self.core.clone();
+    let completions = self.completions.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let mut running: FuturesUnordered<_> = jobs
+        .into_iter()
+        .map(|(id, buffers, cmd)| {
+          let core = core.clone();
+          async move { (id, buffers, guarded(core.dispatch(cmd)).await) }
+        })
+        .collect();
+      while let Some((id, buffers, result)) = running.next().await {
+        completions.push(Completion { id, buffers, outcome: Outcome::Single(result) });
+      }
+    });
+  }
+
+  /// A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated.
+  #[napi(catch_unwind)]
+  pub fn submit_group(&self, id: u32, flags: u32, transaction: bool, batch: Array) {
+    let buffers = flags & FLAG_BUFFERS != 0;
+    let mut pos = 0u32;
+    let mut cmds = Vec::new();
+    while pos < batch.len() {
+      match read_command(&batch, &mut pos) {
+        Ok(cmd) => cmds.push(cmd),
+        Err(e) => {
+          self.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
+          return;
+        },
+      }
+    }
+    let core = self.core.clone();
+    let completions = self.completions.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let result = if transaction {
+        guarded(core.transaction(cmds)).await
+      } else {
+        guarded(core.pipeline(cmds)).await
+      };
+      completions.push(Completion { id, buffers, outcome: Outcome::Group(result) });
+    });
+  }
+
+  /// Every completion since the last drain, as `[id, status, value, ...]`.
+  #[napi(catch_unwind, ts_return_type = "Array<unknown>")]
+  pub fn drain(&self) -> Drained {
+    self.completions.drain()
+  }
+
+  /// Lifecycle operations settle through the same queue as commands.
+  fn run_lifecycle<F>(&self, id: u32, fut: F)
+  where
+    F: Future<Output = Result<Reply, Error>> + Send + 'static,
+  {
+    let completions = self.completions.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let result = guarded(fut).await;
+      completions.push(Completion { id, buffers: false, outcome: Outcome::Single(result) });
+    });
+  }
+
+  #[napi(catch_unwind)]
+  pub fn connect(&self, id: u32) {
+    let core = self.core.clone();
+    self.run_lifecycle(id, async move { core.connect().await.map(|_| Reply::ok()) });
+  }
+
+  #[napi(catch_unwind)]
+  pub fn disconnect(&self, id: u32) {
+    let core = self.core.clone();
+    self.run_lifecycle(id, async move {
+      core.disconnect().await;
+      Ok(Reply::ok())
+    });
+  }
+
+  #[napi(getter)]
+  pub fn is_connected(&self) -> bool {
+    self.core.is_connected()
+  }
+
+  /// Topology and endpoint, for health and stats: never the password.
+  #[napi(catch_unwind)]
+  pub fn describe(&self) -> String {
+    let c = self.core.config();
+    serde_json::json!({
+      "mode": c.mode(),
+      "host": c.endpoint.host,
+      "port": c.endpoint.port,
+      "db": c.db,
+      "tls": c.tls.enabled,
+      "poolSize": c.pool_size,
+      "commandTimeout": c.command_timeout.as_millis() as u64,
+      "connectTimeout": c.connect_timeout.as_millis() as u64,
+      "lazyConnect": c.lazy_connect,
+      "connectionAttempts": self.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
+    })
+    .to_string()
+  }
+
+  /// Test hook: a panic inside a tokio task must reject, not abort Node.
+  #[napi(js_name = "_debugPanic", catch_unwind)]
+  pub fn debug_panic(&self, id: u32) {
+    self.run_lifecycle(id, async move {
+      let boom: Option<Reply> = None;
+      Ok(boom.expect("forced internal error (_debugPanic)"))
+    });
+  }
+}

@@ -1,0 +1,252 @@
+//! The fred clients for one deployment, and their lifecycle.
+
+use std::time::Duration;
+
+use fred::clients::Pool;
+use fred::interfaces::{ClientLike, EventInterface};
+use fred::prelude::{Config as FredConfig, ReconnectPolicy, Server, ServerConfig, Value};
+use fred::types::config::{ClusterDiscoveryPolicy, ConnectionConfig, PerformanceConfig, TcpConfig};
+use fred::types::RespVersion;
+
+use crate::core::command::Command;
+use crate::core::config::{Config, Endpoint, Topology};
+use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::reply::Reply;
+
+pub struct RedisClients {
+  pool: Pool,
+  connect_timeout: Duration,
+  connection_name: Option<String>,
+  /// The connection transactions run on, opened on first use.
+  tx_client: tokio::sync::Mutex<Option<fred::clients::Client>>,
+  /// Set once the reconnect listeners that re-apply the name are running.
+  named: std::sync::atomic::AtomicBool,
+}
+
+fn server(e: &Endpoint) -> Server {
+  Server::new(e.host.as_str(), e.port)
+}
+
+fn fred_config(config: &Config) -> Result<FredConfig> {
+  let server = match &config.topology {
+    Topology::Standalone => ServerConfig::Centralized { server: server(&config.endpoint) },
+    Topology::Cluster { nodes, .. } => ServerConfig::Clustered {
+      hosts: nodes.iter().map(server).collect(),
+      policy: ClusterDiscoveryPolicy::default(),
+    },
+    Topology::Sentinel { sentinels, master_name, password } => ServerConfig::Sentinel {
+      hosts: sentinels.iter().map(server).collect(),
+      service_name: master_name.clone(),
+      username: None,
+      password: password.clone(),
+    },
+  };
+  let mut fred = FredConfig {
+    server,
+    username: config.username.clone(),
+    password: config.password.clone(),
+    database: if config.db == 0 { None } else { Some(config.db) },
+    version: RespVersion::RESP2,
+    fail_fast: false,
+    ..FredConfig::default()
+  };
+  if config.tls.enabled {
+    let connector = fred::types::config::TlsConnector::default_rustls()
+      .map_err(|e| Error::config(format!("TLS setup failed: {}", e.details())))?;
+    fred.tls = Some(connector.into());
+  }
+  Ok(fred)
+}
+
+impl RedisClients {
+  /// Builds the clients; nothing connects until `connect`.
+  pub fn build(config: &Config) -> Result<RedisClients> {
+    let fred = fred_config(config)?;
+    let perf = PerformanceConfig {
+      default_command_timeout: config.command_timeout,
+      ..PerformanceConfig::default()
+    };
+    let connection = ConnectionConfig {
+      connection_timeout: config.connect_timeout,
+      internal_command_timeout: config.connect_timeout,
+      max_command_attempts: config.max_retries.saturating_add(1),
+      max_redirections: match &config.topology {
+        Topology::Cluster { max_redirections, .. } => *max_redirections,
+        _ => 5,
+      },
+      tcp: TcpConfig { nodelay: Some(config.no_delay), ..TcpConfig::default() },
+      ..ConnectionConfig::default()
+    };
+    // Exponential backoff from 50 ms to 2 s with jitter; retries forever in
+    // the background: the breaker and fallback decide what callers see.
+    let mut policy = ReconnectPolicy::new_exponential(0, 50, 2_000, 2);
+    policy.set_jitter(100);
+    let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
+      .map_err(Error::from)?;
+    Ok(RedisClients {
+      pool,
+      connect_timeout: config.connect_timeout,
+      connection_name: config.connection_name.clone(),
+      named: std::sync::atomic::AtomicBool::new(false),
+      tx_client: tokio::sync::Mutex::new(None),
+    })
+  }
+
+  /// Connects every client of the pool, within the connect timeout.
+  pub async fn connect(&self) -> Result<()> {
+    let _ = self.pool.connect();
+    match tokio::time::timeout(self.connect_timeout, self.pool.wait_for_connect()).await {
+      Ok(Ok(())) => {
+        self.apply_connection_name().await;
+        Ok(())
+      },
+      Ok(Err(e)) => Err(Error::from(e).with_sent(Sent::No)),
+      Err(_) => Err(
+        Error::new(
+          ErrorKind::Connection,
+          format!("could not connect to Redis within {} ms", self.connect_timeout.as_millis()),
+        )
+        .with_sent(Sent::No),
+      ),
+    }
+  }
+
+  /// `CLIENT SETNAME` on every pooled connection, and again after each
+  /// reconnect (fred names connections with its own ids otherwise).
+  async fn apply_connection_name(&self) {
+    let Some(name) = self.connection_name.clone() else { return };
+    let first = !self.named.swap(true, std::sync::atomic::Ordering::AcqRel);
+    for client in self.pool.clients() {
+      let _ = set_name(client, &name).await;
+      if first {
+        let mut reconnects = client.reconnect_rx();
+        let client = client.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+          use tokio::sync::broadcast::error::RecvError;
+          loop {
+            match reconnects.recv().await {
+              Ok(_) | Err(RecvError::Lagged(_)) => {
+                let _ = set_name(&client, &name).await;
+              },
+              Err(RecvError::Closed) => break,
+            }
+          }
+        });
+      }
+    }
+  }
+
+  pub fn is_connected(&self) -> bool {
+    self.pool.is_connected()
+  }
+
+  pub async fn quit(&self) {
+    self.quit_transaction_client().await;
+    let _ = self.pool.quit().await;
+  }
+
+  /// One command on the next client of the pool (round robin).
+  pub async fn send(&self, cmd: Command) -> Result<Reply> {
+    let client = self.pool.next();
+    let custom = cmd.to_custom();
+    match client.custom_raw::<Value>(custom, cmd.args).await {
+      Ok(frame) => Reply::from_frame(frame),
+      Err(e) => Err(transport_error(e)),
+    }
+  }
+
+  /// Commands in order on one connection; each result stands in its place.
+  pub async fn pipeline(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    let pipeline = self.pool.next().pipeline();
+    for cmd in cmds {
+      let custom = cmd.to_custom();
+      let _: std::result::Result<(), _> = pipeline.custom(custom, cmd.args).await;
+    }
+    pipeline.try_all::<Value>().await.into_iter().map(slot_result).collect()
+  }
+
+  /// MULTI ... EXEC on a connection of its own, held for the whole
+  /// transaction so no other caller's command can land inside it. The raw
+  /// EXEC reply keeps each command's own error in its slot.
+  pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    let mut slot = self.tx_client.lock().await;
+    if slot.as_ref().map_or(true, |c| !c.is_connected()) {
+      let client = self.pool.next().clone_new();
+      let _ = client.connect();
+      match tokio::time::timeout(self.connect_timeout, client.wait_for_connect()).await {
+        Ok(Ok(())) => {},
+        Ok(Err(e)) => return Err(Error::from(e).with_sent(Sent::No)),
+        Err(_) => return Err(Error::new(ErrorKind::Connection, "could not open the transaction connection in time")),
+      }
+      *slot = Some(client);
+    }
+    let client = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "no transaction connection"))?;
+    let hash = cmds.first().map(|c| c.to_custom().cluster_hash).unwrap_or(fred::types::ClusterHash::Random);
+    let marker = |name: &'static str| fred::types::CustomCommand::new_static(name, hash.clone(), false);
+    let count = cmds.len();
+    // Polled in order by join_all, so the commands are written in order.
+    let mut sends = Vec::with_capacity(count + 2);
+    sends.push(client.custom_raw::<Value>(marker("MULTI"), Vec::new()));
+    for cmd in cmds {
+      sends.push(client.custom_raw::<Value>(cmd.to_custom(), cmd.args));
+    }
+    sends.push(client.custom_raw::<Value>(marker("EXEC"), Vec::new()));
+    let mut frames = futures::future::join_all(sends).await;
+    let exec = frames.pop().ok_or_else(|| Error::new(ErrorKind::Internal, "transaction returned no replies"))?;
+    for queued in frames.into_iter().skip(1) {
+      match queued {
+        Err(e) => return Err(transport_error(e)),
+        Ok(frame) => {
+          if let Err(e) = Reply::from_frame(frame) {
+            // Refused while queueing (wrong arity, unknown command): EXEC aborted.
+            return Err(e);
+          }
+        },
+      }
+    }
+    match Reply::from_frame(exec.map_err(transport_error)?)? {
+      Reply::Array(items) => Ok(
+        items
+          .into_iter()
+          .map(|r| match r {
+            Reply::Error(msg) => Err(Error::new(ErrorKind::Reply, msg)),
+            other => Ok(other),
+          })
+          .collect(),
+      ),
+      Reply::Nil => Err(Error::new(ErrorKind::Reply, "EXECABORT transaction discarded (a watched key changed)")),
+      other => Ok(vec![Ok(other)]),
+    }
+  }
+
+  pub async fn quit_transaction_client(&self) {
+    if let Some(client) = self.tx_client.lock().await.take() {
+      let _ = client.quit().await;
+    }
+  }
+}
+
+async fn set_name(client: &fred::clients::Client, name: &str) -> std::result::Result<Value, fred::error::Error> {
+  let cmd = fred::types::CustomCommand::new_static("CLIENT", fred::types::ClusterHash::Random, false);
+  client.custom(cmd, vec![Value::from("SETNAME"), Value::from(name)]).await
+}
+
+/// A failure of the request itself (not a Redis error reply).
+fn transport_error(e: fred::error::Error) -> Error {
+  Error::from(e)
+}
+
+/// An error inside a pipeline slot: Redis error replies come back from fred
+/// already parsed, with various kinds; keep the reply text as a Reply error.
+fn slot_error(e: fred::error::Error) -> Error {
+  use fred::error::ErrorKind as F;
+  match e.kind() {
+    F::IO | F::Timeout | F::Canceled | F::Backpressure | F::Tls => Error::from(e),
+    _ => Error::new(ErrorKind::Reply, e.details().to_string()),
+  }
+}
+
+fn slot_result(r: std::result::Result<Value, fred::error::Error>) -> Result<Reply> {
+  r.map(Reply::from_value).map_err(slot_error)
+}

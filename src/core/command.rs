@@ -1,0 +1,95 @@
+//! One Redis command as the core receives it from any caller.
+
+use bytes::Bytes;
+use fred::prelude::Value;
+use fred::types::{ClusterHash, CustomCommand};
+
+#[derive(Clone, Debug)]
+pub struct Command {
+  /// As the caller spelled it (Redis is case-insensitive).
+  pub name: String,
+  pub args: Vec<Value>,
+}
+
+/// An argument as it arrives from JS: the binding builds these without
+/// re-encoding (strings stay UTF-8 bytes, Buffers are copied once).
+pub fn bytes_arg(b: Bytes) -> Value {
+  Value::Bytes(b)
+}
+
+impl Command {
+  pub fn new(name: impl Into<String>, args: Vec<Value>) -> Self {
+    Command { name: name.into(), args }
+  }
+
+  pub fn upper_name(&self) -> String {
+    self.name.to_ascii_uppercase()
+  }
+
+  /// Which argument decides the cluster slot.
+  fn cluster_hash(&self) -> ClusterHash {
+    let n = &self.name;
+    if n.eq_ignore_ascii_case("eval")
+      || n.eq_ignore_ascii_case("evalsha")
+      || n.eq_ignore_ascii_case("eval_ro")
+      || n.eq_ignore_ascii_case("evalsha_ro")
+      || n.eq_ignore_ascii_case("fcall")
+    {
+      // script, numkeys, key...: no key means any node.
+      match self.args.get(1).and_then(|v| v.as_u64()) {
+        Some(0) | None => ClusterHash::Random,
+        Some(_) => ClusterHash::Offset(2),
+      }
+    } else if n.eq_ignore_ascii_case("publish")
+      || n.eq_ignore_ascii_case("ping")
+      || n.eq_ignore_ascii_case("script")
+      || n.eq_ignore_ascii_case("info")
+      || n.eq_ignore_ascii_case("time")
+    {
+      ClusterHash::Random
+    } else {
+      ClusterHash::Offset(0)
+    }
+  }
+
+  pub fn is_blocking(&self) -> bool {
+    let n = self.name.as_bytes();
+    n.len() > 1
+      && (n[0] == b'b' || n[0] == b'B')
+      && matches!(
+        self.name.to_ascii_lowercase().as_str(),
+        "blpop" | "brpop" | "brpoplpush" | "blmove" | "bzpopmin" | "bzpopmax" | "blmpop" | "bzmpop"
+      )
+  }
+
+  /// The fred command: any command, routed in a cluster by its key.
+  pub fn to_custom(&self) -> CustomCommand {
+    let hash = if self.args.is_empty() { ClusterHash::Random } else { self.cluster_hash() };
+    CustomCommand::new(self.name.as_str(), hash, self.is_blocking())
+  }
+
+  /// The key this command touches first, if any.
+  pub fn first_key(&self) -> Option<&[u8]> {
+    match self.args.first()? {
+      Value::Bytes(b) => Some(b),
+      Value::String(s) => Some(s.as_bytes()),
+      _ => None,
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn blocking_and_hash() {
+    let c = Command::new("blpop", vec![Value::from("q"), Value::from(0)]);
+    assert!(c.is_blocking());
+    let c = Command::new("get", vec![Value::from("k")]);
+    assert!(!c.is_blocking());
+    assert_eq!(c.first_key(), Some(&b"k"[..]));
+    let e = Command::new("EVAL", vec![Value::from("return 1"), Value::from(1), Value::from("k")]);
+    assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)));
+  }
+}

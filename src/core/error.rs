@@ -1,0 +1,132 @@
+//! Error kinds with stable codes. Every failure that reaches JS is one of
+//! these; the binding maps `code()` onto `err.code`.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+  /// A malformed option or environment variable.
+  Config,
+  /// Could not reach Redis, or the connection was lost.
+  Connection,
+  /// No reply within the command timeout (the outcome is unknown).
+  Timeout,
+  /// Redis answered with an error reply (WRONGTYPE, NOSCRIPT, ...).
+  Reply,
+  /// The service was disconnected by the user.
+  Closed,
+  /// A wrong argument from the caller.
+  Argument,
+  /// A bug inside resilis (including a caught panic).
+  Internal,
+}
+
+impl ErrorKind {
+  pub fn code(self) -> &'static str {
+    match self {
+      ErrorKind::Config => "ERR_RESILIS_CONFIG",
+      ErrorKind::Connection => "ERR_RESILIS_CONNECTION",
+      ErrorKind::Timeout => "ERR_RESILIS_TIMEOUT",
+      ErrorKind::Reply => "ERR_RESILIS_REPLY",
+      ErrorKind::Closed => "ERR_RESILIS_CLOSED",
+      ErrorKind::Argument => "ERR_RESILIS_ARGUMENT",
+      ErrorKind::Internal => "ERR_RESILIS_INTERNAL",
+    }
+  }
+}
+
+/// Whether the command reached the server: `No` means it never ran,
+/// `Unknown` that it may have run (timeout or connection lost after send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+  No,
+  Yes,
+  Unknown,
+}
+
+#[derive(Clone, Debug)]
+pub struct Error {
+  pub kind: ErrorKind,
+  pub message: String,
+  pub sent: Sent,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+  pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    let sent = match kind {
+      ErrorKind::Reply => Sent::Yes,
+      ErrorKind::Timeout => Sent::Unknown,
+      _ => Sent::No,
+    };
+    Error { kind, message: message.into(), sent }
+  }
+
+  pub fn config(message: impl Into<String>) -> Self {
+    Error::new(ErrorKind::Config, message)
+  }
+
+  pub fn argument(message: impl Into<String>) -> Self {
+    Error::new(ErrorKind::Argument, message)
+  }
+
+  pub fn closed() -> Self {
+    Error::new(
+      ErrorKind::Closed,
+      "the Redis service was disconnected; create a new service or call connect() again",
+    )
+  }
+
+  pub fn with_sent(mut self, sent: Sent) -> Self {
+    self.sent = sent;
+    self
+  }
+
+  pub fn code(&self) -> &'static str {
+    self.kind.code()
+  }
+}
+
+impl fmt::Display for Error {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{}: {}", self.code(), self.message)
+  }
+}
+
+impl std::error::Error for Error {}
+
+impl From<fred::error::Error> for Error {
+  fn from(e: fred::error::Error) -> Self {
+    use fred::error::ErrorKind as F;
+    let details = e.details().to_string();
+    match e.kind() {
+      F::Timeout => Error::new(ErrorKind::Timeout, format!("no reply within the command timeout ({details})")),
+      F::IO | F::Canceled | F::Backpressure => {
+        Error::new(ErrorKind::Connection, format!("connection to Redis failed: {details}")).with_sent(Sent::Unknown)
+      },
+      F::Tls => Error::new(ErrorKind::Connection, format!("TLS failure: {details}")),
+      F::Auth => Error::new(ErrorKind::Config, format!("authentication failed: {details}; check the username and password")),
+      F::Config | F::Url => Error::config(details),
+      F::InvalidArgument | F::InvalidCommand => Error::argument(details),
+      F::Cluster | F::Routing | F::Sentinel => Error::new(ErrorKind::Connection, details),
+      F::NotFound | F::Unknown | F::Protocol | F::Parse => {
+        Error::new(ErrorKind::Reply, details)
+      },
+      _ => Error::new(ErrorKind::Internal, details),
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn codes_are_stable() {
+    assert_eq!(ErrorKind::Config.code(), "ERR_RESILIS_CONFIG");
+    assert_eq!(Error::closed().code(), "ERR_RESILIS_CLOSED");
+    assert_eq!(Error::new(ErrorKind::Timeout, "x").sent, Sent::Unknown);
+    assert_eq!(Error::argument("x").sent, Sent::No);
+  }
+}
