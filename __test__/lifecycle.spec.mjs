@@ -142,7 +142,7 @@ test('a wrong password rejects connect() without leaking the password', async ()
   const svc = openService(authed, { password: wrong, connectTimeout: 2000, maxRetries: 0 });
   const err = await captureError(() => svc.connect(), 'connect with a wrong password');
   assert.ok(err instanceof Error);
-  assert.ok(['ERR_RESILIS_CONNECTION', 'ERR_RESILIS_REPLY'].includes(err.code), `code ${err.code}: ${err.message}`);
+  assert.ok(['ERR_RESILIS_CONFIG', 'ERR_RESILIS_CONNECTION', 'ERR_RESILIS_REPLY'].includes(err.code), `code ${err.code}: ${err.message}`);
   assert.ok(!err.message.includes(wrong), `message leaks the password: ${err.message}`);
   assert.ok(!String(err.stack).includes(wrong), 'stack leaks the password');
 });

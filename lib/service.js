@@ -10,7 +10,7 @@ const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
 const A = require('./args');
 
-const ENV_PREFIXES = ['REDIS_', 'UPSTASH_'];
+const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
 
 function redisEnv() {
   const out = {};
@@ -132,13 +132,17 @@ class RedisService extends EventEmitter {
       error = err;
     }
     const latency = Number(process.hrtime.bigint() - started) / 1e6;
+    const info = JSON.parse(this._native.describe());
+    // Memory by choice (enabled: false) is healthy; memory because Redis
+    // is unreachable is degraded: the app runs, Redis does not.
+    const degraded = info.mode === 'memory' && info.enabled;
     const result = {
-      healthy,
-      status: healthy ? 'connected' : 'disconnected',
+      healthy: healthy && !degraded,
+      status: degraded ? 'degraded' : healthy ? 'connected' : 'disconnected',
       latency: Math.round(latency * 1000) / 1000,
-      host: this._info.host,
-      port: this._info.port,
-      mode: this._info.mode,
+      host: info.host,
+      port: info.port,
+      mode: info.mode,
     };
     if (error) result.error = error.message;
     return result;

@@ -169,8 +169,10 @@ impl NativeService {
   #[napi(catch_unwind)]
   pub fn describe(&self) -> String {
     let c = self.core.config();
+    let memory = self.core.serving_from_memory();
     serde_json::json!({
-      "mode": c.mode(),
+      "mode": if memory { "memory" } else { c.mode() },
+      "enabled": c.enabled,
       "host": c.endpoint.host,
       "port": c.endpoint.port,
       "db": c.db,

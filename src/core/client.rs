@@ -21,6 +21,8 @@ pub struct RedisClients {
   tx_client: tokio::sync::Mutex<Option<fred::clients::Client>>,
   /// Set once the reconnect listeners that re-apply the name are running.
   named: std::sync::atomic::AtomicBool,
+  /// The standalone endpoint, probed before the first connect.
+  probe: Option<Endpoint>,
 }
 
 fn server(e: &Endpoint) -> Server {
@@ -87,27 +89,48 @@ impl RedisClients {
       pool,
       connect_timeout: config.connect_timeout,
       connection_name: config.connection_name.clone(),
+      probe: match config.topology {
+        Topology::Standalone => Some(config.endpoint.clone()),
+        _ => None,
+      },
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
     })
   }
 
-  /// Connects every client of the pool, within the connect timeout.
-  pub async fn connect(&self) -> Result<()> {
-    let _ = self.pool.connect();
-    match tokio::time::timeout(self.connect_timeout, self.pool.wait_for_connect()).await {
-      Ok(Ok(())) => {
+  /// Connects every client of the pool, within the connect timeout. The
+  /// first attempt's own error is returned (refused, auth, TLS), not retried.
+  /// On failure, the flag says whether Redis is plainly not there (nothing
+  /// listening) as opposed to timing out or refusing us (auth, TLS).
+  pub async fn connect(&self) -> std::result::Result<(), (Error, bool)> {
+    // fred retries a refused connect in the background instead of failing
+    // it; one plain TCP probe tells "nothing listens" apart at once.
+    if let Some(addr) = &self.probe {
+      let probe = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect((addr.host.as_str(), addr.port)));
+      if let Ok(Err(e)) = probe.await {
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+          let msg = format!("nothing listens at {}:{} (connection refused)", addr.host, addr.port);
+          return Err((Error::new(ErrorKind::Connection, msg), true));
+        }
+      }
+    }
+    match tokio::time::timeout(self.connect_timeout, self.pool.init()).await {
+      Ok(Ok(_task)) => {
         self.apply_connection_name().await;
         Ok(())
       },
-      Ok(Err(e)) => Err(Error::from(e).with_sent(Sent::No)),
-      Err(_) => Err(
+      Ok(Err(e)) => {
+        let absent = *e.kind() == fred::error::ErrorKind::IO;
+        Err((Error::from(e).with_sent(Sent::No), absent))
+      },
+      Err(_) => Err((
         Error::new(
           ErrorKind::Connection,
           format!("could not connect to Redis within {} ms", self.connect_timeout.as_millis()),
         )
         .with_sent(Sent::No),
-      ),
+        false,
+      )),
     }
   }
 

@@ -48,6 +48,9 @@ pub enum Topology {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
   pub enabled: bool,
+  /// Serve from memory after the first connect fails (development:
+  /// `enabled` not set explicitly and NODE_ENV is not production).
+  pub auto_memory: bool,
   pub provider: Provider,
   pub endpoint: Endpoint,
   pub username: Option<String>,
@@ -74,6 +77,7 @@ impl Default for Config {
   fn default() -> Self {
     Config {
       enabled: true,
+      auto_memory: false,
       provider: Provider::Local,
       endpoint: Endpoint { host: "localhost".into(), port: 6379 },
       username: None,
@@ -392,8 +396,9 @@ impl Config {
     let src = Sources { env, opts };
     let mut c = Config::default();
 
-    if let Some(b) = src.bool("enabled", "REDIS_ENABLED")? {
-      c.enabled = b;
+    match src.bool("enabled", "REDIS_ENABLED")? {
+      Some(b) => c.enabled = b,
+      None => c.auto_memory = env.get("NODE_ENV").map_or(true, |v| v != "production"),
     }
 
     // URL first, then the discrete settings override its parts.
@@ -708,6 +713,16 @@ mod tests {
     .expect("replicas resolve");
     assert_eq!(c.read_replicas.len(), 2);
     assert_eq!(c.mode(), "replicas");
+  }
+
+  #[test]
+  fn auto_memory_only_in_development() {
+    let c = Config::resolve(&env(&[]), &Json::Null).expect("resolves");
+    assert!(c.auto_memory);
+    let c = Config::resolve(&env(&[("NODE_ENV", "production")]), &Json::Null).expect("resolves");
+    assert!(!c.auto_memory);
+    let c = Config::resolve(&env(&[]), &json!({ "enabled": true })).expect("resolves");
+    assert!(!c.auto_memory);
   }
 
   #[test]

@@ -4,5 +4,6 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod memory;
 pub mod reply;
 pub mod service;
