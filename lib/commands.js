@@ -44,20 +44,46 @@ const CAMEL = {
   mGet: 'mget', mSet: 'mset', setNX: 'setnx', setEx: 'setex', evalSha: 'evalsha',
 };
 
+/** Installs `methods`; a bad argument rejects the promise (as in ioredis) instead of throwing. */
+function rejectOnThrow(proto, methods) {
+  for (const [name, fn] of Object.entries(methods)) {
+    proto[name] = fn.constructor.name === 'AsyncFunction'
+      ? fn
+      : function (...args) {
+        try {
+          return fn.apply(this, args);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
+  }
+}
+
 function install(proto) {
+  // The hottest methods (get, incr, hget, ...) build one argument array and
+  // catch their own argument errors, so no wrapper sits on their path.
   for (const name of KEYED) {
     proto[name] = function (key, ...rest) {
-      return this._send(name, [A.checkKey(key, name), ...A.flatten(rest, name)]);
+      try {
+        const args = rest.length === 0 ? [A.checkKey(key, name)] : [A.checkKey(key, name), ...A.flatten(rest, name)];
+        return this._send(name, args);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     };
   }
   for (const name of MULTI_KEY) {
     proto[name] = function (...keys) {
-      const flat = A.flatten(keys, name);
-      if (flat.length === 0) throw argumentError(`${name}: at least one key is required`);
-      return this._send(name, flat);
+      try {
+        const flat = A.flatten(keys, name);
+        if (flat.length === 0) throw argumentError(`${name}: at least one key is required`);
+        return this._send(name, flat);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     };
   }
-  Object.assign(proto, {
+  rejectOnThrow(proto, {
     set(key, value, ...rest) {
       return this._send('set', A.setArgs(key, value, rest));
     },
@@ -133,18 +159,6 @@ function install(proto) {
       return this._send(command, A.flatten(args, command), true);
     },
   });
-  // A bad argument rejects the promise (as in ioredis) instead of throwing.
-  for (const name of Object.keys(proto)) {
-    const fn = proto[name];
-    if (typeof fn !== 'function' || fn.constructor.name === 'AsyncFunction') continue;
-    proto[name] = function (...args) {
-      try {
-        return fn.apply(this, args);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-  }
   for (const [alias, target] of Object.entries(CAMEL)) {
     if (!proto[alias]) proto[alias] = proto[target];
   }

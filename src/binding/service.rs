@@ -71,7 +71,8 @@ impl NativeService {
     let mut pos = 0u32;
     let len = batch.len();
     let mut jobs = Vec::new();
-    while pos + 3 < len + 1 && pos < len {
+    // Each entry is at least `id, flags, name, argc`.
+    while pos + 4 <= len {
       let id: u32 = batch.get::<u32>(pos).ok().flatten().unwrap_or(0);
       let flags: u32 = batch.get::<u32>(pos + 1).ok().flatten().unwrap_or(0);
       pos += 2;

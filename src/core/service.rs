@@ -81,7 +81,12 @@ impl Service {
       }
       slot.clone().ok_or_else(Error::closed)?
     };
-    if self.connected.load(Ordering::Acquire) {
+    self.connect_locked(&clients).await
+  }
+
+  /// One connect attempt; the caller holds `connect_lock`.
+  async fn connect_locked(&self, clients: &RedisClients) -> Result<()> {
+    if self.connected.load(Ordering::Acquire) || self.serving_from_memory() {
       return Ok(());
     }
     self.connection_attempts.fetch_add(1, Ordering::Relaxed);
@@ -128,15 +133,7 @@ impl Service {
     let clients = self.clients()?;
     if !self.connected.load(Ordering::Acquire) {
       let _guard = self.connect_lock.lock().await;
-      if !self.connected.load(Ordering::Acquire) && !self.serving_from_memory() {
-        self.connection_attempts.fetch_add(1, Ordering::Relaxed);
-        if let Err((e, absent)) = clients.connect().await {
-          self.memory_after_failed_connect(e, absent)?;
-          return Ok(None);
-        }
-        self.connected.store(true, Ordering::Release);
-        self.ever_connected.store(true, Ordering::Release);
-      }
+      self.connect_locked(&clients).await?;
     }
     if self.serving_from_memory() {
       return Ok(None);
