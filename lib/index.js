@@ -3,6 +3,8 @@
 
 const { RedisService } = require('./service');
 const { ResilisError, ResilisTypeError } = require('./errors');
+const { RedisCacheService, parseFence } = require('./cache-service');
+const express = require('./express');
 
 let singleton = null;
 
@@ -15,6 +17,19 @@ function createRedisService(options) {
 function getRedisService(options) {
   if (!singleton) singleton = new RedisService(options);
   return singleton;
+}
+
+let cacheSingleton = null;
+
+/** A new RedisCacheService; `options.service` defaults to the getRedisService() singleton. */
+function createRedisCacheService(options) {
+  return new RedisCacheService(options);
+}
+
+/** The process-wide RedisCacheService over the getRedisService() singleton (seed 004). */
+function getRedisCacheService() {
+  if (!cacheSingleton) cacheSingleton = createRedisCacheService();
+  return cacheSingleton;
 }
 
 /** `redisService`: the same singleton, created on first property access (lazy connect on first command). */
@@ -51,6 +66,14 @@ const RedisServiceFactory = {
 
 module.exports = {
   RedisService,
+  RedisCacheService,
+  createRedisCacheService,
+  getRedisCacheService,
+  parseFence,
+  CacheMiddleware: express.CacheMiddleware,
+  cacheMiddleware: express.cacheMiddleware,
+  rateLimitMiddleware: express.rateLimitMiddleware,
+  healthRouter: express.healthRouter,
   createRedisService,
   getRedisService,
   redisService,

@@ -6,6 +6,14 @@ const resilis = require('./index.js');
 
 export const {
   RedisService,
+  RedisCacheService,
+  createRedisCacheService,
+  getRedisCacheService,
+  parseFence,
+  CacheMiddleware,
+  cacheMiddleware,
+  rateLimitMiddleware,
+  healthRouter,
   createRedisService,
   getRedisService,
   redisService,
