@@ -88,12 +88,12 @@ test('disconnect() twice does not throw', async () => {
   await svc.disconnect();
 });
 
-test('connectionName is set on every pooled connection; poolSize opens that many', async () => {
+test('connectionName is set on every connection; poolSize pooled ones plus the fast lane', async () => {
   const name = uniqueKey('pool').replace(/:/g, '-');
   const svc = openService(redis, { connectionName: name, poolSize: 3 });
   await svc.connect();
   const named = (await clientNames(redis)).filter((n) => n === name);
-  assert.equal(named.length, 3, `expected 3 connections named ${name}, CLIENT LIST has ${named.length}`);
+  assert.equal(named.length, 4, `expected 3 pooled + 1 lane connections named ${name}, CLIENT LIST has ${named.length}`);
 });
 
 test('db option selects the database', async () => {

@@ -57,6 +57,22 @@ impl Completions {
     }
   }
 
+  /// A batch's results under one lock and at most one wake-up.
+  pub fn push_all(&self, items: impl IntoIterator<Item = Completion>) {
+    let first = {
+      let mut q = match self.queue.lock() {
+        Ok(q) => q,
+        Err(poisoned) => poisoned.into_inner(),
+      };
+      let was_empty = q.is_empty();
+      q.extend(items);
+      was_empty && !q.is_empty()
+    };
+    if first {
+      self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+  }
+
   pub fn drain(&self) -> Drained {
     let taken = match self.queue.lock() {
       Ok(mut q) => std::mem::take(&mut *q),

@@ -7,14 +7,15 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use napi::bindgen_prelude::{Array, Function};
 use napi_derive::napi;
 
 use crate::binding::args::read_command;
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
+use crate::core::command::Command;
 use crate::core::config::Config;
+use crate::core::lane::Done;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::reply::Reply;
 use crate::core::service::Service;
@@ -85,20 +86,29 @@ impl NativeService {
     if jobs.is_empty() {
       return;
     }
-    let core = self.core.clone();
+    let (tags, cmds): (Vec<(u32, bool)>, Vec<_>) = jobs.into_iter().map(|(id, b, c)| ((id, b), c)).unzip();
     let completions = self.completions.clone();
-    napi::bindgen_prelude::spawn(async move {
-      let mut running: FuturesUnordered<_> = jobs
-        .into_iter()
-        .map(|(id, buffers, cmd)| {
-          let core = core.clone();
-          async move { (id, buffers, guarded(core.dispatch(cmd)).await) }
-        })
-        .collect();
-      while let Some((id, buffers, result)) = running.next().await {
-        completions.push(Completion { id, buffers, outcome: Outcome::Single(result) });
-      }
+    let done: Done = Box::new(move |results| {
+      completions.push_all(
+        tags.into_iter().zip(results).map(|((id, buffers), r)| Completion { id, buffers, outcome: Outcome::Single(r) }),
+      );
     });
+    self.submit_batch(cmds, done);
+  }
+
+  /// The lane when it can take the batch, else one tokio task over fred.
+  fn submit_batch(&self, cmds: Vec<Command>, done: Done) {
+    if let Err(done) = self.core.submit_fast(&cmds, done) {
+      let core = self.core.clone();
+      napi::bindgen_prelude::spawn(async move {
+        let n = cmds.len();
+        let results = match guarded(async { Ok(core.dispatch_batch(cmds).await) }).await {
+          Ok(results) => results,
+          Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        };
+        done(results);
+      });
+    }
   }
 
   /// A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated.
@@ -116,8 +126,17 @@ impl NativeService {
         },
       }
     }
-    let core = self.core.clone();
     let completions = self.completions.clone();
+    if !transaction {
+      let on_lane = completions.clone();
+      let done: Done = Box::new(move |results| {
+        on_lane.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
+      });
+      if self.core.submit_fast(&cmds, done).is_ok() {
+        return;
+      }
+    }
+    let core = self.core.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = if transaction {
         guarded(core.transaction(cmds)).await

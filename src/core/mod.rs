@@ -4,6 +4,8 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod lane;
 pub mod memory;
 pub mod reply;
+pub mod resp;
 pub mod service;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
-use crate::core::config::Config;
+use crate::core::config::{Config, Topology};
+use crate::core::lane::{self, Done, Lane, LaneSettings};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
@@ -26,12 +27,20 @@ pub struct Service {
   ever_connected: AtomicBool,
   /// Set by `disconnect()`, cleared by `connect()`.
   closed: AtomicBool,
+  /// The pipelined connection for ordinary commands (standalone, plain
+  /// TCP); `None` in other topologies or until the first connect.
+  lane: std::sync::RwLock<Option<Arc<Lane>>>,
+  lane_settings: Option<LaneSettings>,
+  lane_reopening: AtomicBool,
+  /// Reopening a dead lane happens off the JS thread, on this runtime.
+  runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Service {
   pub fn new(config: Config) -> Result<Service> {
     let clients = if config.enabled { Some(Arc::new(RedisClients::build(&config)?)) } else { None };
     let memory = MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl);
+    let lane_settings = lane_settings(&config);
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
     }
@@ -45,6 +54,10 @@ impl Service {
       memory,
       ever_connected: AtomicBool::new(false),
       closed: AtomicBool::new(false),
+      lane_settings,
+      lane: std::sync::RwLock::new(None),
+      lane_reopening: AtomicBool::new(false),
+      runtime: tokio::runtime::Handle::try_current().ok(),
     })
   }
 
@@ -95,7 +108,69 @@ impl Service {
     }
     self.connected.store(true, Ordering::Release);
     self.ever_connected.store(true, Ordering::Release);
+    self.open_lane().await;
     Ok(())
+  }
+
+  /// Opens the fast lane where the topology allows one. A lane that cannot
+  /// open is not an error: fred carries every command meanwhile.
+  async fn open_lane(&self) {
+    let Some(settings) = &self.lane_settings else { return };
+    if let Ok(lane) = Lane::open(settings).await {
+      if let Ok(mut slot) = self.lane.write() {
+        if let Some(old) = slot.replace(lane) {
+          old.close();
+        }
+      }
+    }
+  }
+
+  fn live_lane(&self) -> Option<Arc<Lane>> {
+    let slot = self.lane.read().ok()?;
+    slot.as_ref().filter(|l| l.is_alive()).cloned()
+  }
+
+  /// The fast path, called on the JS thread: a batch goes out on the lane
+  /// now, or `done` comes back and the caller takes the async path.
+  pub fn submit_fast(self: &Arc<Self>, cmds: &[Command], done: Done) -> std::result::Result<(), Done> {
+    if self.lane_settings.is_none()
+      || cmds.is_empty()
+      || self.closed.load(Ordering::Acquire)
+      || self.serving_from_memory()
+      || !self.connected.load(Ordering::Acquire)
+      || !cmds.iter().all(lane::carries)
+    {
+      return Err(done);
+    }
+    match self.live_lane() {
+      Some(lane) => lane.submit(cmds, done),
+      None => {
+        self.reopen_lane();
+        Err(done)
+      },
+    }
+  }
+
+  /// One reopen attempt at a time, spaced out while Redis is away.
+  fn reopen_lane(self: &Arc<Self>) {
+    let Some(runtime) = &self.runtime else { return };
+    if self.lane_reopening.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let service = self.clone();
+    runtime.spawn(async move {
+      service.open_lane().await;
+      if service.live_lane().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+      }
+      service.lane_reopening.store(false, Ordering::Release);
+    });
+  }
+
+  fn close_lane(&self) {
+    if let Some(lane) = self.lane.write().ok().and_then(|mut slot| slot.take()) {
+      lane.close();
+    }
   }
 
   pub fn serving_from_memory(&self) -> bool {
@@ -132,8 +207,12 @@ impl Service {
     }
     let clients = self.clients()?;
     if !self.connected.load(Ordering::Acquire) {
-      let _guard = self.connect_lock.lock().await;
-      self.connect_locked(&clients).await?;
+      // Boxed: the cold connect path stays out of every command's future.
+      Box::pin(async {
+        let _guard = self.connect_lock.lock().await;
+        self.connect_locked(&clients).await
+      })
+      .await?;
     }
     if self.serving_from_memory() {
       return Ok(None);
@@ -145,6 +224,7 @@ impl Service {
     self.closed.store(true, Ordering::Release);
     let taken = self.clients.lock().ok().and_then(|mut slot| slot.take());
     self.connected.store(false, Ordering::Release);
+    self.close_lane();
     if let Some(clients) = taken {
       clients.quit().await;
     }
@@ -155,6 +235,22 @@ impl Service {
     match self.ready_clients().await? {
       Some(clients) => clients.send(cmd).await,
       None => self.memory.execute(&cmd),
+    }
+  }
+
+  /// The commands one JS tick issued, as one pipeline on one connection:
+  /// one write, one flush, one wake-up for all their replies, and the
+  /// tick's order kept. Blocking commands go on their own so they do not
+  /// hold the others' replies back.
+  pub async fn dispatch_batch(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    if cmds.len() == 1 || cmds.iter().any(Command::is_blocking) {
+      let singles = cmds.into_iter().map(|c| self.dispatch(c));
+      return futures::future::join_all(singles).await;
+    }
+    let n = cmds.len();
+    match self.pipeline(cmds).await {
+      Ok(results) => results,
+      Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
     }
   }
 
@@ -171,6 +267,23 @@ impl Service {
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
     }
   }
+}
+
+/// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
+/// stay entirely on fred.
+fn lane_settings(config: &Config) -> Option<LaneSettings> {
+  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
+    return None;
+  }
+  Some(LaneSettings {
+    endpoint: config.endpoint.clone(),
+    username: config.username.clone(),
+    password: config.password.clone(),
+    db: config.db,
+    connection_name: config.connection_name.clone(),
+    connect_timeout: config.connect_timeout,
+    command_timeout: config.command_timeout,
+  })
 }
 
 /// Shared ownership for the binding.

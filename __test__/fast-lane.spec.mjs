@@ -1,0 +1,116 @@
+// The fast lane: one pipelined connection carries ordinary commands in a standalone deployment.
+// Order within a tick, large values through partial writes, a killed lane connection, a hung
+// server (timeouts, no late replies) and a restart: every call settles exactly once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis } from './harness/redis.mjs';
+import { openService, closeServices } from './harness/service.mjs';
+import { uniqueKey, captureError, assertCode, settleWithin, eventually } from './harness/util.mjs';
+
+let redis;
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(async () => {
+  await closeServices();
+  await redis?.stop();
+});
+
+// The lane is the connection that has run the most GETs: find it by CLIENT LIST's `cmd=`.
+async function laneClientId(server, name) {
+  const out = await server.cli('client', 'list');
+  const mine = out.split('\n').filter((l) => l.includes(` name=${name} `));
+  const lane = mine.find((l) => / cmd=(get|set|incr)\b/.test(l));
+  return lane && lane.match(/^id=(\d+)/)[1];
+}
+
+test('commands issued in one tick run in the order they were issued', async () => {
+  const svc = openService(redis);
+  await svc.connect();
+  const k = uniqueKey('order');
+  const calls = [];
+  for (let i = 0; i < 200; i++) {
+    calls.push(svc.set(k, String(i)));
+    calls.push(svc.get(k));
+  }
+  const results = await Promise.all(calls);
+  for (let i = 0; i < 200; i++) assert.equal(results[2 * i + 1], String(i), `get #${i} saw the set before it`);
+  assert.equal(await redis.cli('get', k), '199');
+});
+
+test('values far larger than a socket buffer go out whole (partial writes) and come back whole', async () => {
+  const svc = openService(redis);
+  const big = 'x'.repeat(4 * 1024 * 1024) + 'end';
+  const keys = [uniqueKey('big'), uniqueKey('big')];
+  await Promise.all(keys.map((k) => svc.set(k, big)));
+  const back = await Promise.all(keys.map((k) => svc.get(k)));
+  for (const v of back) {
+    assert.equal(v.length, big.length);
+    assert.ok(v.endsWith('end'));
+  }
+  assert.equal(Number(await redis.cli('strlen', keys[0])), big.length);
+});
+
+test('a killed lane connection: in-flight calls settle once, later calls are served again', async () => {
+  const name = uniqueKey('lane').replace(/:/g, '-');
+  const svc = openService(redis, { connectionName: name });
+  const k = uniqueKey('counter');
+  await svc.incr(k);
+  const id = await laneClientId(redis, name);
+  assert.ok(id, 'the lane connection is visible in CLIENT LIST');
+  let settled = 0;
+  const inflight = [];
+  for (let i = 0; i < 2000; i++) {
+    inflight.push(svc.incr(k).then(() => { settled++; return 'ok'; }, (e) => { settled++; return e.code; }));
+  }
+  await redis.cli('client', 'kill', 'id', id);
+  const outcomes = await settleWithin(Promise.all(inflight), 10_000, 'in-flight calls');
+  assert.equal(settled, 2000, 'every call settled exactly once');
+  for (const o of outcomes) assert.ok(o === 'ok' || o === 'ERR_RESILIS_CONNECTION', `outcome ${o}`);
+  const counted = Number(await redis.cli('get', k)) - 1;
+  const acknowledged = outcomes.filter((o) => o === 'ok').length;
+  assert.ok(counted >= acknowledged, `acknowledged ${acknowledged} increments, Redis counted ${counted}`);
+  // Served again (fred while the lane reopens, then the lane).
+  await eventually(async () => assert.equal(await svc.get(k), String(counted + 1)));
+  await eventually(async () => assert.ok(await laneClientId(redis, name), 'the lane is back'));
+});
+
+test('a hung server: calls reject with ERR_RESILIS_TIMEOUT in time, and a late reply reaches nobody', async () => {
+  const hung = await startRedis();
+  try {
+    const svc = openService(hung, { commandTimeout: 300 });
+    const k = uniqueKey('hang');
+    await svc.set(k, 'before');
+    hung.kill('SIGSTOP');
+    const started = Date.now();
+    const err = await captureError(() => svc.set(k, 'during'), 'set while hung');
+    assertCode(err, 'ERR_RESILIS_TIMEOUT');
+    assert.equal(err.sent, 'unknown');
+    assert.ok(Date.now() - started < 2_000, `settled after ${Date.now() - started} ms`);
+    hung.kill('SIGCONT');
+    // The late OK of the timed-out SET is read and dropped; the next GET gets its own reply.
+    await eventually(async () => assert.equal(await svc.get(k), 'during'));
+    assert.equal(await svc.incr(uniqueKey('after')), 1);
+  } finally {
+    hung.kill('SIGCONT');
+    await hung.stop();
+  }
+});
+
+test('a restarted server on the same port: the service serves again by itself', async () => {
+  const server = await startRedis();
+  try {
+    const svc = openService(server, { commandTimeout: 500 });
+    const k = uniqueKey('restart');
+    await svc.set(k, '1');
+    await server.restart();
+    await eventually(async () => {
+      await svc.set(k, '2');
+      assert.equal(await svc.get(k), '2');
+    }, 10_000, 100);
+  } finally {
+    await server.stop();
+  }
+});

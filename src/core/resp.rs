@@ -1,0 +1,264 @@
+//! RESP2 for the fast lane: commands encoded straight into the write
+//! buffer, replies parsed out of the read buffer without copying their
+//! bytes (bulk strings are slices of the frozen frame).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use fred::prelude::Value;
+
+use crate::core::command::Command;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::reply::Reply;
+
+/// Deeper nesting than this is treated as a broken stream.
+const MAX_DEPTH: usize = 64;
+
+/// `n` in decimal, on the stack: the digits are `buf[start..]`.
+fn decimal(n: i64) -> ([u8; 20], usize) {
+  let mut digits = [0u8; 20];
+  let mut i = digits.len();
+  let mut v = n.unsigned_abs();
+  loop {
+    i -= 1;
+    digits[i] = b'0' + (v % 10) as u8;
+    v /= 10;
+    if v == 0 {
+      break;
+    }
+  }
+  if n < 0 {
+    i -= 1;
+    digits[i] = b'-';
+  }
+  (digits, i)
+}
+
+fn put_len(buf: &mut BytesMut, prefix: u8, n: usize) {
+  buf.put_u8(prefix);
+  let (digits, start) = decimal(n as i64);
+  buf.put_slice(&digits[start..]);
+  buf.put_slice(b"\r\n");
+}
+
+fn put_bulk(buf: &mut BytesMut, data: &[u8]) {
+  put_len(buf, b'$', data.len());
+  buf.put_slice(data);
+  buf.put_slice(b"\r\n");
+}
+
+/// Appends one command as a RESP2 array of bulk strings.
+pub fn encode(buf: &mut BytesMut, cmd: &Command) {
+  buf.reserve(16 + cmd.name.len() + cmd.args.iter().map(arg_len_hint).sum::<usize>());
+  put_len(buf, b'*', 1 + cmd.args.len());
+  put_bulk(buf, cmd.name.as_bytes());
+  for arg in &cmd.args {
+    match arg {
+      Value::String(s) => put_bulk(buf, s.as_bytes()),
+      Value::Bytes(b) => put_bulk(buf, b),
+      Value::Integer(i) => {
+        let (digits, start) = decimal(*i);
+        put_bulk(buf, &digits[start..]);
+      },
+      Value::Double(d) => put_bulk(buf, double_arg(*d).as_bytes()),
+      Value::Boolean(b) => put_bulk(buf, if *b { b"1" } else { b"0" }),
+      // The binding never produces these; send something Redis rejects
+      // loudly rather than shifting the argument positions.
+      _ => put_bulk(buf, b""),
+    }
+  }
+}
+
+/// Redis' spelling of a double argument (inf as `+inf` / `-inf`).
+fn double_arg(d: f64) -> String {
+  if d.is_infinite() {
+    if d > 0.0 { "+inf".into() } else { "-inf".into() }
+  } else {
+    d.to_string()
+  }
+}
+
+fn arg_len_hint(v: &Value) -> usize {
+  16 + match v {
+    Value::String(s) => s.len(),
+    Value::Bytes(b) => b.len(),
+    _ => 24,
+  }
+}
+
+/// Finds the end of the line starting at `pos` (index of `\r`).
+fn line_end(b: &[u8], pos: usize) -> Option<usize> {
+  let mut i = pos;
+  while i + 1 < b.len() {
+    if b[i] == b'\r' && b[i + 1] == b'\n' {
+      return Some(i);
+    }
+    i += 1;
+  }
+  None
+}
+
+fn parse_int(line: &[u8]) -> Result<i64> {
+  std::str::from_utf8(line)
+    .ok()
+    .and_then(|s| s.parse::<i64>().ok())
+    .ok_or_else(|| protocol_error("a length or integer that is not a number"))
+}
+
+fn protocol_error(what: &str) -> Error {
+  Error::new(ErrorKind::Connection, format!("protocol error from Redis: {what}"))
+}
+
+/// The length of the complete frame at `pos`, or `None` when more bytes
+/// are needed. Only headers are read: bulk payloads are skipped by length.
+fn frame_end(b: &[u8], pos: usize, depth: usize) -> Result<Option<usize>> {
+  if depth > MAX_DEPTH {
+    return Err(protocol_error("nesting too deep"));
+  }
+  let Some(&kind) = b.get(pos) else { return Ok(None) };
+  let Some(eol) = line_end(b, pos + 1) else { return Ok(None) };
+  let after = eol + 2;
+  match kind {
+    b'+' | b'-' | b':' => Ok(Some(after)),
+    b'$' => {
+      let n = parse_int(&b[pos + 1..eol])?;
+      if n < 0 {
+        return Ok(Some(after));
+      }
+      let end = after + n as usize + 2;
+      Ok(if b.len() >= end { Some(end) } else { None })
+    },
+    b'*' => {
+      let n = parse_int(&b[pos + 1..eol])?;
+      let mut at = after;
+      for _ in 0..n.max(0) {
+        match frame_end(b, at, depth + 1)? {
+          Some(next) => at = next,
+          None => return Ok(None),
+        }
+      }
+      Ok(Some(at))
+    },
+    _ => Err(protocol_error("an unknown frame type")),
+  }
+}
+
+/// Builds the reply of a frame already known to be complete.
+fn build(frame: &Bytes, pos: &mut usize) -> Reply {
+  let b = &frame[..];
+  let kind = b[*pos];
+  let eol = line_end(b, *pos + 1).unwrap_or(b.len());
+  let line = (*pos + 1, eol);
+  *pos = eol + 2;
+  match kind {
+    b'+' => Reply::Bytes(frame.slice(line.0..line.1)),
+    b'-' => Reply::Error(String::from_utf8_lossy(&b[line.0..line.1]).into_owned()),
+    b':' => Reply::Int(parse_int(&b[line.0..line.1]).unwrap_or(0)),
+    b'$' => {
+      let n = parse_int(&b[line.0..line.1]).unwrap_or(-1);
+      if n < 0 {
+        return Reply::Nil;
+      }
+      let start = *pos;
+      *pos = start + n as usize + 2;
+      Reply::Bytes(frame.slice(start..start + n as usize))
+    },
+    _ => {
+      let n = parse_int(&b[line.0..line.1]).unwrap_or(-1);
+      if n < 0 {
+        return Reply::Nil;
+      }
+      let mut items = Vec::with_capacity(n as usize);
+      for _ in 0..n {
+        items.push(build(frame, pos));
+      }
+      Reply::Array(items)
+    },
+  }
+}
+
+/// Takes the next complete reply off the front of `buf`. The outer `Err`
+/// is a broken stream; the inner one a top-level error reply.
+pub fn next_reply(buf: &mut BytesMut) -> Result<Option<Result<Reply>>> {
+  let Some(end) = frame_end(buf, 0, 0)? else { return Ok(None) };
+  let frame = buf.split_to(end).freeze();
+  let mut pos = 0;
+  Ok(Some(match build(&frame, &mut pos) {
+    Reply::Error(msg) => Err(Error::new(ErrorKind::Reply, msg)),
+    reply => Ok(reply),
+  }))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn parse_all(input: &[u8]) -> Vec<Result<Reply>> {
+    let mut buf = BytesMut::from(input);
+    let mut out = Vec::new();
+    while let Some(r) = next_reply(&mut buf).expect("valid stream") {
+      out.push(r);
+    }
+    assert!(buf.is_empty(), "left over: {:?}", buf);
+    out
+  }
+
+  #[test]
+  fn encodes_commands() {
+    let mut buf = BytesMut::new();
+    let cmd = Command::new("SET", vec![Value::from("k"), Value::Integer(-12), Value::Double(1.5)]);
+    encode(&mut buf, &cmd);
+    assert_eq!(&buf[..], b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-12\r\n$3\r\n1.5\r\n");
+    let mut buf = BytesMut::new();
+    encode(&mut buf, &Command::new("zadd", vec![Value::Double(f64::INFINITY), Value::Bytes(Bytes::from_static(b"\r\n"))]));
+    assert_eq!(&buf[..], b"*3\r\n$4\r\nzadd\r\n$4\r\n+inf\r\n$2\r\n\r\n\r\n");
+  }
+
+  #[test]
+  fn parses_every_frame_type() {
+    let out = parse_all(b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n:-3\r\n*-1\r\n-ERR bad\r\n$0\r\n\r\n");
+    assert_eq!(out.len(), 8);
+    assert_eq!(out[0].as_ref().ok(), Some(&Reply::Bytes(Bytes::from_static(b"OK"))));
+    assert_eq!(out[1].as_ref().ok(), Some(&Reply::Int(42)));
+    assert_eq!(out[2].as_ref().ok(), Some(&Reply::Bytes(Bytes::from_static(b"hello"))));
+    assert_eq!(out[3].as_ref().ok(), Some(&Reply::Nil));
+    assert_eq!(
+      out[4].as_ref().ok(),
+      Some(&Reply::Array(vec![Reply::Bytes(Bytes::from_static(b"a")), Reply::Array(vec![Reply::Int(-3)])]))
+    );
+    assert_eq!(out[5].as_ref().ok(), Some(&Reply::Nil));
+    let err = out[6].as_ref().err().map(|e| (e.kind, e.message.clone()));
+    assert_eq!(err, Some((ErrorKind::Reply, "ERR bad".to_string())));
+    assert_eq!(out[7].as_ref().ok(), Some(&Reply::Bytes(Bytes::new())));
+  }
+
+  #[test]
+  fn nested_errors_stay_in_place_and_binary_is_kept() {
+    let out = parse_all(b"*2\r\n-WRONGTYPE x\r\n$3\r\n\x00\r\n\r\n");
+    assert_eq!(
+      out[0].as_ref().ok(),
+      Some(&Reply::Array(vec![Reply::Error("WRONGTYPE x".into()), Reply::Bytes(Bytes::from_static(b"\x00\r\n"))]))
+    );
+  }
+
+  #[test]
+  fn waits_for_partial_frames_at_every_cut() {
+    let stream: &[u8] = b"*3\r\n$5\r\nhello\r\n:1\r\n*1\r\n+x\r\n+OK\r\n";
+    for cut in 0..stream.len() {
+      let mut buf = BytesMut::from(&stream[..cut]);
+      let mut got = Vec::new();
+      while let Some(r) = next_reply(&mut buf).expect("valid") {
+        got.push(r);
+      }
+      buf.extend_from_slice(&stream[cut..]);
+      while let Some(r) = next_reply(&mut buf).expect("valid") {
+        got.push(r);
+      }
+      assert_eq!(got.len(), 2, "cut at {cut}");
+    }
+  }
+
+  #[test]
+  fn broken_streams_are_errors() {
+    assert!(next_reply(&mut BytesMut::from(&b"?what\r\n"[..])).is_err());
+    assert!(next_reply(&mut BytesMut::from(&b"$abc\r\n"[..])).is_err());
+  }
+}
