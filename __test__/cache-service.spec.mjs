@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis } from './harness/redis.mjs';
-import { openService, closeServices } from './harness/service.mjs';
-import { loadResilis } from './harness/package.mjs';
+import { closeServices } from './harness/service.mjs';
+import { openCache } from './harness/cache.mjs';
 import { runNode, lastJson } from './harness/child.mjs';
 import { writeScript } from './harness/node-script.mjs';
 import { connectResp } from './harness/resp.mjs';
@@ -18,10 +18,8 @@ let resilis;
 
 before(async () => {
   redis = await startRedis();
-  svc = openService(redis);
+  ({ resilis, svc, cache } = openCache(redis));
   await svc.connect();
-  resilis = loadResilis();
-  cache = resilis.createRedisCacheService({ service: svc });
 });
 
 after(async () => {
