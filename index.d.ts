@@ -259,3 +259,207 @@ export const RedisServiceFactory: {
   getInstance(options?: RedisServiceOptions): RedisService;
   healthCheck(): Promise<boolean>;
 };
+
+// ---- RedisCacheService and the patterns (seed 004) ----
+
+export interface RedisCacheServiceOptions {
+  /** The RedisService whose connections are shared (default: the getRedisService() singleton). */
+  service?: RedisService;
+  /** Session key prefix (default `session:`). */
+  sessionPrefix?: string;
+  /** Session TTL when setSession/touchSession get none (default 86400 s). */
+  sessionTtlSeconds?: number;
+  /** Lock key prefix (default `lock:`): the lock for `k` is `lock:{k}`, its fencing counter `lock:{k}:fence`. */
+  lockPrefix?: string;
+  /** Queue key prefix (default `queue:`): keys are `queue:{name}:waiting` and so on. */
+  queuePrefix?: string;
+  /** Default visibility timeout of dequeued jobs, ms (default 30000). */
+  visibilityTimeoutMs?: number;
+  /** Prefix of getOrSet's cross-process locks (default `getOrSet:lock:`). */
+  getOrSetLockPrefix?: string;
+  rateLimit?: {
+    /** Deny every request while Redis is unavailable instead of limiting in process (default false). */
+    failClosed?: boolean;
+    /** Rate-limit key prefix (default `ratelimit:`). */
+    prefix?: string;
+  };
+}
+
+export interface GetOrSetOptions {
+  /** Cross-process stampede protection: one process loads, the others wait for its value. */
+  lock?: boolean | { ttlMs?: number; waitMs?: number };
+}
+
+export interface RateLimitOptions {
+  limit: number;
+  windowMs: number;
+  /** 'sliding' (default: a sliding-window log) or 'token-bucket'. */
+  algorithm?: 'sliding' | 'token-bucket';
+}
+
+export interface RateLimitResult {
+  allowed: boolean;
+  remaining: number;
+  /** Epoch ms: when a slot frees (sliding) or the bucket is full again (token bucket). */
+  resetAt: number;
+  limit: number;
+  /** 0 when allowed, else how long until a request would be allowed. */
+  retryAfterMs: number;
+  /** true when decided without Redis (in-process limiter, or failClosed). */
+  degraded?: boolean;
+}
+
+export interface WithLockOptions {
+  /** Seconds (default 30); the lock is extended every ttl/2 while fn runs. */
+  ttl?: number;
+  /** Further attempts when the lock is held (default 0). */
+  retries?: number;
+  /** Milliseconds between attempts (default 100). */
+  retryDelay?: number;
+}
+
+export interface LockContext {
+  /** The token of this acquisition, "<fence>:<random>". */
+  token: string;
+  /** The fencing number: strictly larger for every acquisition of this lock. */
+  fence: number;
+  /** Aborted (reason code ERR_RESILIS_LOCK_LOST) if an extension finds the lock lost. */
+  signal: AbortSignal;
+}
+
+export interface Job<T = unknown> {
+  id: string;
+  data: T;
+  /** Epoch ms (server clock). */
+  enqueuedAt: number;
+  /** Deliveries so far, this one included. */
+  attempts: number;
+  /** Epoch ms after which requeueStale re-delivers the job unless it is acked. */
+  deadline: number;
+}
+
+export interface QueueStats {
+  waiting: number;
+  processing: number;
+  delayed: number;
+}
+
+export class RedisCacheService {
+  constructor(options?: RedisCacheServiceOptions);
+  readonly service: RedisService;
+  get<T = unknown>(key: string): Promise<T | null>;
+  set(key: string, value: unknown, ttlSeconds?: number): Promise<true>;
+  delete(key: string): Promise<boolean>;
+  exists(key: string): Promise<boolean>;
+  getOrSet<T>(key: string, factory: () => T | Promise<T>, ttlSeconds?: number, options?: GetOrSetOptions): Promise<T>;
+  /** SCAN + UNLINK; resolves how many keys were deleted. */
+  invalidatePattern(pattern: string): Promise<number>;
+
+  setSession(id: string, data: unknown, ttlSeconds?: number): Promise<true>;
+  getSession<T = unknown>(id: string): Promise<T | null>;
+  deleteSession(id: string): Promise<boolean>;
+  touchSession(id: string, ttlSeconds?: number): Promise<boolean>;
+
+  checkRateLimit(key: string, limit: number, windowSeconds: number): Promise<RateLimitResult>;
+  checkRateLimit(key: string, options: RateLimitOptions): Promise<RateLimitResult>;
+
+  /** A token "<fence>:<random>", or null when the lock is held. */
+  acquireLock(key: string, ttlSeconds?: number): Promise<string | null>;
+  releaseLock(key: string, token: string): Promise<boolean>;
+  extendLock(key: string, token: string, ttlSeconds: number): Promise<boolean>;
+  withLock<T>(key: string, fn: (lock: LockContext) => T | Promise<T>, options?: number | WithLockOptions): Promise<T>;
+  parseFence(token: string | null | undefined): number | null;
+
+  enqueue(queue: string, data: unknown, options?: { delay?: number; jobId?: string }): Promise<string>;
+  dequeue<T = unknown>(queue: string, options?: { visibilityTimeoutMs?: number }): Promise<Job<T> | null>;
+  ack(queue: string, id: string): Promise<boolean>;
+  nack(queue: string, id: string, options?: { delay?: number }): Promise<boolean>;
+  requeueStale(queue: string, options?: { max?: number }): Promise<number>;
+  queueStats(queue: string): Promise<QueueStats>;
+
+  /** Strings and Buffers as they are, anything else JSON-encoded; resolves the receivers count. */
+  publish(channel: string, message: unknown): Promise<number>;
+  healthCheck(): Promise<HealthCheckResult>;
+}
+
+export function createRedisCacheService(options?: RedisCacheServiceOptions): RedisCacheService;
+export function getRedisCacheService(): RedisCacheService;
+/** The fencing number of a token from acquireLock, or null. */
+export function parseFence(token: string | null | undefined): number | null;
+
+// ---- Express middleware (express itself is not a dependency) ----
+
+export type Middleware = (req: any, res: any, next: (err?: unknown) => void) => Promise<void>;
+
+export interface CacheOptions {
+  /** Default 300. */
+  ttlSeconds?: number;
+  /** Default `cache`; keys are `<keyPrefix>:<path>[|q=...][|u=...][|h:name=...]`. */
+  keyPrefix?: string;
+  /** Default true. */
+  includeQueryParams?: boolean;
+  /** true: vary by req.user.id (or userId, sub); or a function of the request. */
+  varyByUser?: boolean | ((req: any) => string);
+  varyByHeaders?: string[];
+  /** A RedisService or RedisCacheService (default: the getRedisService() singleton). */
+  service?: RedisService | RedisCacheService;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  errors: number;
+  hitRate: number;
+}
+
+export type WarmEntry = string | { path: string; body: unknown; status?: number; headers?: Record<string, string>; ttlSeconds?: number };
+export interface WarmOptions {
+  /** Where the app listens; needed for path strings, which are fetched so the middleware caches them. */
+  baseUrl?: string;
+  headers?: Record<string, string>;
+  keyPrefix?: string;
+  ttlSeconds?: number;
+}
+
+export class CacheMiddleware {
+  constructor(service?: RedisService | RedisCacheService);
+  cache(options?: CacheOptions): Middleware;
+  getStats(): CacheStats;
+  resetStats(): void;
+  invalidateRoute(path: string, options?: { keyPrefix?: string }): Promise<number>;
+  warm(entries: WarmEntry[], options?: WarmOptions): Promise<number>;
+}
+
+export interface CachingMiddleware extends Middleware {
+  getStats(): CacheStats;
+  resetStats(): void;
+  invalidateRoute(path: string): Promise<number>;
+  warm(entries: WarmEntry[], options?: WarmOptions): Promise<number>;
+}
+
+export function cacheMiddleware(options?: CacheOptions): CachingMiddleware;
+
+export interface HealthRouterOptions {
+  service?: RedisService | RedisCacheService;
+}
+export interface HealthResponse {
+  status: 'ok' | 'error';
+  timestamp: string;
+  uptime: number;
+  checks: Array<{ name: string; status: 'healthy' | 'degraded' | 'unhealthy'; message: string; details?: Record<string, unknown> }>;
+  overall: 'healthy' | 'degraded' | 'unhealthy';
+}
+export function healthRouter(options?: HealthRouterOptions): Middleware;
+
+export interface RateLimitMiddlewareOptions {
+  limit: number;
+  windowMs: number;
+  keyGenerator?: (req: any) => string | Promise<string>;
+  algorithm?: 'sliding' | 'token-bucket';
+  service?: RedisService | RedisCacheService;
+  failClosed?: boolean;
+  prefix?: string;
+  /** Default 429. */
+  statusCode?: number;
+}
+export function rateLimitMiddleware(options: RateLimitMiddlewareOptions): Middleware;

@@ -132,10 +132,34 @@ test('ESM: import from the file URL of lib/index.mjs', async () => {
   assert.equal(await redis.cli('get', key), 'esm-url');
 });
 
+test('"resilis/express" resolves for require and import, to the same middleware as the main entry', async () => {
+  const file = await writeConsumer('express-subpath.mjs', `
+    import { createRequire } from 'node:module';
+    import * as esm from 'resilis/express';
+    import { cacheMiddleware, getRedisCacheService } from 'resilis';
+    const require = createRequire(import.meta.url);
+    const cjs = require('resilis/express');
+    const names = ['CacheMiddleware', 'cache', 'cacheMiddleware', 'healthRouter', 'rateLimit', 'rateLimitMiddleware'];
+    console.log(JSON.stringify({
+      esm: names.filter((n) => typeof esm[n] === 'function'),
+      cjs: names.filter((n) => typeof cjs[n] === 'function'),
+      same: esm.cacheMiddleware === cjs.cacheMiddleware && cjs.cacheMiddleware === cacheMiddleware,
+      cacheService: typeof getRedisCacheService().getOrSet,
+    }));
+    await getRedisCacheService().service.disconnect();
+  `);
+  const res = await runNode([file], { env: { REDIS_URL: redis.url }, cwd: consumerDir });
+  assert.equal(res.code, 0, `stdout: ${res.stdout}\nstderr: ${res.stderr}`);
+  const names = ['CacheMiddleware', 'cache', 'cacheMiddleware', 'healthRouter', 'rateLimit', 'rateLimitMiddleware'];
+  assert.deepEqual(lastJson(res.stdout), { esm: names, cjs: names, same: true, cacheService: 'function' });
+});
+
 // ---- TypeScript ----
 
 const TS_GOOD = `
 import { createRedisService, getRedisService, redisService, RedisServiceFactory, ResilisError } from 'resilis';
+import { getRedisCacheService, createRedisCacheService, parseFence, RedisCacheService, RateLimitResult, QueueStats } from 'resilis';
+import { cacheMiddleware, CacheMiddleware, healthRouter, rateLimitMiddleware } from 'resilis/express';
 
 async function main(): Promise<void> {
   const svc = createRedisService({ url: 'redis://127.0.0.1:6379', poolSize: 2, connectTimeout: 1000, lazyConnect: true });
@@ -198,6 +222,39 @@ async function main(): Promise<void> {
     replies, count, raw, evald, isMember, txResults, single, healthy, inst];
 }
 void main;
+
+async function patterns(): Promise<void> {
+  const cache: RedisCacheService = getRedisCacheService();
+  const other = createRedisCacheService({ service: createRedisService(), rateLimit: { failClosed: true } });
+  await cache.set('user:1', { name: 'Ada' }, 60);
+  const user = await cache.get<{ name: string }>('user:1');
+  const name: string | undefined = user?.name;
+  const fresh: number[] = await cache.getOrSet('k', async () => [1, 2], 60, { lock: { ttlMs: 1000, waitMs: 1000 } });
+  const deleted: number = await cache.invalidatePattern('user:*');
+  await cache.setSession('s', { userId: 'u' }, 3600);
+  const touched: boolean = await cache.touchSession('s', 60);
+  const rl: RateLimitResult = await cache.checkRateLimit('ip', 100, 60);
+  const rl2 = await other.checkRateLimit('ip', { limit: 10, windowMs: 1000, algorithm: 'token-bucket' });
+  const allowed: boolean = rl.allowed && rl2.allowed;
+  const token: string | null = await cache.acquireLock('res', 30);
+  const fence: number | null = parseFence(token);
+  if (token) await cache.releaseLock('res', token);
+  const out: string = await cache.withLock('res', async ({ fence: f, signal }) => (signal.aborted ? '' : String(f)), { ttl: 5, retries: 3, retryDelay: 50 });
+  const id: string = await cache.enqueue('emails', { to: 'a@b.c' }, { delay: 1000 });
+  const job = await cache.dequeue<{ to: string }>('emails', { visibilityTimeoutMs: 5000 });
+  if (job) await cache.ack('emails', job.id);
+  const stats: QueueStats = await cache.queueStats('emails');
+  const receivers: number = await cache.publish('ch', { a: 1 });
+  const mw = cacheMiddleware({ ttlSeconds: 300, keyPrefix: 'api:products', includeQueryParams: true, varyByHeaders: ['accept'] });
+  const hitRate: number = mw.getStats().hitRate;
+  const cm = new CacheMiddleware(cache);
+  const handler = cm.cache({ ttlSeconds: 60 });
+  await cm.invalidateRoute('/api/products');
+  const health = healthRouter({ service: createRedisService() });
+  const limiter = rateLimitMiddleware({ limit: 100, windowMs: 60000, keyGenerator: (req) => String(req.ip) });
+  void [name, fresh, deleted, touched, allowed, fence, out, id, stats, receivers, hitRate, handler, health, limiter, job?.data.to];
+}
+void patterns;
 `;
 
 // Each of these must NOT compile: the declarations are real types, not `any`.
@@ -210,6 +267,8 @@ const TS_BAD = {
     async function f() { await createRedisService().definitelyNotAMethod('k'); }`,
   'unknown option name': `import { createRedisService } from 'resilis';
     createRedisService({ notAnOption: true });`,
+  'checkRateLimit resolves a result object, not a boolean': `import { getRedisCacheService } from 'resilis';
+    async function f() { const ok: boolean = await getRedisCacheService().checkRateLimit('k', 1, 1); void ok; }`,
 };
 
 function findTsc() {
