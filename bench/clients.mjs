@@ -4,14 +4,25 @@
 // for each failed command (so the runner can count failures without each library's reply shape).
 // Each library is imported lazily inside its factory, so a missing or broken install only fails that client.
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PATTERN_PARAMS } from './workloads.mjs';
 
 const require = createRequire(import.meta.url);
+
+// The sliding-window script resilis runs, read from the same file, for the ioredis rows.
+const SLIDING_LUA = readFileSync(new URL('../lib/patterns/lua/rate-limit-sliding.lua', import.meta.url), 'utf8');
+const { limit: RL_LIMIT, windowMs: RL_WINDOW } = PATTERN_PARAMS.rateLimit;
+const RL_LIMIT_OPTIONS = { limit: RL_LIMIT, windowMs: RL_WINDOW };
+const factory = async () => JSON.parse(PATTERN_PARAMS.factoryValue);
 
 /** ioredis, default options (no auto-pipelining), one connection. */
 async function ioredisAdapter({ host, port }) {
   const { default: Redis } = await import('ioredis');
   const redis = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => {}); // reported through the rejected calls instead
+  redis.defineCommand('slidingRateLimit', { numberOfKeys: 1, lua: SLIDING_LUA });
+  const inflight = new Map();
   return {
     name: 'ioredis',
     connect: () => redis.connect(),
@@ -23,6 +34,22 @@ async function ioredisAdapter({ host, port }) {
       for (const [k, v] of pairs) p.set(k, v);
       const res = await p.exec();
       return res.map(([err, val]) => err ?? val);
+    },
+    // The hand-written equivalents: the same Lua through defineCommand (EVALSHA, EVAL on
+    // NOSCRIPT), and cache-aside with one in-flight load per key.
+    checkRateLimit: (k) => redis.slidingRateLimit(`ratelimit:${k}`, RL_LIMIT, RL_WINDOW, randomBytes(8).toString('hex')),
+    getOrSet(k) {
+      const running = inflight.get(k);
+      if (running) return running;
+      const p = (async () => {
+        const raw = await redis.get(k);
+        if (raw !== null) return JSON.parse(raw);
+        const v = await factory();
+        await redis.set(k, JSON.stringify(v), 'EX', PATTERN_PARAMS.getOrSetTtl);
+        return v;
+      })().finally(() => inflight.delete(k));
+      inflight.set(k, p);
+      return p;
     },
     close: () => redis.quit(),
   };
@@ -78,6 +105,7 @@ async function resilisAdapter({ url }) {
   const createRedisService = resilis.createRedisService ?? resilis.default?.createRedisService;
   if (typeof createRedisService !== 'function') throw new Error('lib/index.js exports no createRedisService');
   const service = createRedisService({ url });
+  const cache = resilis.createRedisCacheService({ service });
   return {
     name: 'resilis',
     async connect() {
@@ -91,6 +119,8 @@ async function resilisAdapter({ url }) {
       for (let i = 0; i < pairs.length; i++) cmds[i] = { command: 'set', args: pairs[i] };
       return service.pipeline(cmds);
     },
+    checkRateLimit: (k) => cache.checkRateLimit(k, RL_LIMIT_OPTIONS),
+    getOrSet: (k) => cache.getOrSet(k, factory, PATTERN_PARAMS.getOrSetTtl),
     close: () => (typeof service.quit === 'function' ? service.quit() : service.disconnect()),
   };
 }

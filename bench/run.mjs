@@ -139,7 +139,9 @@ async function main() {
           const { adapter } = opened.get(name);
           if (!adapter) continue;
           let cell;
-          if (broken.has(name)) {
+          if (wl.needs && typeof adapter[wl.needs] !== 'function') {
+            cell = { failed: `n/a (no ${wl.needs} in this client)` };
+          } else if (broken.has(name)) {
             cell = { failed: `skipped: ${broken.get(name)}` };
           } else {
             cell = await measure((i) => wl.op(adapter, i), {

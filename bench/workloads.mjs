@@ -36,10 +36,16 @@ const getKeys16k = keys('get16k');
 const mgetBatches = chunks(getKeys100, BATCH);
 const pipelineBatches = chunks(keys('pipe'), BATCH).map((ks) => ks.map((k) => [k, V100]));
 
-/** Keys the GET and MGET workloads read; written once per client before measuring. */
+const rateLimitKeys = keys('ratelimit');
+const getOrSetKeys = keys('getorset');
+/** A ~100-byte JSON value: what getOrSet hits decode. */
+const JSON100 = JSON.stringify({ id: 1, name: 'bench', tags: ['a', 'b', 'c'], payload: value(40, 3) });
+
+/** Keys the GET, MGET and getOrSet workloads read; written once per client before measuring. */
 export const PRELOAD = [
   ...getKeys100.map((k) => [k, V100]),
   ...getKeys16k.map((k) => [k, V16K]),
+  ...getOrSetKeys.map((k) => [k, JSON100]),
 ];
 
 const setWl = (name, concurrency, ks, v) => ({
@@ -78,4 +84,22 @@ export const WORKLOADS = [
   },
   setWl('set 16KiB c16', 16, setKeys16k, V16K),
   getWl('get 16KiB c16', 16, getKeys16k),
+  // Patterns: only clients whose adapter has the method (`needs`) run these; the others show n/a.
+  {
+    name: 'checkRateLimit c16',
+    concurrency: 16,
+    opsPerCall: 1,
+    needs: 'checkRateLimit',
+    op: (c, i) => c.checkRateLimit(rateLimitKeys[i % rateLimitKeys.length]),
+  },
+  {
+    name: 'getOrSet hit c16',
+    concurrency: 16,
+    opsPerCall: 1,
+    needs: 'getOrSet',
+    op: (c, i) => c.getOrSet(getOrSetKeys[i % getOrSetKeys.length]),
+  },
 ];
+
+/** The pattern workloads' parameters, shared by the adapters. */
+export const PATTERN_PARAMS = { rateLimit: { limit: 1000, windowMs: 1000 }, getOrSetTtl: 300, factoryValue: JSON100 };
