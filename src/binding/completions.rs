@@ -52,7 +52,7 @@ impl Completions {
         q.len() == 1
       },
     };
-    if first {
+    if first && !crate::binding::event_loop::driving() {
       self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
   }
@@ -68,9 +68,14 @@ impl Completions {
       q.extend(items);
       was_empty && !q.is_empty()
     };
-    if first {
+    // Inside a poll callback the JS thread drains right after: no wake-up.
+    if first && !crate::binding::event_loop::driving() {
       self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
+  }
+
+  pub fn has_pending(&self) -> bool {
+    self.queue.lock().map(|q| !q.is_empty()).unwrap_or(true)
   }
 
   pub fn drain(&self) -> Drained {

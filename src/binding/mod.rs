@@ -4,5 +4,6 @@
 mod args;
 mod completions;
 mod errors;
+mod event_loop;
 mod reply;
 mod service;

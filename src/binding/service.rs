@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use napi::bindgen_prelude::{Array, Function};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 
 use crate::binding::args::read_command;
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
+use crate::binding::event_loop::JsWaker;
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::lane::Done;
@@ -48,6 +50,8 @@ async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Er
 pub struct NativeService {
   core: Arc<Service>,
   completions: Arc<Completions>,
+  /// Drives fast lanes from Node's event loop; `None`: tokio drives them.
+  js_waker: Option<Box<JsWaker>>,
 }
 
 #[napi]
@@ -56,14 +60,35 @@ impl NativeService {
   /// variables of the process; `on_wake`: called (no arguments) when
   /// results are ready to `drain()`.
   #[napi(constructor, catch_unwind)]
-  pub fn new(options_json: String, env: HashMap<String, String>, on_wake: Function<(), ()>) -> napi::Result<Self> {
+  pub fn new(
+    js_env: Env,
+    options_json: String,
+    env: HashMap<String, String>,
+    on_wake: Function<(), ()>,
+  ) -> napi::Result<Self> {
     let opts: serde_json::Value = serde_json::from_str(&options_json)
       .map_err(|e| throw(Error::config(format!("options are not serialisable: {e}"))))?;
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let config = Config::resolve(&env, &opts).map_err(throw)?;
+    let on_wake_raw = on_wake.raw();
     let wake = on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
     let core = napi::bindgen_prelude::within_runtime_if_available(|| Service::new(config)).map_err(throw)?;
-    Ok(NativeService { core: Arc::new(core), completions: Arc::new(Completions::new(wake)) })
+    let completions = Arc::new(Completions::new(wake));
+    let js_waker = JsWaker::new(js_env.raw(), on_wake_raw, completions.clone());
+    if js_waker.is_some() {
+      core.drive_lanes_outside();
+    }
+    Ok(NativeService { core: Arc::new(core), completions, js_waker })
+  }
+
+  /// A lane the core opened since the last call starts polling here, on
+  /// the JS thread (libuv is not thread-safe).
+  fn attach_new_lane(&self) {
+    if let Some(waker) = &self.js_waker {
+      if let Some(lane) = self.core.undriven_lane() {
+        waker.attach(lane);
+      }
+    }
   }
 
   /// Flat batch: `[id, flags, name, argc, ...args]` repeated.
@@ -98,6 +123,7 @@ impl NativeService {
 
   /// The lane when it can take the batch, else one tokio task over fred.
   fn submit_batch(&self, cmds: Vec<Command>, done: Done) {
+    self.attach_new_lane();
     if let Err(done) = self.core.submit_fast(&cmds, done) {
       let core = self.core.clone();
       napi::bindgen_prelude::spawn(async move {
@@ -128,6 +154,7 @@ impl NativeService {
     }
     let completions = self.completions.clone();
     if !transaction {
+      self.attach_new_lane();
       let on_lane = completions.clone();
       let done: Done = Box::new(move |results| {
         on_lane.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });

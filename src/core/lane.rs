@@ -2,21 +2,21 @@
 //! Redis for ordinary commands. fred flushes the socket after every custom
 //! command (one `writev` and one TCP segment each); here a whole JS tick's
 //! batch is one write, issued straight from the calling thread, and the
-//! reader task hands each batch's replies to its callback in one go.
+//! driver (Node's event loop, or tokio) hands each batch's replies to its
+//! callback in one go.
 //!
 //! Anything the lane cannot carry (blocking commands, connection state,
 //! TLS, cluster, sentinel) stays on fred. A dead lane refuses new batches,
 //! so callers fall back to fred until it is reopened.
 
 use std::collections::VecDeque;
-use std::io::ErrorKind as IoKind;
+use std::io::{ErrorKind as IoKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -52,19 +52,9 @@ struct InFlight {
 #[derive(Default)]
 struct State {
   in_flight: VecDeque<InFlight>,
-  /// Bytes not yet written, in order; the writer task owns the socket
-  /// while `writing` is set, so later batches queue behind them.
+  /// Bytes not yet written, in order: later batches queue behind them.
   backlog: BytesMut,
-  writing: bool,
   dead: bool,
-}
-
-pub struct Lane {
-  state: Mutex<State>,
-  writer: OwnedWriteHalf,
-  wake_writer: Notify,
-  command_timeout: Duration,
-  alive: AtomicBool,
 }
 
 /// True for commands that can share the pipelined connection: nothing
@@ -73,19 +63,42 @@ pub fn carries(cmd: &Command) -> bool {
   if cmd.is_blocking() {
     return false;
   }
-  const STATEFUL: [&str; 19] = [
+  const STATEFUL: [&str; 20] = [
     "select", "auth", "hello", "quit", "reset", "client", "watch", "unwatch", "multi", "exec", "discard",
-    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "monitor", "sync", "psync",
+    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "monitor", "sync", "psync", "shutdown",
   ];
-  !STATEFUL.iter().any(|s| cmd.name.eq_ignore_ascii_case(s)) && !cmd.name.eq_ignore_ascii_case("shutdown")
+  !STATEFUL.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
 }
 
 fn connection_error(message: impl Into<String>, sent: Sent) -> Error {
   Error::new(ErrorKind::Connection, message).with_sent(sent)
 }
 
+/// Whoever watches the socket: told when bytes are waiting to be written.
+/// The binding drives the lane from Node's own event loop (no thread hop
+/// for replies); `drive_with_tokio` is the portable driver.
+pub trait LaneDriver: Send + Sync {
+  /// Called on the thread that submits (the JS thread in the binding).
+  fn want_write(&self);
+  /// The lane died (any thread); the socket is already shut down.
+  fn closed(&self) {}
+}
+
+pub struct Lane {
+  state: Mutex<State>,
+  /// Non-blocking; read and written only through `read_ready`,
+  /// `write_ready` and `submit`, whichever thread the driver uses.
+  socket: std::net::TcpStream,
+  driver: std::sync::OnceLock<Box<dyn LaneDriver>>,
+  command_timeout: Duration,
+  alive: AtomicBool,
+  /// Read buffer; only the driver reads.
+  read_buf: Mutex<BytesMut>,
+}
+
 impl Lane {
-  /// Opens and authenticates the connection, then starts its tasks.
+  /// Opens and authenticates the connection. It carries no command until
+  /// a driver is attached (`attach`).
   pub async fn open(settings: &LaneSettings) -> Result<Arc<Lane>> {
     let addr = (settings.endpoint.host.as_str(), settings.endpoint.port);
     let mut stream = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr)).await {
@@ -96,51 +109,42 @@ impl Lane {
     let _ = stream.set_nodelay(true);
     let handshake = handshake_commands(settings);
     if !handshake.is_empty() {
-      let mut buf = BytesMut::new();
-      for cmd in &handshake {
-        resp::encode(&mut buf, cmd);
-      }
-      let exchange = async {
-        stream.write_all(&buf).await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))?;
-        let mut read = BytesMut::with_capacity(256);
-        let mut seen = 0;
-        while seen < handshake.len() {
-          while let Some(reply) = resp::next_reply(&mut read)? {
-            seen += 1;
-            if let Err(e) = reply {
-              // The reply names the failure (WRONGPASS, NOAUTH, invalid DB); never the secret.
-              return Err(Error::config(format!("Redis refused the connection setup: {}", e.message)));
-            }
-          }
-          if seen < handshake.len()
-            && stream.read_buf(&mut read).await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))? == 0
-          {
-            return Err(connection_error("Redis closed the connection during setup", Sent::Unknown));
-          }
-        }
-        Ok(())
-      };
-      match tokio::time::timeout(settings.connect_timeout, exchange).await {
+      match tokio::time::timeout(settings.connect_timeout, run_handshake(&mut stream, &handshake)).await {
         Ok(r) => r?,
         Err(_) => return Err(connection_error("fast lane setup timed out", Sent::Unknown)),
       }
     }
-    let (reader, writer) = stream.into_split();
+    let socket = stream.into_std().map_err(|e| connection_error(e.to_string(), Sent::No))?;
+    socket.set_nonblocking(true).map_err(|e| connection_error(e.to_string(), Sent::No))?;
     let lane = Arc::new(Lane {
       state: Mutex::new(State::default()),
-      writer,
-      wake_writer: Notify::new(),
+      socket,
+      driver: std::sync::OnceLock::new(),
       command_timeout: settings.command_timeout,
       alive: AtomicBool::new(true),
+      read_buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
     });
-    tokio::spawn(lane.clone().read_loop(reader));
-    tokio::spawn(lane.clone().write_loop());
     tokio::spawn(lane.clone().sweep_loop());
     Ok(lane)
   }
 
+  /// Hands the lane to its driver; from then on it carries commands.
+  pub fn attach(&self, driver: Box<dyn LaneDriver>) {
+    let _ = self.driver.set(driver);
+  }
+
+  pub fn is_driven(&self) -> bool {
+    self.driver.get().is_some()
+  }
+
   pub fn is_alive(&self) -> bool {
     self.alive.load(Ordering::Acquire)
+  }
+
+  #[cfg(unix)]
+  pub fn raw_fd(&self) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    self.socket.as_raw_fd()
   }
 
   fn lock(&self) -> MutexGuard<'_, State> {
@@ -150,10 +154,11 @@ impl Lane {
     }
   }
 
-  /// Sends a batch; `done` gets its replies. Called on the JS thread: the
-  /// bytes go out with a non-blocking write when the socket takes them,
-  /// else the writer task finishes the job. A dead lane hands `done` back.
+  /// Sends a batch; `done` gets its replies. The bytes go out with a
+  /// non-blocking write when the socket takes them, else the driver is
+  /// asked to finish the job. A dead or undriven lane hands `done` back.
   pub fn submit(&self, cmds: &[Command], done: Done) -> std::result::Result<(), Done> {
+    let Some(driver) = self.driver.get() else { return Err(done) };
     let mut bytes = BytesMut::new();
     for cmd in cmds {
       resp::encode(&mut bytes, cmd);
@@ -168,20 +173,20 @@ impl Lane {
       done: Some(done),
       deadline: Instant::now() + self.command_timeout,
     });
-    if st.writing || !st.backlog.is_empty() {
+    if !st.backlog.is_empty() {
       st.backlog.unsplit(bytes);
       return Ok(());
     }
-    match self.writer.try_write(&bytes) {
+    match (&self.socket).write(&bytes) {
       Ok(n) if n == bytes.len() => {},
       Ok(n) => {
         let _ = bytes.split_to(n);
         st.backlog = bytes;
-        self.wake_writer.notify_one();
+        driver.want_write();
       },
-      Err(e) if e.kind() == IoKind::WouldBlock => {
+      Err(e) if e.kind() == IoKind::WouldBlock || e.kind() == IoKind::Interrupted => {
         st.backlog = bytes;
-        self.wake_writer.notify_one();
+        driver.want_write();
       },
       Err(e) => {
         let failed = self.kill(&mut st);
@@ -192,15 +197,88 @@ impl Lane {
     Ok(())
   }
 
+  /// The driver saw the socket writable: writes what is waiting. True
+  /// while bytes remain (keep watching for writability).
+  pub fn write_ready(&self) -> bool {
+    let mut st = self.lock();
+    while !st.backlog.is_empty() && !st.dead {
+      match (&self.socket).write(&st.backlog) {
+        Ok(n) => {
+          let _ = st.backlog.split_to(n);
+        },
+        Err(e) if e.kind() == IoKind::WouldBlock => return true,
+        Err(e) if e.kind() == IoKind::Interrupted => continue,
+        Err(e) => {
+          let failed = self.kill(&mut st);
+          drop(st);
+          fail_all(failed, connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
+          return false;
+        },
+      }
+    }
+    false
+  }
+
+  /// The driver saw the socket readable: reads everything available and
+  /// settles the batches whose replies are complete. False once dead.
+  pub fn read_ready(&self) -> bool {
+    let mut buf = match self.read_buf.lock() {
+      Ok(b) => b,
+      Err(poisoned) => poisoned.into_inner(),
+    };
+    let mut replies = Vec::new();
+    let failure = loop {
+      if buf.capacity() - buf.len() < 16 * 1024 {
+        buf.reserve(64 * 1024);
+      }
+      let spare = buf.spare_capacity_mut();
+      // SAFETY: `read` only writes initialised bytes into the slice it
+      // is given, and `set_len` covers exactly what it reported.
+      let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), spare.len()) };
+      match (&self.socket).read(slice) {
+        Ok(0) => break Some(connection_error("Redis closed the connection", Sent::Unknown)),
+        Ok(n) => {
+          let len = buf.len();
+          unsafe { buf.set_len(len + n) };
+          let broken = loop {
+            match resp::next_reply(&mut buf) {
+              Ok(Some(r)) => replies.push(r),
+              Ok(None) => break None,
+              Err(e) => break Some(e.with_sent(Sent::Unknown)),
+            }
+          };
+          if broken.is_some() {
+            break broken;
+          }
+        },
+        Err(e) if e.kind() == IoKind::WouldBlock => break None,
+        Err(e) if e.kind() == IoKind::Interrupted => continue,
+        Err(e) => break Some(connection_error(format!("connection to Redis failed: {e}"), Sent::Unknown)),
+      }
+    };
+    drop(buf);
+    self.deliver(&mut replies);
+    match failure {
+      Some(e) => {
+        self.die(e);
+        false
+      },
+      None => self.is_alive(),
+    }
+  }
+
   /// Marks the lane dead and takes every batch still waiting.
   fn kill(&self, st: &mut State) -> Vec<InFlight> {
     st.dead = true;
     self.alive.store(false, Ordering::Release);
-    self.wake_writer.notify_one();
+    if let Some(driver) = self.driver.get() {
+      driver.closed();
+    }
     st.in_flight.drain(..).collect()
   }
 
-  fn die(&self, error: Error) {
+  /// Fails every waiting batch and refuses new ones.
+  pub fn die(&self, error: Error) {
     let failed = {
       let mut st = self.lock();
       if st.dead && st.in_flight.is_empty() {
@@ -208,43 +286,15 @@ impl Lane {
       }
       self.kill(&mut st)
     };
+    let _ = self.socket.shutdown(std::net::Shutdown::Both);
     fail_all(failed, error);
   }
 
-  /// Stops the lane: waiting batches fail as closed, the tasks end.
+  /// Stops the lane: waiting batches fail as closed; the driver sees the
+  /// socket close and lets go.
   pub fn close(&self) {
-    let _ = self.writer.try_write(b"*1\r\n$4\r\nQUIT\r\n");
+    let _ = (&self.socket).write(b"*1\r\n$4\r\nQUIT\r\n");
     self.die(Error::closed().with_sent(Sent::Unknown));
-  }
-
-  async fn read_loop(self: Arc<Self>, mut reader: OwnedReadHalf) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut replies = Vec::new();
-    loop {
-      if buf.capacity() - buf.len() < 16 * 1024 {
-        buf.reserve(64 * 1024);
-      }
-      let error = match reader.read_buf(&mut buf).await {
-        Ok(0) => connection_error("Redis closed the connection", Sent::Unknown),
-        Err(e) => connection_error(format!("connection to Redis failed: {e}"), Sent::Unknown),
-        Ok(_) => {
-          let broken = loop {
-            match resp::next_reply(&mut buf) {
-              Ok(Some(r)) => replies.push(r),
-              Ok(None) => break None,
-              Err(e) => break Some(e),
-            }
-          };
-          self.deliver(&mut replies);
-          match broken {
-            None => continue,
-            Some(e) => e.with_sent(Sent::Unknown),
-          }
-        },
-      };
-      self.die(error);
-      return;
-    }
   }
 
   /// Hands parsed replies to their batches, in order; completed batches'
@@ -258,11 +308,7 @@ impl Lane {
       let mut st = self.lock();
       for reply in replies.drain(..) {
         let Some(front) = st.in_flight.front_mut() else { break };
-        if front.done.is_some() {
-          front.results.push(reply);
-        } else {
-          front.results.push(Ok(Reply::Nil));
-        }
+        front.results.push(if front.done.is_some() { reply } else { Ok(Reply::Nil) });
         if front.results.len() >= front.expected {
           if let Some(batch) = st.in_flight.pop_front() {
             if let Some(done) = batch.done {
@@ -275,42 +321,6 @@ impl Lane {
     for (done, results) in finished {
       done(results);
     }
-  }
-
-  async fn write_loop(self: Arc<Self>) {
-    loop {
-      self.wake_writer.notified().await;
-      loop {
-        let chunk = {
-          let mut st = self.lock();
-          if st.dead {
-            return;
-          }
-          if st.backlog.is_empty() {
-            st.writing = false;
-            break;
-          }
-          st.writing = true;
-          st.backlog.split()
-        };
-        if let Err(e) = self.write_all(&chunk).await {
-          self.die(connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
-          return;
-        }
-      }
-    }
-  }
-
-  async fn write_all(&self, mut data: &[u8]) -> std::io::Result<()> {
-    while !data.is_empty() {
-      self.writer.writable().await?;
-      match self.writer.try_write(data) {
-        Ok(n) => data = &data[n..],
-        Err(e) if e.kind() == IoKind::WouldBlock => continue,
-        Err(e) => return Err(e),
-      }
-    }
-    Ok(())
   }
 
   /// Batches past the command timeout settle with a timeout error; their
@@ -346,6 +356,81 @@ impl Lane {
   }
 }
 
+/// The portable driver: tokio watches the socket and runs reads and
+/// pending writes on its worker threads.
+#[cfg(unix)]
+pub fn drive_with_tokio(lane: Arc<Lane>) -> Result<()> {
+  use tokio::io::unix::AsyncFd;
+  use tokio::io::Interest;
+  struct NotifyWriter(Arc<Notify>);
+  impl LaneDriver for NotifyWriter {
+    fn want_write(&self) {
+      self.0.notify_one();
+    }
+    fn closed(&self) {
+      self.0.notify_one();
+    }
+  }
+  struct LaneFd(Arc<Lane>);
+  impl std::os::fd::AsRawFd for LaneFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+      self.0.raw_fd()
+    }
+  }
+  // SAFETY: the socket stays open while the registration's `Arc<Lane>` lives.
+  let fd = unsafe { AsyncFd::register_with_interest(LaneFd(lane.clone()), Interest::READABLE | Interest::WRITABLE) }
+    .map_err(|e| connection_error(e.to_string(), Sent::No))?;
+  let fd = Arc::new(fd);
+  let writes = Arc::new(Notify::new());
+  lane.attach(Box::new(NotifyWriter(writes.clone())));
+  let (reader, read_fd) = (lane.clone(), fd.clone());
+  tokio::spawn(async move {
+    while let Ok(mut ready) = read_fd.readable().await {
+      ready.clear_ready();
+      if !reader.read_ready() {
+        break;
+      }
+    }
+  });
+  tokio::spawn(async move {
+    while lane.is_alive() {
+      writes.notified().await;
+      while lane.write_ready() {
+        match fd.writable().await {
+          Ok(mut ready) => ready.clear_ready(),
+          Err(_) => break,
+        }
+      }
+    }
+  });
+  Ok(())
+}
+
+async fn run_handshake(stream: &mut TcpStream, handshake: &[Command]) -> Result<()> {
+  let mut buf = BytesMut::new();
+  for cmd in handshake {
+    resp::encode(&mut buf, cmd);
+  }
+  stream.write_all(&buf).await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))?;
+  let mut read = BytesMut::with_capacity(256);
+  let mut seen = 0;
+  while seen < handshake.len() {
+    while let Some(reply) = resp::next_reply(&mut read)? {
+      seen += 1;
+      if let Err(e) = reply {
+        // The reply names the failure (WRONGPASS, NOAUTH, invalid DB); never the secret.
+        return Err(Error::config(format!("Redis refused the connection setup: {}", e.message)));
+      }
+    }
+    if seen < handshake.len()
+      && stream.read_buf(&mut read).await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))? == 0
+    {
+      return Err(connection_error("Redis closed the connection during setup", Sent::Unknown));
+    }
+  }
+  Ok(())
+}
+
 fn fail_all(batches: Vec<InFlight>, error: Error) {
   for batch in batches {
     if let Some(done) = batch.done {
@@ -372,4 +457,121 @@ fn handshake_commands(s: &LaneSettings) -> Vec<Command> {
     cmds.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   }
   cmds
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+  use super::*;
+  use fred::prelude::Value;
+  use std::process::{Child, Command as Process, Stdio};
+
+  /// A throwaway redis-server on a free loopback port.
+  struct Server(Child, u16);
+
+  impl Server {
+    fn start() -> Server {
+      let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+      let child = Process::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (.ci/run installs it)");
+      for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+          break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+      }
+      Server(child, port)
+    }
+  }
+
+  impl Drop for Server {
+    fn drop(&mut self) {
+      let _ = self.0.kill();
+      let _ = self.0.wait();
+    }
+  }
+
+  fn settings(port: u16) -> LaneSettings {
+    LaneSettings {
+      endpoint: Endpoint { host: "127.0.0.1".into(), port },
+      username: None,
+      password: None,
+      db: 2,
+      connection_name: Some("lane-test".into()),
+      connect_timeout: Duration::from_secs(2),
+      command_timeout: Duration::from_secs(2),
+    }
+  }
+
+  async fn run(lane: &Lane, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done: Done = Box::new(move |r| {
+      let _ = tx.send(r);
+    });
+    assert!(lane.submit(&cmds, done).is_ok(), "a live, driven lane takes the batch");
+    rx.await.expect("the batch settles")
+  }
+
+  fn cmd(name: &str, args: &[&str]) -> Command {
+    Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+  }
+
+  #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+  async fn batches_keep_order_errors_stay_in_place_and_a_dead_lane_refuses_work() {
+    let server = Server::start();
+    let lane = Lane::open(&settings(server.1)).await.expect("lane opens");
+    let undriven: Done = Box::new(|_| {});
+    assert!(lane.submit(&[cmd("PING", &[])], undriven).is_err(), "no driver yet: handed back");
+    drive_with_tokio(lane.clone()).expect("driver");
+
+    let big = "v".repeat(3 * 1024 * 1024);
+    let mut batch = vec![cmd("SET", &["k", "1"]), cmd("INCR", &["k"]), cmd("HSET", &["k", "f", "v"]), cmd("GET", &["k"])];
+    batch.push(Command::new("SET", vec![Value::from("big"), Value::from(big.as_str())]));
+    batch.push(cmd("STRLEN", &["big"]));
+    let out = run(&lane, batch).await;
+    assert_eq!(out.len(), 6);
+    assert_eq!(out[1].as_ref().ok(), Some(&Reply::Int(2)));
+    assert!(out[2].as_ref().is_err_and(|e| e.kind == ErrorKind::Reply && e.message.starts_with("WRONGTYPE")));
+    assert_eq!(out[3].as_ref().ok(), Some(&Reply::Bytes(bytes::Bytes::from_static(b"2"))));
+    assert_eq!(out[5].as_ref().ok(), Some(&Reply::Int(big.len() as i64)));
+    // The handshake selected db 2 and named the connection.
+    let info = run(&lane, vec![cmd("CLIENT", &["INFO"])]).await;
+    let text = match &info[0] {
+      Ok(Reply::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+      other => panic!("CLIENT INFO: {other:?}"),
+    };
+    assert!(text.contains("db=2") && text.contains("name=lane-test"), "{text}");
+
+    // The server goes away: the driver sees the close and the lane dies.
+    drop(server);
+    for _ in 0..200 {
+      if !lane.is_alive() {
+        break;
+      }
+      tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!lane.is_alive());
+    let refused: Done = Box::new(|_| {});
+    assert!(lane.submit(&[cmd("PING", &[])], refused).is_err());
+  }
+
+  #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+  async fn a_wrong_password_is_a_config_error_without_the_secret() {
+    let server = Server::start();
+    let mut s = settings(server.1);
+    s.password = Some("Very-Secret-1".into());
+    let err = Lane::open(&s).await.err().expect("refused");
+    assert_eq!(err.kind, ErrorKind::Config);
+    assert!(!err.message.contains("Very-Secret-1"), "{}", err.message);
+  }
+
+  #[test]
+  fn connection_state_commands_stay_off_the_lane() {
+    assert!(carries(&cmd("get", &["k"])));
+    assert!(!carries(&cmd("select", &["1"])));
+    assert!(!carries(&cmd("BLPOP", &["q", "0"])));
+    assert!(!carries(&cmd("Subscribe", &["c"])));
+  }
 }

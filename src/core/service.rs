@@ -32,6 +32,8 @@ pub struct Service {
   lane: std::sync::RwLock<Option<Arc<Lane>>>,
   lane_settings: Option<LaneSettings>,
   lane_reopening: AtomicBool,
+  /// Set by the binding, which drives lanes from Node's event loop.
+  lanes_driven_outside: AtomicBool,
   /// Reopening a dead lane happens off the JS thread, on this runtime.
   runtime: Option<tokio::runtime::Handle>,
 }
@@ -57,6 +59,7 @@ impl Service {
       lane_settings,
       lane: std::sync::RwLock::new(None),
       lane_reopening: AtomicBool::new(false),
+      lanes_driven_outside: AtomicBool::new(false),
       runtime: tokio::runtime::Handle::try_current().ok(),
     })
   }
@@ -117,6 +120,9 @@ impl Service {
   async fn open_lane(&self) {
     let Some(settings) = &self.lane_settings else { return };
     if let Ok(lane) = Lane::open(settings).await {
+      if !self.lanes_driven_outside.load(Ordering::Acquire) && lane::drive_with_tokio(lane.clone()).is_err() {
+        return;
+      }
       if let Ok(mut slot) = self.lane.write() {
         if let Some(old) = slot.replace(lane) {
           old.close();
@@ -127,7 +133,18 @@ impl Service {
 
   fn live_lane(&self) -> Option<Arc<Lane>> {
     let slot = self.lane.read().ok()?;
-    slot.as_ref().filter(|l| l.is_alive()).cloned()
+    slot.as_ref().filter(|l| l.is_alive() && l.is_driven()).cloned()
+  }
+
+  /// The binding drives lanes itself: `undriven_lane` hands each new one over.
+  pub fn drive_lanes_outside(&self) {
+    self.lanes_driven_outside.store(true, Ordering::Release);
+  }
+
+  /// A freshly opened lane waiting for its driver.
+  pub fn undriven_lane(&self) -> Option<Arc<Lane>> {
+    let slot = self.lane.read().ok()?;
+    slot.as_ref().filter(|l| l.is_alive() && !l.is_driven()).cloned()
   }
 
   /// The fast path, called on the JS thread: a batch goes out on the lane
@@ -154,7 +171,8 @@ impl Service {
   /// One reopen attempt at a time, spaced out while Redis is away.
   fn reopen_lane(self: &Arc<Self>) {
     let Some(runtime) = &self.runtime else { return };
-    if self.lane_reopening.swap(true, Ordering::AcqRel) {
+    let alive = self.lane.read().map(|slot| slot.as_ref().is_some_and(|l| l.is_alive())).unwrap_or(false);
+    if alive || self.lane_reopening.swap(true, Ordering::AcqRel) {
       return;
     }
     let service = self.clone();
