@@ -114,3 +114,20 @@ test('a restarted server on the same port: the service serves again by itself', 
     await server.stop();
   }
 });
+
+test('Redis gone: every command of one tick settles within the command timeout', async () => {
+  const server = await startRedis();
+  const svc = openService(server, { commandTimeout: 400 });
+  const k = uniqueKey('gone');
+  await svc.set(k, '1');
+  await server.kill('SIGKILL');
+  const started = Date.now();
+  const outcomes = await settleWithin(
+    Promise.all(Array.from({ length: 6 }, () => svc.get(k).then(() => 'ok', (e) => e.code))),
+    5_000,
+    'six gets after the server died',
+  );
+  for (const o of outcomes) assert.ok(['ERR_RESILIS_TIMEOUT', 'ERR_RESILIS_CONNECTION'].includes(o), o);
+  assert.ok(Date.now() - started < 3_000, `settled after ${Date.now() - started} ms`);
+  await server.stop();
+});

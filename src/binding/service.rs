@@ -114,9 +114,12 @@ impl NativeService {
     let (tags, cmds): (Vec<(u32, bool)>, Vec<_>) = jobs.into_iter().map(|(id, b, c)| ((id, b), c)).unzip();
     let completions = self.completions.clone();
     let done: Done = Box::new(move |results| {
-      completions.push_all(
-        tags.into_iter().zip(results).map(|((id, buffers), r)| Completion { id, buffers, outcome: Outcome::Single(r) }),
-      );
+      // Every promise settles, even if a path returned too few results.
+      let mut results = results.into_iter();
+      completions.push_all(tags.into_iter().map(|(id, buffers)| {
+        let r = results.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
+        Completion { id, buffers, outcome: Outcome::Single(r) }
+      }));
     });
     self.submit_batch(cmds, done);
   }

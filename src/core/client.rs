@@ -181,12 +181,27 @@ impl RedisClients {
 
   /// Commands in order on one connection; each result stands in its place.
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    let cmds_len = cmds.len();
     let pipeline = self.pool.next().pipeline();
     for cmd in cmds {
       let custom = cmd.to_custom();
       let _: std::result::Result<(), _> = pipeline.custom(custom, cmd.args).await;
     }
-    pipeline.try_all::<Value>().await.into_iter().map(slot_result).collect()
+    let n = cmds_len;
+    let mut results: Vec<Result<Reply>> = pipeline.try_all::<Value>().await.into_iter().map(slot_result).collect();
+    // A pipeline that fails as a whole (timeout, lost connection) comes
+    // back as one error: every command must still get its own result.
+    if results.len() < n {
+      let e = match results.last() {
+        Some(Err(e)) => e.clone(),
+        _ => Error::new(ErrorKind::Connection, "the pipeline failed before every reply arrived").with_sent(Sent::Unknown),
+      };
+      if results.len() == 1 && results[0].is_err() {
+        results.clear();
+      }
+      results.resize_with(n, || Err(e.clone()));
+    }
+    results
   }
 
   /// MULTI ... EXEC on a connection of its own, held for the whole
