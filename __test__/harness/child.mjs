@@ -1,5 +1,7 @@
 // Run a child `node` process and collect its exit code and output (consumer and env tests).
 import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot } from './package.mjs';
 
 // Environment without any REDIS_* / UPSTASH_* variables from the parent, plus `env`.
 export function cleanEnv(env = {}) {
@@ -24,4 +26,38 @@ export function lastJson(stdout) {
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{') || l.startsWith('['));
   if (!line) throw new Error(`child printed no JSON line; stdout: ${stdout}`);
   return JSON.parse(line);
+}
+
+// The child for runService: the seeds' way in, getRedisService() configured from the environment.
+const SERVICE_CHILD = `
+const { getRedisService } = require(process.argv[1]);
+const body = new Function('svc', 'return (async () => {' + process.argv[2] + '})()');
+(async () => {
+  const started = Date.now();
+  let out;
+  let svc;
+  try {
+    svc = getRedisService();
+    out = { value: await body(svc), ms: Date.now() - started };
+  } catch (e) {
+    out = { error: { code: e && e.code, name: e && e.name, message: String(e && e.message), stack: String(e && e.stack) }, ms: Date.now() - started };
+  }
+  // bounded: a slow disconnect is reported (disconnectMs), it does not slow the test down
+  const closing = Date.now();
+  try { if (svc) await Promise.race([svc.disconnect(), new Promise((r) => setTimeout(r, 500))]); } catch {}
+  out.disconnectMs = Date.now() - closing;
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})();
+`;
+
+/**
+ * runService(env, body) -> { value } | { error: { code, message, stack } }, plus ms, disconnectMs, stdout, stderr.
+ * Runs `body` (the text of an async function body with `svc` in scope; its return value is JSON'd)
+ * in a child node whose only REDIS_* variables are `env`.
+ */
+export async function runService(env, body, { timeout = 60000 } = {}) {
+  const res = await runNode(['-e', SERVICE_CHILD, path.join(repoRoot, 'lib', 'index.js'), body], { env, timeout });
+  if (res.code !== 0) throw new Error(`child exited with ${res.code}: ${res.stderr}`);
+  return { ...lastJson(res.stdout), stdout: res.stdout, stderr: res.stderr };
 }

@@ -26,3 +26,26 @@ export function runCli(port, args, { input, buffer = false, timeout = 10000 } = 
     else child.stdin.end();
   });
 }
+
+// `INFO` text -> { field: value } (section headers and blank lines skipped).
+export function parseInfo(text) {
+  const out = {};
+  for (const line of String(text).split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+// A flat reply of alternating names and values (SENTINEL MASTER, CONFIG GET) -> { name: value }.
+export function parsePairs(text) {
+  const lines = String(text).split('\n');
+  const out = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) out[lines[i]] = lines[i + 1];
+  return out;
+}
+
+// `INFO section` of a harness server, parsed.
+export async function infoOf(server, section) {
+  return parseInfo(await server.cli('info', section));
+}

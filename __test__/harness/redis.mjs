@@ -16,9 +16,14 @@ export const REDIS_SERVER = process.env.RESILIS_TEST_REDIS_SERVER || '/usr/bin/r
 
 const READY_TIMEOUT_MS = 15000;
 
-function baseArgs(port, dir) {
+// Fast replication for topologies with replicas (FAULTS.md): full sync at once, 1 s pings.
+export const REPLICATION_ARGS = ['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1'];
+
+// `portFlag` '--tls-port' makes the chosen port the TLS one and turns the plaintext port off.
+function baseArgs(port, dir, portFlag) {
+  const listen = portFlag === '--port' ? ['--port', String(port)] : ['--port', '0', portFlag, String(port)];
   return [
-    '--port', String(port),
+    ...listen,
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--save', '',
@@ -27,8 +32,10 @@ function baseArgs(port, dir) {
   ];
 }
 
-function spawnServer(port, dir, extraArgs) {
-  const child = spawn(REDIS_SERVER, [...baseArgs(port, dir), ...extraArgs], {
+// A config file, when given, must come first on redis-server's command line (sentinels need one).
+function spawnServer(port, dir, extraArgs, { configFile, portFlag }) {
+  const head = configFile ? [configFile] : [];
+  const child = spawn(REDIS_SERVER, [...head, ...baseArgs(port, dir, portFlag), ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -39,9 +46,8 @@ function spawnServer(port, dir, extraArgs) {
 }
 
 // Poll `redis-cli ping` until PONG (auth-aware), or fail if the process died.
-async function waitReady(child, port, password) {
+async function waitReady(child, port, auth) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const auth = password ? ['--no-auth-warning', '-a', password] : [];
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`redis-server on ${port} exited early: ${child.stderrText()}`);
@@ -57,23 +63,28 @@ async function waitReady(child, port, password) {
 }
 
 /**
- * startRedis({ args?: string[], password?: string }) ->
+ * startRedis({ args?: string[], password?: string, configFile?, sentinel?, portFlag?, cliArgs? }) ->
  *   { port, url, pid, dir, cli(...args), cliBuffer(...args), stop(), kill(signal), restart() }
  * `password` adds --requirepass and makes cli() authenticate.
+ * `configFile(dir)` returns the path of a config file to load first (written into the server's dir);
+ * `sentinel: true` runs it as redis-sentinel. `portFlag: '--tls-port'` listens on TLS only, and
+ * `cliArgs` (e.g. --tls --cacert ...) go on every redis-cli call, readiness included.
  */
-export async function startRedis({ args = [], password } = {}) {
+export async function startRedis({ args = [], password, configFile, sentinel = false, portFlag = '--port', cliArgs = [] } = {}) {
   killAllOnExit();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'resilis-redis-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), sentinel ? 'resilis-sentinel-' : 'resilis-redis-'));
   const extra = password ? [...args, '--requirepass', password] : [...args];
-  const auth = password ? ['--no-auth-warning', '-a', password] : [];
+  if (sentinel) extra.unshift('--sentinel');
+  const auth = [...cliArgs, ...(password ? ['--no-auth-warning', '-a', password] : [])];
+  const spawnOptions = { configFile: configFile ? await configFile(dir) : undefined, portFlag };
 
   let port;
   let child;
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    child = spawnServer(port, dir, extra);
+    child = spawnServer(port, dir, extra, spawnOptions);
     try {
-      await waitReady(child, port, password);
+      await waitReady(child, port, auth);
       break;
     } catch (err) {
       child.kill('SIGKILL');
@@ -85,7 +96,7 @@ export async function startRedis({ args = [], password } = {}) {
   const server = {
     port,
     dir,
-    get url() { return `redis://127.0.0.1:${port}`; },
+    get url() { return `${portFlag === '--tls-port' ? 'rediss' : 'redis'}://127.0.0.1:${port}`; },
     get pid() { return child.pid; },
     get running() { return child.exitCode === null && child.signalCode === null; },
     cli: (...a) => runCli(port, [...auth, ...a]),
@@ -110,8 +121,8 @@ export async function startRedis({ args = [], password } = {}) {
     // Kill (SIGKILL) and start again on the same port and dir; data is not persisted.
     async restart() {
       await server.kill('SIGKILL');
-      child = spawnServer(port, dir, extra);
-      await waitReady(child, port, password);
+      child = spawnServer(port, dir, extra, spawnOptions);
+      await waitReady(child, port, auth);
     },
   };
   return server;
