@@ -25,6 +25,12 @@ export declare class NativeService {
   connect(id: number): void
   disconnect(id: number): void
   get isConnected(): boolean
+  /** Core counters, latency percentiles, journal and breaker state (JSON). */
+  stats(): string
+  /** The in-memory store's figures (JSON, lru-cache names). */
+  fallbackStats(): string
+  /** One breaker's metrics as JSON, or `null` before its first use. */
+  breakerMetrics(name: string): string
   /** Topology and endpoint, for health and stats: never the password. */
   describe(): string
   /** Test hook: a panic inside a tokio task must reject, not abort Node. */

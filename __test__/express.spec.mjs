@@ -203,7 +203,7 @@ test('healthRouter: /health and /health/detailed answer 200 with the seed 001 sh
   assert.equal(await (await fetch(`${base}/other`)).text(), 'other', 'other routes pass through');
 });
 
-test('healthRouter: 503 with overall unhealthy when Redis is unreachable; mountable under a path', async () => {
+test('healthRouter: 503 with overall degraded when Redis is unreachable (the fallback serves); mountable under a path', async () => {
   const own = await startRedis();
   const s = remember(resilis.createRedisService({ url: own.url, enabled: true, connectTimeout: 300, commandTimeout: 500 }));
   await s.connect();
@@ -216,8 +216,8 @@ test('healthRouter: 503 with overall unhealthy when Redis is unreachable; mounta
   assert.equal(r.status, 503);
   const body = await r.json();
   assert.equal(body.status, 'error');
-  assert.equal(body.overall, 'unhealthy');
-  assert.equal(body.checks[0].status, 'unhealthy');
+  assert.equal(body.overall, 'degraded');
+  assert.equal(body.checks[0].status, 'degraded');
   assert.ok(body.checks[0].details.error);
 
   const mem = remember(resilis.createRedisService({ enabled: false }));

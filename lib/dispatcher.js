@@ -15,6 +15,8 @@ class Dispatcher {
     this.batch = [];
     this.flushScheduled = false;
     this.flush = () => this.flushBatch();
+    /** (name, payloadJson) for core events; set by the service. */
+    this.onEvent = null;
     // fred's sockets live in tokio, not in Node's loop: a ref'd timer keeps
     // the process alive exactly while promises are pending.
     this.keepAlive = setInterval(() => {}, 1 << 30);
@@ -108,6 +110,10 @@ class Dispatcher {
   onWake() {
     const out = this.native.drain();
     for (let i = 0; i < out.length; i += 3) {
+      if (out[i + 1] === 3) {
+        if (this.onEvent) this.onEvent(out[i + 2][0], out[i + 2][1]);
+        continue;
+      }
       const p = this.pending.get(out[i]);
       if (p === undefined) continue;
       this.pending.delete(out[i]);

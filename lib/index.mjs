@@ -6,6 +6,7 @@ const resilis = require('./index.js');
 
 export const {
   RedisService,
+  circuitBreaker,
   RedisCacheService,
   createRedisCacheService,
   getRedisCacheService,

@@ -51,6 +51,8 @@ class RedisService extends EventEmitter {
     }
     this._native = native;
     this._dispatcher = new Dispatcher(native);
+    this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
+    this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
     if (!this._info.lazyConnect) {
       this.connect().catch((err) => {
@@ -67,15 +69,43 @@ class RedisService extends EventEmitter {
     return this._dispatcher.sendGroup(cmds, transaction, buffers ? FLAG_BUFFERS : 0);
   }
 
+  /** `connect` and `ready` are emitted by the core when a connection is made. */
   async connect() {
     await this._dispatcher.lifecycle('connect');
-    this.emit('connect');
-    this.emit('ready');
   }
 
   async disconnect() {
     await this._dispatcher.lifecycle('disconnect');
-    this.emit('end');
+  }
+
+  /** Core events arrive with the results; `error` is only emitted when
+   * someone listens (an unheard `error` would crash the process). */
+  _onNativeEvent(name, payloadJson) {
+    let payload;
+    try {
+      payload = JSON.parse(payloadJson);
+    } catch {
+      payload = null;
+    }
+    if (name === 'error') {
+      if (this.listenerCount('error') === 0) return;
+      const { makeError } = require('./errors');
+      payload = makeError(payload && payload.code, payload && payload.message, 'unknown');
+    }
+    if (payload === null) this.emit(name);
+    else this.emit(name, payload);
+  }
+
+  /** Metrics of one operation's breaker (`'redis-get'`, ...), opossum's shape. */
+  getCircuitBreakerMetrics(name) {
+    if (name === undefined) return JSON.parse(this._native.stats()).circuitBreakers;
+    const m = JSON.parse(this._native.breakerMetrics(String(name)));
+    return m || { state: 'closed', requests: 0, failures: 0, successes: 0, rejects: 0, timeouts: 0, fallbacks: 0 };
+  }
+
+  /** The in-memory fallback store: `{ size, calculatedSize, itemCount, maxSize, hits, misses, evictions }`. */
+  getFallbackCacheStats() {
+    return JSON.parse(this._native.fallbackStats());
   }
 
   async quit() {
@@ -133,9 +163,11 @@ class RedisService extends EventEmitter {
     }
     const latency = Number(process.hrtime.bigint() - started) / 1e6;
     const info = JSON.parse(this._native.describe());
+    const core = JSON.parse(this._native.stats());
     // Memory by choice (enabled: false) is healthy; memory because Redis
-    // is unreachable is degraded: the app runs, Redis does not.
-    const degraded = info.mode === 'memory' && info.enabled;
+    // is unreachable (or a breaker is open) is degraded: the app runs, Redis does not.
+    const degraded = (info.mode === 'memory' && info.enabled) || core.degraded;
+    const open = Object.values(core.circuitBreakers).some((b) => b.state !== 'closed');
     const result = {
       healthy: healthy && !degraded,
       status: degraded ? 'degraded' : healthy ? 'connected' : 'disconnected',
@@ -143,8 +175,10 @@ class RedisService extends EventEmitter {
       host: info.host,
       port: info.port,
       mode: info.mode,
+      circuit: core.degraded || open ? 'open' : 'closed',
     };
     if (error) result.error = error.message;
+    else if (core.degraded) result.error = 'Redis is unreachable; serving from the in-memory fallback';
     return result;
   }
 
@@ -158,6 +192,18 @@ class RedisService extends EventEmitter {
       uptime: null,
       mode: base.mode,
     };
+    const core = JSON.parse(this._native.stats());
+    Object.assign(stats, {
+      degraded: core.degraded,
+      commands: core.commands,
+      errors: core.errors,
+      timeouts: core.timeouts,
+      fallbacks: core.fallbacks,
+      latency: { p50: core.latencyP50, p99: core.latencyP99 },
+      replay: core.journal,
+      circuitBreakers: core.circuitBreakers,
+      fallbackCache: this.getFallbackCacheStats(),
+    });
     try {
       const info = parseInfo(await this._send('info', []));
       stats.memoryUsage = info.used_memory_human || null;

@@ -2,7 +2,12 @@
 // Is this error "Redis is not there" (as opposed to a bug or a bad reply)? The patterns
 // degrade on these and only on these.
 
-const OUTAGE_CODES = new Set(['ERR_RESILIS_CONNECTION', 'ERR_RESILIS_TIMEOUT', 'ERR_RESILIS_CLOSED']);
+const OUTAGE_CODES = new Set([
+  'ERR_RESILIS_CONNECTION',
+  'ERR_RESILIS_TIMEOUT',
+  'ERR_RESILIS_CLOSED',
+  'ERR_RESILIS_CIRCUIT_OPEN',
+]);
 
 // The in-memory store (REDIS_ENABLED=false, or the development fallback) answers the
 // commands it cannot serve, EVAL among them, with this reply.

@@ -13,11 +13,14 @@ use napi::Status;
 use crate::binding::errors::{js_error, ErrorTriple};
 use crate::binding::reply::reply_to_js;
 use crate::core::error::Result;
+use crate::core::events::Event;
 use crate::core::reply::Reply;
 
 pub enum Outcome {
   Single(Result<Reply>),
   Group(Result<Vec<Result<Reply>>>),
+  /// Not a call's result: an event for the service's listeners (id 0).
+  Event(Event),
 }
 
 pub struct Completion {
@@ -88,7 +91,8 @@ impl Completions {
 }
 
 /// Flat `[id, status, value, ...]`: status 0 = value, 1 = error triple,
-/// 2 = group (array whose items are values or Error objects).
+/// 2 = group (array whose items are values or Error objects), 3 = event
+/// (`[name, payload JSON]`).
 pub struct Drained(Vec<Completion>);
 
 impl ToNapiValue for Drained {
@@ -111,6 +115,10 @@ impl ToNapiValue for Drained {
             napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
           }
           (2, group)
+        },
+        Outcome::Event(event) => {
+          let pair = vec![event.name().to_string(), event.payload().to_string()];
+          (3, Vec::<String>::to_napi_value(env, pair)?)
         },
       };
       napi::check_status!(sys::napi_set_element(env, arr, i, u32::to_napi_value(env, c.id)?))?;

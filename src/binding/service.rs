@@ -74,6 +74,10 @@ impl NativeService {
     let wake = on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
     let core = napi::bindgen_prelude::within_runtime_if_available(|| Service::new(config)).map_err(throw)?;
     let completions = Arc::new(Completions::new(wake));
+    let events = completions.clone();
+    core.resilience().set_event_sink(Box::new(move |event| {
+      events.push(Completion { id: 0, buffers: false, outcome: Outcome::Event(event) });
+    }));
     let js_waker = JsWaker::new(js_env.raw(), on_wake_raw, completions.clone());
     if js_waker.is_some() {
       core.drive_lanes_outside();
@@ -127,7 +131,7 @@ impl NativeService {
   /// The lane when it can take the batch, else one tokio task over fred.
   fn submit_batch(&self, cmds: Vec<Command>, done: Done) {
     self.attach_new_lane();
-    if let Err(done) = self.core.submit_fast(&cmds, done) {
+    if let Err((cmds, done)) = self.core.submit_fast(cmds, done) {
       let core = self.core.clone();
       napi::bindgen_prelude::spawn(async move {
         let n = cmds.len();
@@ -156,23 +160,20 @@ impl NativeService {
       }
     }
     let completions = self.completions.clone();
+    if let Err(e) = self.core.check_open() {
+      completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
+      return;
+    }
     if !transaction {
-      self.attach_new_lane();
-      let on_lane = completions.clone();
+      // A pipeline is a batch: the lane, breakers and fallback as for single calls.
       let done: Done = Box::new(move |results| {
-        on_lane.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
+        completions.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
       });
-      if self.core.submit_fast(&cmds, done).is_ok() {
-        return;
-      }
+      return self.submit_batch(cmds, done);
     }
     let core = self.core.clone();
     napi::bindgen_prelude::spawn(async move {
-      let result = if transaction {
-        guarded(core.transaction(cmds)).await
-      } else {
-        guarded(core.pipeline(cmds)).await
-      };
+      let result = guarded(core.transaction(cmds)).await;
       completions.push(Completion { id, buffers, outcome: Outcome::Group(result) });
     });
   }
@@ -213,6 +214,24 @@ impl NativeService {
   #[napi(getter)]
   pub fn is_connected(&self) -> bool {
     self.core.is_connected()
+  }
+
+  /// Core counters, latency percentiles, journal and breaker state (JSON).
+  #[napi(catch_unwind)]
+  pub fn stats(&self) -> String {
+    self.core.stats_json().to_string()
+  }
+
+  /// The in-memory store's figures (JSON, lru-cache names).
+  #[napi(catch_unwind)]
+  pub fn fallback_stats(&self) -> String {
+    self.core.fallback_stats_json().to_string()
+  }
+
+  /// One breaker's metrics as JSON, or `null` before its first use.
+  #[napi(catch_unwind)]
+  pub fn breaker_metrics(&self, name: String) -> String {
+    self.core.breaker_json(&name).to_string()
   }
 
   /// Topology and endpoint, for health and stats: never the password.

@@ -71,6 +71,12 @@ pub struct Config {
   pub fallback_max_bytes: u64,
   pub fallback_ttl: Option<Duration>,
   pub fallback_writes: FallbackWrites,
+  /// Mirror plain values into the fallback store while Redis is healthy.
+  pub fallback_mirror: bool,
+  pub breaker: crate::core::breaker::BreakerConfig,
+  /// Commands sent and not yet answered, beyond which calls are refused
+  /// with ERR_RESILIS_BACKPRESSURE.
+  pub max_in_flight: usize,
 }
 
 impl Default for Config {
@@ -98,6 +104,12 @@ impl Default for Config {
       fallback_max_bytes: 100 * 1024 * 1024,
       fallback_ttl: None,
       fallback_writes: FallbackWrites::Replay,
+      fallback_mirror: true,
+      breaker: crate::core::breaker::BreakerConfig {
+        reset_timeout: Duration::from_secs(10),
+        ..crate::core::breaker::BreakerConfig::default()
+      },
+      max_in_flight: 200_000,
     }
   }
 }
@@ -185,6 +197,30 @@ impl<'a> Sources<'a> {
   fn millis(&self, opt: &'a str, env: &'a str) -> Result<Option<Duration>> {
     Ok(self.number(opt, env, 0, 24 * 3600 * 1000)?.map(Duration::from_millis))
   }
+}
+
+/// Circuit breakers and the in-flight bound.
+fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
+  let b = &mut c.breaker;
+  if let Some(on) = src.bool("circuitBreaker.enabled", "REDIS_CIRCUIT_BREAKER_ENABLED")? {
+    b.enabled = on;
+  }
+  if let Some(p) = src.number("circuitBreaker.errorThreshold", "REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", 1, 100)? {
+    b.error_threshold_percentage = p as f64;
+  }
+  if let Some(t) = src.millis("circuitBreaker.resetTimeout", "REDIS_CIRCUIT_BREAKER_RESET_TIMEOUT")? {
+    b.reset_timeout = t.max(Duration::from_millis(1));
+  }
+  if let Some(v) = src.number("circuitBreaker.volumeThreshold", "REDIS_CIRCUIT_BREAKER_VOLUME_THRESHOLD", 0, 1_000_000)? {
+    b.volume_threshold = v as u32;
+  }
+  if let Some(w) = src.millis("circuitBreaker.rollingWindow", "REDIS_CIRCUIT_BREAKER_WINDOW")? {
+    b.rolling_window = w.max(Duration::from_millis(10));
+  }
+  if let Some(n) = src.number("maxInFlight", "REDIS_MAX_IN_FLIGHT", 1, 100_000_000)? {
+    c.max_in_flight = n as usize;
+  }
+  Ok(())
 }
 
 fn describe(name: &str) -> String {
@@ -606,6 +642,10 @@ impl Config {
         },
       };
     }
+    if let Some(b) = src.bool("fallback.mirror", "REDIS_FALLBACK_MIRROR")? {
+      c.fallback_mirror = b;
+    }
+    resilience_options(&src, &mut c)?;
     Ok(c)
   }
 

@@ -19,6 +19,10 @@ pub enum ErrorKind {
   Argument,
   /// A bug inside resilis (including a caught panic).
   Internal,
+  /// Too many commands waiting for replies: the call was not sent.
+  Backpressure,
+  /// The operation's circuit breaker is open and it has no fallback.
+  CircuitOpen,
 }
 
 impl ErrorKind {
@@ -31,6 +35,8 @@ impl ErrorKind {
       ErrorKind::Closed => "ERR_RESILIS_CLOSED",
       ErrorKind::Argument => "ERR_RESILIS_ARGUMENT",
       ErrorKind::Internal => "ERR_RESILIS_INTERNAL",
+      ErrorKind::Backpressure => "ERR_RESILIS_BACKPRESSURE",
+      ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
     }
   }
 }

@@ -154,22 +154,37 @@ impl Lane {
     }
   }
 
-  /// Sends a batch; `done` gets its replies. The bytes go out with a
-  /// non-blocking write when the socket takes them, else the driver is
-  /// asked to finish the job. A dead or undriven lane hands `done` back.
-  pub fn submit(&self, cmds: &[Command], done: Done) -> std::result::Result<(), Done> {
-    let Some(driver) = self.driver.get() else { return Err(done) };
+  /// Encodes commands for `send`: off the lock, and while the caller
+  /// still borrows them.
+  pub fn encode<'a>(cmds: impl IntoIterator<Item = &'a Command>) -> (BytesMut, usize) {
     let mut bytes = BytesMut::new();
+    let mut n = 0;
     for cmd in cmds {
       resp::encode(&mut bytes, cmd);
+      n += 1;
     }
+    (bytes, n)
+  }
+
+  /// Sends a batch; `done` gets its replies.
+  pub fn submit(&self, cmds: &[Command], done: Done) -> std::result::Result<(), Done> {
+    let (bytes, n) = Lane::encode(cmds);
+    self.send(bytes, n, done)
+  }
+
+  /// Sends `n` encoded commands; `done` gets their replies. The bytes go
+  /// out with a non-blocking write when the socket takes them, else the
+  /// driver is asked to finish the job. A dead or undriven lane hands
+  /// `done` back.
+  pub fn send(&self, mut bytes: BytesMut, n: usize, done: Done) -> std::result::Result<(), Done> {
+    let Some(driver) = self.driver.get() else { return Err(done) };
     let mut st = self.lock();
     if st.dead {
       return Err(done);
     }
     st.in_flight.push_back(InFlight {
-      expected: cmds.len(),
-      results: Vec::with_capacity(cmds.len()),
+      expected: n,
+      results: Vec::with_capacity(n),
       done: Some(done),
       deadline: Instant::now() + self.command_timeout,
     });

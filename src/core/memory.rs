@@ -298,7 +298,10 @@ impl MemoryStore {
   pub fn new(max_bytes: u64, default_ttl: Option<Duration>) -> Self {
     let evictions = Arc::new(AtomicU64::new(0));
     let counter = evictions.clone();
+    // Plain LRU: TinyLFU's admission would turn away keys written once
+    // (an outage write), keeping stale ones instead.
     let cache = Cache::builder()
+      .eviction_policy(moka::policy::EvictionPolicy::lru())
       .max_capacity(max_bytes)
       .weigher(|_: &Bytes, v: &Arc<Entry>| v.weight)
       .expire_after(DeadlineExpiry)
@@ -314,6 +317,8 @@ impl MemoryStore {
 
   /// Counts and sizes are approximate: moka applies its bookkeeping lazily.
   pub fn stats(&self) -> MemoryStats {
+    // moka counts lazily: settle pending inserts and evictions first.
+    self.cache.run_pending_tasks();
     MemoryStats {
       item_count: self.cache.entry_count(),
       size_bytes: self.cache.weighted_size(),
@@ -332,6 +337,12 @@ impl MemoryStore {
       None => self.fresh_deadline(),
     };
     self.put(Bytes::copy_from_slice(key), Arc::new(Data::Str(value)), at);
+  }
+
+  /// Drops a mirrored key (a write the store did not see made it stale).
+  pub fn forget(&self, key: &[u8]) {
+    let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+    self.cache.invalidate(key);
   }
 
   /// The deadline of a key written without an explicit TTL.

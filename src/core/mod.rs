@@ -1,11 +1,17 @@
 //! The pure-Rust core: configuration, the fred clients, one dispatch path.
 
+pub mod breaker;
 pub mod client;
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod fallback;
+pub mod journal;
 pub mod lane;
 pub mod memory;
 pub mod reply;
+pub mod resilience;
 pub mod resp;
 pub mod service;
+pub mod stats;

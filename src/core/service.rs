@@ -9,9 +9,11 @@ use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::lane::{self, Done, Lane, LaneSettings};
-use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
+use crate::core::resilience::{Plan, Resilience, Route};
 
 pub struct Service {
   config: Config,
@@ -22,7 +24,11 @@ pub struct Service {
   pub connection_attempts: AtomicU64,
   /// The in-memory store: the whole backend with `enabled: false`, or
   /// after the first connect failed in development (`auto_memory`).
-  memory: MemoryStore,
+  memory: Arc<MemoryStore>,
+  /// Breakers, fallback, journal, stats and events for every batch.
+  resilience: Resilience,
+  /// The recovery loop (probe, replay, leave degraded) is running.
+  recovering: AtomicBool,
   serving_from_memory: AtomicBool,
   ever_connected: AtomicBool,
   /// Set by `disconnect()`, cleared by `connect()`.
@@ -41,7 +47,8 @@ pub struct Service {
 impl Service {
   pub fn new(config: Config) -> Result<Service> {
     let clients = if config.enabled { Some(Arc::new(RedisClients::build(&config)?)) } else { None };
-    let memory = MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl);
+    let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
+    let resilience = Resilience::new(&config, memory.clone());
     let lane_settings = lane_settings(&config);
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
@@ -54,6 +61,8 @@ impl Service {
       connect_lock: tokio::sync::Mutex::new(()),
       connection_attempts: AtomicU64::new(0),
       memory,
+      resilience,
+      recovering: AtomicBool::new(false),
       ever_connected: AtomicBool::new(false),
       closed: AtomicBool::new(false),
       lane_settings,
@@ -75,9 +84,14 @@ impl Service {
     }
   }
 
+  pub fn resilience(&self) -> &Resilience {
+    &self.resilience
+  }
+
   /// True only when Redis itself can serve a command.
   pub fn is_connected(&self) -> bool {
     !self.serving_from_memory()
+      && !self.resilience.is_degraded()
       && self.connected.load(Ordering::Acquire)
       && self.clients().map(|c| c.is_connected()).unwrap_or(false)
   }
@@ -112,6 +126,8 @@ impl Service {
     self.connected.store(true, Ordering::Release);
     self.ever_connected.store(true, Ordering::Release);
     self.open_lane().await;
+    self.resilience.emit(Event::Connect);
+    self.resilience.emit(Event::Ready);
     Ok(())
   }
 
@@ -148,8 +164,9 @@ impl Service {
   }
 
   /// The fast path, called on the JS thread: a batch goes out on the lane
-  /// now, or `done` comes back and the caller takes the async path.
-  pub fn submit_fast(self: &Arc<Self>, cmds: &[Command], done: Done) -> std::result::Result<(), Done> {
+  /// now (or is answered from the fallback now), or comes back and the
+  /// caller takes the async path (`dispatch_batch`).
+  pub fn submit_fast(self: &Arc<Self>, cmds: Vec<Command>, done: Done) -> std::result::Result<(), (Vec<Command>, Done)> {
     if self.lane_settings.is_none()
       || cmds.is_empty()
       || self.closed.load(Ordering::Acquire)
@@ -157,14 +174,136 @@ impl Service {
       || !self.connected.load(Ordering::Acquire)
       || !cmds.iter().all(lane::carries)
     {
-      return Err(done);
+      return Err((cmds, done));
     }
-    match self.live_lane() {
-      Some(lane) => lane.submit(cmds, done),
-      None => {
-        self.reopen_lane();
-        Err(done)
-      },
+    let lane = if self.resilience.is_degraded() {
+      None
+    } else {
+      match self.live_lane() {
+        Some(lane) => Some(lane),
+        None => {
+          self.reopen_lane();
+          return Err((cmds, done));
+        },
+      }
+    };
+    let plan = self.resilience.plan(&cmds);
+    let (Some(lane), true) = (lane, plan.redis_count() > 0) else {
+      let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+      done(out);
+      self.after_batch(false);
+      return Ok(());
+    };
+    let (bytes, n) = Lane::encode(redis_part(&plan, &cmds));
+    let service = self.clone();
+    let finish: Done = Box::new(move |results| {
+      let (out, trouble) = service.resilience.finish(plan, &cmds, results);
+      done(out);
+      service.after_batch(trouble);
+    });
+    if let Err(finish) = lane.send(bytes, n, finish) {
+      // The lane died since we looked: nothing was sent.
+      let e = Error::new(ErrorKind::Connection, "the connection to Redis was lost").with_sent(Sent::No);
+      finish((0..n).map(|_| Err(e.clone())).collect());
+    }
+    Ok(())
+  }
+
+  /// After a batch: a connection failure may mean Redis is gone; outage
+  /// writes wait in the journal for the recovery loop.
+  fn after_batch(self: &Arc<Self>, trouble: bool) {
+    if trouble && self.redis_down() {
+      self.resilience.enter_degraded("the connection to Redis was lost");
+    }
+    if (self.resilience.is_degraded() || !self.resilience.fallback().journal_is_empty())
+      && !self.recovering.load(Ordering::Acquire)
+    {
+      self.start_recovery();
+    }
+  }
+
+  /// Redis cannot be reached at all: no live connection of any kind.
+  fn redis_down(&self) -> bool {
+    let fred_down = self.clients().map(|c| !c.is_connected()).unwrap_or(true);
+    fred_down && self.live_lane().is_none()
+  }
+
+  fn start_recovery(self: &Arc<Self>) {
+    let Some(runtime) = &self.runtime else { return };
+    if self.recovering.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let service = self.clone();
+    runtime.spawn(async move {
+      service.recover().await;
+      service.recovering.store(false, Ordering::Release);
+    });
+  }
+
+  /// Probes Redis until it answers, replays the outage journal, then
+  /// serves from Redis again.
+  async fn recover(self: &Arc<Self>) {
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+      tokio::time::sleep(pause).await;
+      pause = (pause * 2).min(std::time::Duration::from_secs(1));
+      if self.closed.load(Ordering::Acquire) {
+        return;
+      }
+      if !self.resilience.is_degraded() && self.resilience.fallback().journal_is_empty() {
+        return;
+      }
+      let Ok(clients) = self.clients() else { return };
+      if !self.probe(&clients).await {
+        continue;
+      }
+      if !self.replay(&clients).await {
+        continue;
+      }
+      if self.lane_settings.is_some() && self.live_lane().is_none() {
+        self.open_lane().await;
+      }
+      if self.resilience.fallback().journal_is_empty() {
+        self.resilience.leave_degraded();
+      }
+    }
+  }
+
+  /// One PING within the connect timeout (fred reconnects on its own).
+  async fn probe(&self, clients: &RedisClients) -> bool {
+    if !self.connected.load(Ordering::Acquire) {
+      let _guard = self.connect_lock.lock().await;
+      if self.connect_locked(clients).await.is_err() || self.serving_from_memory() {
+        return false;
+      }
+    }
+    let ping = clients.send(Command::new("PING", Vec::new()));
+    let wait = self.config.connect_timeout.min(std::time::Duration::from_secs(2));
+    matches!(tokio::time::timeout(wait, ping).await, Ok(Ok(_)))
+  }
+
+  /// Replays journalled writes in order; false if Redis failed midway
+  /// (the unsent rest stays journalled).
+  async fn replay(&self, clients: &RedisClients) -> bool {
+    loop {
+      let batch = self.resilience.fallback().take_replay(200);
+      if batch.is_empty() {
+        return true;
+      }
+      let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+      let results = clients.pipeline(cmds).await;
+      let failed_at = results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection)));
+      match failed_at {
+        None => self.resilience.fallback().mark_replayed(entries.len()),
+        Some(i) => {
+          // Writes before `i` landed; from `i` on they may not have: the
+          // journal keeps them (a repeat of an idempotent write is harmless,
+          // others were never sent when the connection was already down).
+          self.resilience.fallback().mark_replayed(i);
+          self.resilience.fallback().requeue(entries.into_iter().skip(i).collect());
+          return false;
+        },
+      }
     }
   }
 
@@ -215,6 +354,58 @@ impl Service {
     Err(e)
   }
 
+  /// Fails with `Closed` after `disconnect()`.
+  pub fn check_open(&self) -> Result<()> {
+    if self.closed.load(Ordering::Acquire) {
+      return Err(Error::closed());
+    }
+    Ok(())
+  }
+
+  /// Counters, percentiles, the journal and every breaker, for getStats().
+  pub fn stats_json(&self) -> serde_json::Value {
+    let s = self.resilience.stats.snapshot();
+    let j = self.resilience.fallback().journal_stats();
+    let breakers: serde_json::Map<String, serde_json::Value> =
+      self.resilience.all_metrics().into_iter().map(|(name, m)| (name, metrics_json(&m))).collect();
+    serde_json::json!({
+      "commands": s.commands,
+      "errors": s.errors,
+      "timeouts": s.timeouts,
+      "fallbacks": s.fallbacks,
+      "latencyP50": s.p50_ms,
+      "latencyP99": s.p99_ms,
+      "degraded": self.resilience.is_degraded(),
+      "journal": {
+        "pending": j.pending,
+        "journaled": j.journaled,
+        "replayed": j.replayed,
+        "dropped": j.dropped,
+        "expired": j.expired,
+      },
+      "circuitBreakers": breakers,
+    })
+  }
+
+  /// The fallback store's figures, named like lru-cache's (seed 000).
+  pub fn fallback_stats_json(&self) -> serde_json::Value {
+    let m = self.memory.stats();
+    serde_json::json!({
+      "size": m.item_count,
+      "calculatedSize": m.size_bytes,
+      "itemCount": m.item_count,
+      "maxSize": m.max_bytes,
+      "hits": m.hits,
+      "misses": m.misses,
+      "evictions": m.evictions,
+    })
+  }
+
+  /// One breaker's metrics (`redis-get`, ...); `null` before its first use.
+  pub fn breaker_json(&self, name: &str) -> serde_json::Value {
+    self.resilience.metrics(name).map_or(serde_json::Value::Null, |m| metrics_json(&m))
+  }
+
   /// `None`: serve from memory.
   async fn ready_clients(&self) -> Result<Option<Arc<RedisClients>>> {
     if self.closed.load(Ordering::Acquire) {
@@ -243,6 +434,7 @@ impl Service {
     let taken = self.clients.lock().ok().and_then(|mut slot| slot.take());
     self.connected.store(false, Ordering::Release);
     self.close_lane();
+    self.resilience.emit(Event::End);
     if let Some(clients) = taken {
       clients.quit().await;
     }
@@ -256,20 +448,39 @@ impl Service {
     }
   }
 
-  /// The commands one JS tick issued, as one pipeline on one connection:
-  /// one write, one flush, one wake-up for all their replies, and the
-  /// tick's order kept. Blocking commands go on their own so they do not
-  /// hold the others' replies back.
-  pub async fn dispatch_batch(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
-    if cmds.len() == 1 || cmds.iter().any(Command::is_blocking) {
-      let singles = cmds.into_iter().map(|c| self.dispatch(c));
-      return futures::future::join_all(singles).await;
-    }
+  /// The async path for a batch (fred, the fallback, lazy connect): one
+  /// pipeline on one connection, so the tick's order is kept. Blocking
+  /// commands go on their own so they do not hold the others back.
+  pub async fn dispatch_batch(self: &Arc<Self>, cmds: Vec<Command>) -> Vec<Result<Reply>> {
     let n = cmds.len();
-    match self.pipeline(cmds).await {
-      Ok(results) => results,
-      Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+    let clients = match self.ready_clients().await {
+      Ok(Some(clients)) => clients,
+      Ok(None) => return cmds.iter().map(|c| self.memory.execute(c)).collect(),
+      Err(e) if e.kind == ErrorKind::Connection && self.ever_connected.load(Ordering::Acquire) => {
+        self.resilience.enter_degraded(&e.message);
+        let plan = self.resilience.plan(&cmds);
+        let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+        self.after_batch(false);
+        return out;
+      },
+      Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
+    };
+    if !self.resilience.is_degraded() && self.redis_down() {
+      self.resilience.enter_degraded("the connection to Redis was lost");
     }
+    let plan = self.resilience.plan(&cmds);
+    let redis_cmds: Vec<Command> = redis_part(&plan, &cmds).cloned().collect();
+    let results = if redis_cmds.is_empty() {
+      Vec::new()
+    } else if redis_cmds.len() == 1 || redis_cmds.iter().any(Command::is_blocking) {
+      let singles = redis_cmds.into_iter().map(|c| clients.send(c));
+      futures::future::join_all(singles).await
+    } else {
+      clients.pipeline(redis_cmds).await
+    };
+    let (out, trouble) = self.resilience.finish(plan, &cmds, results);
+    self.after_batch(trouble);
+    out
   }
 
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
@@ -285,6 +496,23 @@ impl Service {
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
     }
   }
+}
+
+fn metrics_json(m: &crate::core::breaker::Metrics) -> serde_json::Value {
+  serde_json::json!({
+    "state": m.state.as_str(),
+    "requests": m.requests,
+    "failures": m.failures,
+    "successes": m.successes,
+    "rejects": m.rejects,
+    "timeouts": m.timeouts,
+    "fallbacks": m.fallbacks,
+  })
+}
+
+/// The commands of a batch that its plan sends to Redis, in order.
+fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
+  plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
 }
 
 /// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel

@@ -1,0 +1,47 @@
+//! What the core tells the application about itself. The core only queues
+//! events; the binding hands them to JS listeners on the JS thread.
+
+/// One event; names match the EventEmitter events of the facade.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+  Connect,
+  Ready,
+  /// Redis became unreachable: calls are served from the fallback.
+  Reconnecting { reason: String },
+  Error { code: &'static str, message: String },
+  End,
+  CircuitOpen { name: String },
+  CircuitClose { name: String },
+  /// Serving from the in-memory fallback started (`active`) or ended.
+  Fallback { active: bool, reason: String },
+}
+
+impl Event {
+  pub fn name(&self) -> &'static str {
+    match self {
+      Event::Connect => "connect",
+      Event::Ready => "ready",
+      Event::Reconnecting { .. } => "reconnecting",
+      Event::Error { .. } => "error",
+      Event::End => "end",
+      Event::CircuitOpen { .. } => "circuitOpen",
+      Event::CircuitClose { .. } => "circuitClose",
+      Event::Fallback { .. } => "fallback",
+    }
+  }
+
+  /// The listener's argument, as JSON.
+  pub fn payload(&self) -> serde_json::Value {
+    use serde_json::json;
+    match self {
+      Event::Connect | Event::Ready | Event::End => serde_json::Value::Null,
+      Event::Reconnecting { reason } => json!({ "reason": reason }),
+      Event::Error { code, message } => json!({ "code": code, "message": message }),
+      Event::CircuitOpen { name } | Event::CircuitClose { name } => json!({ "name": name }),
+      Event::Fallback { active, reason } => json!({ "active": active, "reason": reason }),
+    }
+  }
+}
+
+/// Where events go; must not block (it runs on the caller's thread).
+pub type EventSink = Box<dyn Fn(Event) + Send + Sync>;

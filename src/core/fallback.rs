@@ -1,0 +1,306 @@
+//! The fallback policy: while Redis cannot serve, which commands the
+//! in-memory store answers, the journal of the writes it accepted (replayed
+//! to Redis on recovery, remaining TTLs kept), and, while Redis is healthy,
+//! mirroring of plain values into the store so an outage finds recent data.
+
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::prelude::Value;
+
+use crate::core::command::Command;
+use crate::core::config::FallbackWrites;
+use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::journal::{Journal, JournalEntry, JournalStats};
+use crate::core::memory::MemoryStore;
+use crate::core::reply::Reply;
+
+/// Commands that never change data: not journalled, not forgotten.
+const READS: [&str; 44] = [
+  "get", "mget", "strlen", "getrange", "exists", "ttl", "pttl", "type", "hget", "hgetall", "hmget", "hlen", "hexists",
+  "hkeys", "hvals", "hstrlen", "lrange", "llen", "lindex", "smembers", "sismember", "smismember", "scard",
+  "srandmember", "zrange", "zrevrange", "zscore", "zcard", "zrank", "zrevrank", "zcount", "zrangebyscore",
+  "zrevrangebyscore", "scan", "sscan", "hscan", "zscan", "keys", "ping", "echo", "dbsize", "time", "info", "randomkey",
+];
+
+pub fn is_read(cmd: &Command) -> bool {
+  READS.iter().any(|r| cmd.name.eq_ignore_ascii_case(r))
+}
+
+/// Work for the mirror thread; the hot path only queues it.
+enum Mirror {
+  Put { key: Bytes, value: Bytes, ttl: Option<Duration> },
+  Forget { key: Bytes },
+}
+
+pub struct Fallback {
+  memory: Arc<MemoryStore>,
+  journal: Journal<Command>,
+  policy: FallbackWrites,
+  /// `None`: mirroring is off.
+  mirror: Option<SyncSender<Mirror>>,
+}
+
+fn arg_bytes(v: &Value) -> Option<Bytes> {
+  match v {
+    Value::String(s) => Some(s.inner().clone()),
+    Value::Bytes(b) => Some(b.clone()),
+    Value::Integer(i) => Some(Bytes::from(i.to_string())),
+    Value::Double(d) => Some(Bytes::from(d.to_string())),
+    _ => None,
+  }
+}
+
+fn arg_int(v: &Value) -> Option<i64> {
+  match v {
+    Value::Integer(i) => Some(*i),
+    other => arg_bytes(other).and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse().ok()),
+  }
+}
+
+fn arg_is(v: &Value, word: &str) -> bool {
+  arg_bytes(v).is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// The TTL a write gives its key, if it sets one (SET EX/PX, SETEX, PSETEX,
+/// EXPIRE, PEXPIRE).
+pub fn ttl_of(cmd: &Command) -> Option<Duration> {
+  let a = &cmd.args;
+  let n = cmd.name.to_ascii_lowercase();
+  let ms = match n.as_str() {
+    "set" => {
+      let at = a.iter().skip(2).position(|v| arg_is(v, "ex") || arg_is(v, "px"))? + 2;
+      let amount = arg_int(a.get(at + 1)?)?;
+      if arg_is(&a[at], "ex") { amount.checked_mul(1000)? } else { amount }
+    },
+    "setex" | "expire" => arg_int(a.get(1)?)?.checked_mul(1000)?,
+    "psetex" | "pexpire" => arg_int(a.get(1)?)?,
+    _ => return None,
+  };
+  (ms > 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// The command to replay for a journalled write, its TTL shortened to what
+/// remains of it (at least 1 ms).
+fn with_remaining_ttl(cmd: &Command, remaining: Duration) -> Command {
+  let ms = Value::Integer(remaining.as_millis().max(1).min(i64::MAX as u128) as i64);
+  let mut args = cmd.args.clone();
+  match cmd.name.to_ascii_lowercase().as_str() {
+    "set" => {
+      if let Some(at) = args.iter().skip(2).position(|v| arg_is(v, "ex") || arg_is(v, "px")).map(|p| p + 2) {
+        args[at] = Value::from("PX");
+        if at + 1 < args.len() {
+          args[at + 1] = ms;
+        }
+      }
+      Command::new("SET", args)
+    },
+    "setex" | "psetex" => {
+      if args.len() > 1 {
+        args[1] = ms;
+      }
+      Command::new("PSETEX", args)
+    },
+    "expire" | "pexpire" => {
+      if args.len() > 1 {
+        args[1] = ms;
+      }
+      Command::new("PEXPIRE", args)
+    },
+    _ => cmd.clone(),
+  }
+}
+
+fn approx_size(cmd: &Command) -> usize {
+  cmd.name.len() + cmd.args.iter().map(|a| arg_bytes(a).map_or(8, |b| b.len())).sum::<usize>()
+}
+
+impl Fallback {
+  pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
+    let mirror = mirror.then(|| start_mirror(memory.clone())).flatten();
+    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror }
+  }
+
+  pub fn memory(&self) -> &MemoryStore {
+    &self.memory
+  }
+
+  /// Answers one command from memory. Writes it accepted are journalled
+  /// for replay; commands the store cannot run fail as unavailable.
+  pub fn serve(&self, cmd: &Command) -> Result<Reply> {
+    match self.memory.execute(cmd) {
+      Err(e) if e.message.contains("not available while serving from memory") => Err(
+        Error::new(
+          ErrorKind::Connection,
+          format!("Redis is unavailable and '{}' cannot be served from the in-memory fallback", cmd.name),
+        )
+        .with_sent(Sent::No),
+      ),
+      Ok(reply) => {
+        if self.policy == FallbackWrites::Replay && !is_read(cmd) && reply != Reply::Nil {
+          let expires = ttl_of(cmd).and_then(|t| Instant::now().checked_add(t));
+          self.journal.push(cmd.clone(), approx_size(cmd), expires);
+        }
+        Ok(reply)
+      },
+      Err(e) => Err(e),
+    }
+  }
+
+  /// Healthy path: keeps what a plain command read or wrote in the store.
+  /// Best effort and off the caller's thread: a full queue drops the update.
+  pub fn mirror(&self, cmd: &Command, reply: &Result<Reply>) {
+    let Some(tx) = &self.mirror else { return };
+    let Ok(reply) = reply else { return };
+    let Some(key) = cmd.args.first().and_then(arg_bytes) else { return };
+    let name = &cmd.name;
+    let op = if name.eq_ignore_ascii_case("get") {
+      match reply {
+        Reply::Bytes(v) => Mirror::Put { key, value: Bytes::copy_from_slice(v), ttl: None },
+        Reply::Nil => Mirror::Forget { key },
+        _ => return,
+      }
+    } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
+      let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
+      match (keeps_ttl, arg_bytes(&cmd.args[1])) {
+        (false, Some(v)) => Mirror::Put { key, value: Bytes::copy_from_slice(&v), ttl: ttl_of(cmd) },
+        _ => Mirror::Forget { key },
+      }
+    } else if is_read(cmd) {
+      return;
+    } else {
+      // Any other write makes a mirrored copy stale.
+      Mirror::Forget { key }
+    };
+    if let Err(TrySendError::Disconnected(_)) = tx.try_send(op) {
+      // The mirror thread is gone (shutdown): nothing to keep.
+    }
+  }
+
+  pub fn journal_is_empty(&self) -> bool {
+    self.journal.is_empty()
+  }
+
+  pub fn journal_stats(&self) -> JournalStats {
+    self.journal.stats()
+  }
+
+  /// The next writes to replay, oldest first, with their remaining TTLs.
+  pub fn take_replay(&self, max: usize) -> Vec<(JournalEntry<Command>, Command)> {
+    let now = Instant::now();
+    self
+      .journal
+      .take_batch(max, now)
+      .into_iter()
+      .map(|e| {
+        let cmd = match e.remaining_ttl(now) {
+          Some(left) => with_remaining_ttl(&e.entry, left),
+          None => e.entry.clone(),
+        };
+        (e, cmd)
+      })
+      .collect()
+  }
+
+  pub fn requeue(&self, entries: Vec<JournalEntry<Command>>) {
+    self.journal.requeue_front(entries);
+  }
+
+  pub fn mark_replayed(&self, n: usize) {
+    self.journal.mark_replayed(n);
+  }
+}
+
+fn start_mirror(memory: Arc<MemoryStore>) -> Option<SyncSender<Mirror>> {
+  let (tx, rx) = sync_channel::<Mirror>(64 * 1024);
+  std::thread::Builder::new()
+    .name("resilis-mirror".into())
+    .spawn(move || {
+      while let Ok(op) = rx.recv() {
+        match op {
+          Mirror::Put { key, value, ttl } => memory.mirror_string(&key, value, ttl),
+          Mirror::Forget { key } => memory.forget(&key),
+        }
+      }
+    })
+    .ok()?;
+  Some(tx)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn cmd(name: &str, args: &[&str]) -> Command {
+    Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+  }
+
+  fn store() -> Arc<MemoryStore> {
+    Arc::new(MemoryStore::new(1 << 20, None))
+  }
+
+  #[test]
+  fn ttls_are_read_from_writes() {
+    assert_eq!(ttl_of(&cmd("set", &["k", "v", "EX", "10"])), Some(Duration::from_secs(10)));
+    assert_eq!(ttl_of(&cmd("SET", &["k", "v", "nx", "px", "1500"])), Some(Duration::from_millis(1500)));
+    assert_eq!(ttl_of(&cmd("setex", &["k", "3", "v"])), Some(Duration::from_secs(3)));
+    assert_eq!(ttl_of(&cmd("set", &["k", "v"])), None);
+    assert_eq!(ttl_of(&cmd("incr", &["k"])), None);
+  }
+
+  #[test]
+  fn replayed_writes_carry_the_remaining_ttl() {
+    let set = with_remaining_ttl(&cmd("set", &["k", "v", "EX", "10"]), Duration::from_millis(2500));
+    assert_eq!(set.name, "SET");
+    assert_eq!(set.args[2], Value::from("PX"));
+    assert_eq!(set.args[3], Value::Integer(2500));
+    let setex = with_remaining_ttl(&cmd("setex", &["k", "10", "v"]), Duration::from_millis(10));
+    assert_eq!((setex.name.as_str(), &setex.args[1]), ("PSETEX", &Value::Integer(10)));
+  }
+
+  #[test]
+  fn writes_are_journalled_in_order_reads_are_not() {
+    let f = Fallback::new(store(), FallbackWrites::Replay, 1 << 20, false);
+    assert_eq!(f.serve(&cmd("set", &["a", "1", "EX", "60"])).ok(), Some(Reply::ok()));
+    assert_eq!(f.serve(&cmd("get", &["a"])).ok(), Some(Reply::Bytes(Bytes::from_static(b"1"))));
+    assert_eq!(f.serve(&cmd("incr", &["n"])).ok(), Some(Reply::Int(1)));
+    let replay = f.take_replay(10);
+    let names: Vec<_> = replay.iter().map(|(_, c)| c.name.clone()).collect();
+    assert_eq!(names, vec!["SET".to_string(), "incr".to_string()]);
+    assert!(f.journal_is_empty());
+    let e = f.serve(&cmd("eval", &["return 1", "0"])).err().map(|e| (e.kind, e.sent));
+    assert_eq!(e, Some((ErrorKind::Connection, Sent::No)));
+  }
+
+  #[test]
+  fn local_policy_journals_nothing() {
+    let f = Fallback::new(store(), FallbackWrites::Local, 1 << 20, false);
+    let _ = f.serve(&cmd("set", &["a", "1"]));
+    assert!(f.journal_is_empty());
+  }
+
+  #[test]
+  fn mirroring_keeps_plain_values() {
+    let memory = store();
+    let f = Fallback::new(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
+    f.mirror(&cmd("set", &["m", "v1"]), &Ok(Reply::ok()));
+    f.mirror(&cmd("get", &["g"]), &Ok(Reply::Bytes(Bytes::from_static(b"v2"))));
+    for _ in 0..100 {
+      if memory.execute(&cmd("get", &["g"])).ok() == Some(Reply::Bytes(Bytes::from_static(b"v2"))) {
+        break;
+      }
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(memory.execute(&cmd("get", &["m"])).ok(), Some(Reply::Bytes(Bytes::from_static(b"v1"))));
+    f.mirror(&cmd("del", &["m"]), &Ok(Reply::Int(1)));
+    for _ in 0..100 {
+      if memory.execute(&cmd("get", &["m"])).ok() == Some(Reply::Nil) {
+        return;
+      }
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("a write other than SET forgets the mirrored value");
+  }
+}

@@ -1,0 +1,250 @@
+//! The outage write journal. Writes accepted while Redis is unreachable (or
+//! the breaker is open) are kept here, bounded by entry count and by bytes
+//! (a counter says how many were dropped when full), and replayed to Redis
+//! when it returns.
+//!
+//! Last write wins: replay follows journal order, so of several outage
+//! writes to one key the last one made is what Redis keeps, and a replayed
+//! write overwrites whatever another client stored in that key meanwhile.
+//! Entries keep their absolute expiry: a replayed write gets only the TTL it
+//! has left, and one that expired while waiting is not replayed (counted as
+//! `expired`). Generic over the entry type so it does not depend on fred.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry<T> {
+  pub entry: T,
+  /// The size charged against `max_bytes`.
+  pub bytes: usize,
+  /// When the written value expires, if it has a TTL.
+  pub expires_at: Option<Instant>,
+}
+
+impl<T> JournalEntry<T> {
+  pub fn is_expired(&self, now: Instant) -> bool {
+    matches!(self.expires_at, Some(at) if at <= now)
+  }
+
+  /// `None` without a TTL, `Some(ZERO)` once expired. When replaying with
+  /// `PX`, round a non-zero rest up to at least 1 ms.
+  pub fn remaining_ttl(&self, now: Instant) -> Option<Duration> {
+    self.expires_at.map(|at| at.saturating_duration_since(now))
+  }
+}
+
+/// Counters: `journaled` writes accepted, `replayed` as marked by the
+/// replayer, `dropped` refused because the journal was full, `expired`
+/// skipped at replay because their TTL ran out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+  pub pending: usize,
+  pub pending_bytes: usize,
+  pub journaled: u64,
+  pub replayed: u64,
+  pub dropped: u64,
+  pub expired: u64,
+}
+
+struct Inner<T> {
+  queue: VecDeque<JournalEntry<T>>,
+  stats: JournalStats,
+}
+
+pub struct Journal<T> {
+  capacity: usize,
+  max_bytes: usize,
+  inner: Mutex<Inner<T>>,
+}
+
+impl<T> Journal<T> {
+  /// At most `capacity` entries and `max_bytes` bytes are kept.
+  pub fn new(capacity: usize, max_bytes: usize) -> Self {
+    Journal { capacity, max_bytes, inner: Mutex::new(Inner { queue: VecDeque::new(), stats: JournalStats::default() }) }
+  }
+
+  fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+    // Nothing panics while holding the lock; a poisoned one is still sound.
+    self.inner.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  /// Appends a write; false (and counted as dropped) when it does not fit.
+  pub fn push(&self, entry: T, bytes: usize, expires_at: Option<Instant>) -> bool {
+    let mut g = self.lock();
+    let full = g.queue.len() >= self.capacity || g.stats.pending_bytes.saturating_add(bytes) > self.max_bytes;
+    if full {
+      g.stats.dropped += 1;
+      return false;
+    }
+    g.queue.push_back(JournalEntry { entry, bytes, expires_at });
+    g.stats.pending_bytes += bytes;
+    g.stats.journaled += 1;
+    true
+  }
+
+  /// Removes up to `max` entries from the front, in journal order; entries
+  /// already expired at `now` are discarded on the way (counted as expired).
+  pub fn take_batch(&self, max: usize, now: Instant) -> Vec<JournalEntry<T>> {
+    let mut g = self.lock();
+    let mut out = Vec::with_capacity(max.min(g.queue.len()));
+    while out.len() < max {
+      let Some(e) = g.queue.pop_front() else { break };
+      g.stats.pending_bytes -= e.bytes;
+      if e.is_expired(now) {
+        g.stats.expired += 1;
+      } else {
+        out.push(e);
+      }
+    }
+    out
+  }
+
+  /// Puts back, at the front and in their order, entries whose replay
+  /// failed. They were journalled before anything pushed since, so they
+  /// stay first; they are not refused even if newer writes filled the
+  /// journal meanwhile (the bounds are exceeded by at most one batch).
+  pub fn requeue_front(&self, entries: Vec<JournalEntry<T>>) {
+    let mut g = self.lock();
+    for e in entries.into_iter().rev() {
+      g.stats.pending_bytes += e.bytes;
+      g.queue.push_front(e);
+    }
+  }
+
+  /// The TTL left at `now`; see `JournalEntry::remaining_ttl`.
+  pub fn remaining_ttl(entry: &JournalEntry<T>, now: Instant) -> Option<Duration> {
+    entry.remaining_ttl(now)
+  }
+
+  /// Counts `n` entries as written to Redis.
+  pub fn mark_replayed(&self, n: usize) {
+    self.lock().stats.replayed += n as u64;
+  }
+
+  pub fn stats(&self) -> JournalStats {
+    let g = self.lock();
+    JournalStats { pending: g.queue.len(), ..g.stats }
+  }
+
+  pub fn len(&self) -> usize {
+    self.lock().queue.len()
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.lock().queue.is_empty()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::Arc;
+
+  const S: Duration = Duration::from_secs(1);
+
+  fn values(batch: &[JournalEntry<u32>]) -> Vec<u32> {
+    batch.iter().map(|e| e.entry).collect()
+  }
+
+  #[test]
+  fn order_kept() {
+    let (j, t) = (Journal::new(100, 1000), Instant::now());
+    (1..=5).for_each(|i| assert!(j.push(i, 10, None)));
+    assert_eq!(values(&j.take_batch(3, t)), vec![1, 2, 3]);
+    assert_eq!(values(&j.take_batch(10, t)), vec![4, 5]);
+    assert!(j.take_batch(10, t).is_empty() && j.is_empty());
+    let s = j.stats();
+    assert_eq!((s.pending, s.pending_bytes, s.journaled, s.dropped), (0, 0, 5, 0));
+  }
+
+  #[test]
+  fn bounded_by_count() {
+    let (j, t) = (Journal::new(3, 1000), Instant::now());
+    let accepted: Vec<bool> = (1..=5).map(|i| j.push(i, 1, None)).collect();
+    assert_eq!(accepted, vec![true, true, true, false, false]);
+    assert_eq!(
+      j.stats(),
+      JournalStats { pending: 3, pending_bytes: 3, journaled: 3, dropped: 2, ..Default::default() }
+    );
+    // Taking frees room again.
+    assert_eq!(j.take_batch(1, t).len(), 1);
+    assert!(j.push(6, 1, None));
+    assert_eq!(values(&j.take_batch(10, t)), vec![2, 3, 6]);
+  }
+
+  #[test]
+  fn bounded_by_bytes() {
+    let (j, t) = (Journal::new(100, 100), Instant::now());
+    assert!(j.push(1, 60, None));
+    assert!(!j.push(2, 50, None));
+    assert!(j.push(3, 40, None));
+    assert!(!j.push(4, 1, None));
+    assert!(!j.push(5, 101, None));
+    let s = j.stats();
+    assert_eq!((s.pending, s.pending_bytes, s.dropped), (2, 100, 3));
+    j.take_batch(1, t);
+    assert!(j.push(6, 60, None));
+    assert_eq!(j.stats().pending_bytes, 100);
+  }
+
+  #[test]
+  fn expired_entries_skipped_and_counted() {
+    let (j, t) = (Journal::new(100, 1000), Instant::now());
+    j.push(1, 10, Some(t + S));
+    j.push(2, 10, None);
+    j.push(3, 10, Some(t + 5 * S)); // expires exactly at take time
+    j.push(4, 10, Some(t + 10 * S));
+    j.push(5, 10, None);
+    // Skipped entries do not count toward the batch size.
+    assert_eq!(values(&j.take_batch(2, t + 5 * S)), vec![2, 4]);
+    let s = j.stats();
+    assert_eq!((s.pending, s.pending_bytes, s.expired), (1, 10, 2));
+  }
+
+  #[test]
+  fn requeue_front_keeps_order() {
+    let (j, t) = (Journal::new(5, 1000), Instant::now());
+    (1..=5).for_each(|i| assert!(j.push(i, 10, None)));
+    let batch = j.take_batch(3, t);
+    assert!(j.push(6, 10, None));
+    assert!(j.push(7, 10, None));
+    // A failed replay goes back first, even though the journal refilled.
+    j.requeue_front(batch);
+    assert_eq!(j.stats().pending_bytes, 70);
+    assert_eq!(values(&j.take_batch(100, t)), vec![1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(j.stats().journaled, 7);
+  }
+
+  #[test]
+  fn remaining_ttl_computed() {
+    let t = Instant::now();
+    let e = |expires_at| JournalEntry { entry: 0u32, bytes: 1, expires_at };
+    assert_eq!(Journal::remaining_ttl(&e(None), t), None);
+    assert_eq!(Journal::remaining_ttl(&e(Some(t + 5 * S)), t + S), Some(4 * S));
+    assert_eq!(e(Some(t + S)).remaining_ttl(t + 2 * S), Some(Duration::ZERO));
+    assert!(e(Some(t + S)).is_expired(t + S) && !e(None).is_expired(t + 100 * S));
+  }
+
+  #[test]
+  fn replayed_counted_and_thread_safe() {
+    let (j, t) = (Arc::new(Journal::new(1000, 1 << 20)), Instant::now());
+    let hs: Vec<_> = (0..4)
+      .map(|k| {
+        let j = j.clone();
+        std::thread::spawn(move || (0..100).for_each(|i| assert!(j.push(k * 1000 + i, 8, None))))
+      })
+      .collect();
+    hs.into_iter().for_each(|h| assert!(h.join().is_ok()));
+    let batch = j.take_batch(1000, t);
+    assert_eq!(batch.len(), 400);
+    // Each thread's writes stay in the order it made them.
+    for k in 0..4 {
+      let mine: Vec<u32> = values(&batch).into_iter().filter(|v| v / 1000 == k).collect();
+      assert_eq!(mine, (0..100).map(|i| k * 1000 + i).collect::<Vec<_>>());
+    }
+    j.mark_replayed(batch.len());
+    assert_eq!(j.stats(), JournalStats { journaled: 400, replayed: 400, ..Default::default() });
+  }
+}

@@ -1,0 +1,257 @@
+//! The policy every batch goes through: per-operation breakers decide
+//! Redis or fallback for each command; results are accounted (breakers,
+//! stats, mirroring); connection failures of commands that never ran, or
+//! that are safe to repeat, are answered from the fallback instead.
+//!
+//! "Degraded" means Redis is unreachable or a breaker just opened: every
+//! command is served from memory (writes journalled) until the recovery
+//! loop in the service has replayed the journal to a reachable Redis.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use crate::core::breaker::{operation_name, Breaker, Breakers, FailureKind, Metrics, Permit, Transition};
+use crate::core::command::Command;
+use crate::core::config::Config;
+use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::events::{Event, EventSink};
+use crate::core::fallback::{is_read, Fallback};
+use crate::core::memory::MemoryStore;
+use crate::core::reply::Reply;
+use crate::core::stats::Stats;
+
+/// Writes that leave the same data when run twice: after a lost
+/// connection they may be journalled (and so replayed) even if they might
+/// have run. Anything else that may have run is reported, never repeated.
+const IDEMPOTENT: [&str; 17] = [
+  "set", "setex", "psetex", "mset", "del", "unlink", "hset", "hmset", "hdel", "expire", "pexpire", "persist", "sadd",
+  "srem", "zrem", "ltrim", "hsetnx",
+];
+
+fn is_idempotent(cmd: &Command) -> bool {
+  is_read(cmd) || IDEMPOTENT.iter().any(|n| cmd.name.eq_ignore_ascii_case(n))
+}
+
+/// How one command of a batch is answered.
+pub enum Route {
+  Redis { breaker: Arc<Breaker>, permit: Permit },
+  Served(Result<Reply>),
+}
+
+/// A batch's routes, in the batch's order.
+pub struct Plan {
+  pub routes: Vec<Route>,
+  started: Instant,
+}
+
+impl Plan {
+  /// How many commands go to Redis.
+  pub fn redis_count(&self) -> usize {
+    self.routes.iter().filter(|r| matches!(r, Route::Redis { .. })).count()
+  }
+}
+
+pub struct Resilience {
+  breakers: Breakers,
+  /// Command name (as the caller spelled it) -> its breaker.
+  by_command: RwLock<HashMap<String, Arc<Breaker>>>,
+  fallback: Fallback,
+  pub stats: Stats,
+  degraded: AtomicBool,
+  events: OnceLock<EventSink>,
+}
+
+impl Resilience {
+  pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Self {
+    let journal_bytes = (config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
+    Resilience {
+      breakers: Breakers::new(config.breaker.clone()),
+      by_command: RwLock::new(HashMap::new()),
+      fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, config.fallback_mirror && config.enabled),
+      stats: Stats::default(),
+      degraded: AtomicBool::new(false),
+      events: OnceLock::new(),
+    }
+  }
+
+  pub fn set_event_sink(&self, sink: EventSink) {
+    let _ = self.events.set(sink);
+  }
+
+  pub fn emit(&self, event: Event) {
+    if let Some(sink) = self.events.get() {
+      sink(event);
+    }
+  }
+
+  pub fn fallback(&self) -> &Fallback {
+    &self.fallback
+  }
+
+  fn breaker(&self, name: &str) -> Arc<Breaker> {
+    if let Some(b) = self.by_command.read().ok().and_then(|m| m.get(name).cloned()) {
+      return b;
+    }
+    let b = self.breakers.get(&operation_name(name));
+    if let Ok(mut m) = self.by_command.write() {
+      m.insert(name.to_string(), b.clone());
+    }
+    b
+  }
+
+  pub fn metrics(&self, op: &str) -> Option<Metrics> {
+    let now = Instant::now();
+    self.breakers.all_metrics(now).into_iter().find(|(name, _)| name == op).map(|(_, m)| m)
+  }
+
+  pub fn all_metrics(&self) -> Vec<(String, Metrics)> {
+    self.breakers.all_metrics(Instant::now())
+  }
+
+  pub fn is_degraded(&self) -> bool {
+    self.degraded.load(Ordering::Acquire)
+  }
+
+  /// True when this call switched to degraded.
+  pub fn enter_degraded(&self, reason: &str) -> bool {
+    if self.degraded.swap(true, Ordering::AcqRel) {
+      return false;
+    }
+    eprintln!("[resilis] Redis unavailable ({reason}): serving from the in-memory fallback");
+    self.emit(Event::Reconnecting { reason: reason.to_string() });
+    self.emit(Event::Fallback { active: true, reason: reason.to_string() });
+    true
+  }
+
+  pub fn leave_degraded(&self) {
+    // The recovery probe just reached Redis: breakers opened by the outage
+    // try it again at once instead of waiting out their cool-down.
+    self.breakers.probe_succeeded();
+    if self.degraded.swap(false, Ordering::AcqRel) {
+      eprintln!("[resilis] Redis is back: outage writes replayed, serving from Redis again");
+      self.emit(Event::Fallback { active: false, reason: "Redis is reachable again".into() });
+      self.emit(Event::Connect);
+      self.emit(Event::Ready);
+    }
+  }
+
+  fn transition(&self, name: &str, t: Option<Transition>) {
+    match t {
+      Some(Transition::Opened) => {
+        let op = operation_name(name);
+        self.emit(Event::CircuitOpen { name: op.clone() });
+        self.enter_degraded(&format!("circuit {op} opened"));
+      },
+      Some(Transition::Closed) => self.emit(Event::CircuitClose { name: operation_name(name) }),
+      _ => {},
+    }
+  }
+
+  /// Serves one command from memory and counts it as a fallback.
+  fn serve(&self, cmd: &Command, breaker: Option<&Breaker>) -> Result<Reply> {
+    if let Some(b) = breaker {
+      b.on_fallback();
+    }
+    self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+    self.fallback.serve(cmd)
+  }
+
+  /// Decides, per command, Redis or the fallback now.
+  pub fn plan(&self, cmds: &[Command]) -> Plan {
+    let now = Instant::now();
+    let degraded = self.is_degraded();
+    let routes = cmds
+      .iter()
+      .map(|cmd| {
+        let breaker = self.breaker(&cmd.name);
+        let (permit, t) = breaker.try_acquire(now);
+        self.transition(&cmd.name, t);
+        if degraded {
+          // Redis is known to be unreachable: the call fails fast (and
+          // counts as a failure, so the breaker opens as it would had it
+          // been sent), then the fallback answers it.
+          if !permit.is_rejected() {
+            let t = breaker.on_failure(permit, now, FailureKind::Connection);
+            self.transition(&cmd.name, t);
+          }
+          return Route::Served(self.serve(cmd, Some(&breaker)));
+        }
+        if permit.is_rejected() {
+          Route::Served(self.serve_or_open(cmd, &breaker))
+        } else {
+          Route::Redis { breaker, permit }
+        }
+      })
+      .collect();
+    Plan { routes, started: now }
+  }
+
+  fn serve_or_open(&self, cmd: &Command, breaker: &Breaker) -> Result<Reply> {
+    self.serve(cmd, Some(breaker)).map_err(|e| {
+      if e.kind == ErrorKind::Connection {
+        Error::new(ErrorKind::CircuitOpen, format!("the circuit for {} is open and it has no fallback", operation_name(&cmd.name)))
+          .with_sent(Sent::No)
+      } else {
+        e
+      }
+    })
+  }
+
+  /// Puts Redis' answers (for the `Redis` routes, in order) into the
+  /// batch's order and accounts for them. The flag says a connection-level
+  /// failure was seen (the service then checks whether Redis is down).
+  pub fn finish(&self, plan: Plan, cmds: &[Command], redis: Vec<Result<Reply>>) -> (Vec<Result<Reply>>, bool) {
+    let now = Instant::now();
+    let mut redis = redis.into_iter();
+    let mut trouble = false;
+    let mut answered = 0u64;
+    let out = plan
+      .routes
+      .into_iter()
+      .zip(cmds)
+      .map(|(route, cmd)| match route {
+        Route::Served(r) => r,
+        Route::Redis { breaker, permit } => {
+          let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
+          match r {
+            Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
+              trouble = true;
+              let kind = if e.kind == ErrorKind::Timeout { FailureKind::Timeout } else { FailureKind::Connection };
+              if kind == FailureKind::Timeout {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+              }
+              self.stats.errors.fetch_add(1, Ordering::Relaxed);
+              let t = breaker.on_failure(permit, now, kind);
+              self.transition(&cmd.name, t);
+              // Never repeat what may have run; the rest is answered locally.
+              if e.sent == Sent::No || is_idempotent(cmd) {
+                match self.serve(cmd, Some(&breaker)) {
+                  Ok(reply) => Ok(reply),
+                  Err(_) => Err(e),
+                }
+              } else {
+                Err(e)
+              }
+            },
+            other => {
+              answered += 1;
+              if other.is_err() {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+              }
+              let t = breaker.on_success(permit, now);
+              self.transition(&cmd.name, t);
+              self.fallback.mirror(cmd, &other);
+              other
+            },
+          }
+        },
+      })
+      .collect();
+    if answered > 0 {
+      self.stats.record_batch(answered, now.saturating_duration_since(plan.started));
+    }
+    (out, trouble)
+  }
+}
