@@ -139,3 +139,27 @@ test('Redis gone: every command of one tick settles within the command timeout',
   assert.ok(Date.now() - started < 3_000, `settled after ${Date.now() - started} ms`);
   await server.stop();
 });
+
+test('a bounded in-flight queue: past maxInFlight a call is refused at once with ERR_RESILIS_BACKPRESSURE', async () => {
+  const hung = await startRedis();
+  try {
+    const svc = openService(hung, { maxInFlight: 50, commandTimeout: 3_000 });
+    const k = uniqueKey('bp');
+    await svc.set(k, 'v');
+    hung.kill('SIGSTOP');
+    const first = Array.from({ length: 50 }, () => svc.incr(uniqueKey('bp-n')).then(() => 'ok', (e) => e.code));
+    await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    const err = await captureError(() => svc.incr(uniqueKey('bp-n')), 'incr past the bound');
+    assertCode(err, 'ERR_RESILIS_BACKPRESSURE');
+    assert.equal(err.sent, 'no');
+    assert.ok(Date.now() - started < 500, 'refused at once');
+    hung.kill('SIGCONT');
+    const outcomes = await settleWithin(Promise.all(first), 10_000, 'the first 50');
+    assert.ok(outcomes.every((o) => o === 'ok' || o === 'ERR_RESILIS_TIMEOUT'), outcomes.join());
+    await eventually(async () => (await svc.incr(uniqueKey('bp-after'))) === 1, 10_000, 100);
+  } finally {
+    hung.kill('SIGCONT');
+    await hung.stop();
+  }
+});

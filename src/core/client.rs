@@ -79,9 +79,10 @@ impl RedisClients {
       tcp: TcpConfig { nodelay: Some(config.no_delay), ..TcpConfig::default() },
       ..ConnectionConfig::default()
     };
-    // Exponential backoff from 50 ms to 2 s with jitter; retries forever in
+    // Exponential backoff (default 50 ms to 2 s) with jitter; retries forever in
     // the background: the breaker and fallback decide what callers see.
-    let mut policy = ReconnectPolicy::new_exponential(0, 50, 2_000, 2);
+    let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
+    let mut policy = ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
     policy.set_jitter(100);
     let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
       .map_err(Error::from)?;

@@ -77,6 +77,9 @@ pub struct Config {
   /// Commands sent and not yet answered, beyond which calls are refused
   /// with ERR_RESILIS_BACKPRESSURE.
   pub max_in_flight: usize,
+  /// Reconnect backoff: exponential from min to max, with jitter.
+  pub reconnect_min_delay: Duration,
+  pub reconnect_max_delay: Duration,
 }
 
 impl Default for Config {
@@ -110,6 +113,8 @@ impl Default for Config {
         ..crate::core::breaker::BreakerConfig::default()
       },
       max_in_flight: 200_000,
+      reconnect_min_delay: Duration::from_millis(50),
+      reconnect_max_delay: Duration::from_millis(2_000),
     }
   }
 }
@@ -219,6 +224,15 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   }
   if let Some(n) = src.number("maxInFlight", "REDIS_MAX_IN_FLIGHT", 1, 100_000_000)? {
     c.max_in_flight = n as usize;
+  }
+  if let Some(d) = src.millis("reconnect.minDelay", "REDIS_RECONNECT_MIN_DELAY")? {
+    c.reconnect_min_delay = d.max(Duration::from_millis(1));
+  }
+  if let Some(d) = src.millis("reconnect.maxDelay", "REDIS_RECONNECT_MAX_DELAY")? {
+    c.reconnect_max_delay = d;
+  }
+  if c.reconnect_max_delay < c.reconnect_min_delay {
+    return Err(Error::config("reconnect.maxDelay / REDIS_RECONNECT_MAX_DELAY must not be below reconnect.minDelay"));
   }
   Ok(())
 }
@@ -771,5 +785,24 @@ mod tests {
     assert_eq!(c.mode(), "memory");
     let e = Config::resolve(&env(&[("REDIS_ENABLED", "maybe")]), &Json::Null).expect_err("bad bool");
     assert!(e.message.contains("REDIS_ENABLED"));
+  }
+
+  #[test]
+  fn resilience_options_from_env_and_options() {
+    let c = Config::resolve(
+      &env(&[("REDIS_CIRCUIT_BREAKER_RESET_TIMEOUT", "1500"), ("REDIS_RECONNECT_MAX_DELAY", "5000")]),
+      &json!({ "circuitBreaker": { "errorThreshold": 25, "volumeThreshold": 3 }, "maxInFlight": 1000, "fallback": { "mirror": false } }),
+    )
+    .expect("valid");
+    assert_eq!(c.breaker.reset_timeout, Duration::from_millis(1500));
+    assert_eq!(c.breaker.error_threshold_percentage, 25.0);
+    assert_eq!(c.breaker.volume_threshold, 3);
+    assert_eq!(c.max_in_flight, 1000);
+    assert_eq!(c.reconnect_max_delay, Duration::from_secs(5));
+    assert!(!c.fallback_mirror);
+    let e = Config::resolve(&env(&[("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", "150")]), &json!({})).err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD")));
+    let e = Config::resolve(&env(&[]), &json!({ "reconnect": { "minDelay": 500, "maxDelay": 100 } })).err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("reconnect.maxDelay")));
   }
 }

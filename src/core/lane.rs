@@ -39,6 +39,9 @@ pub struct LaneSettings {
   pub connection_name: Option<String>,
   pub connect_timeout: Duration,
   pub command_timeout: Duration,
+  /// Commands sent and not yet answered beyond which batches are refused
+  /// with `Backpressure` (nothing is queued without bound).
+  pub max_in_flight: usize,
 }
 
 struct InFlight {
@@ -55,6 +58,8 @@ struct State {
   /// Bytes not yet written, in order: later batches queue behind them.
   backlog: BytesMut,
   dead: bool,
+  /// Commands in `in_flight`, answered or not.
+  pending: usize,
 }
 
 /// True for commands that can share the pipelined connection: nothing
@@ -91,6 +96,7 @@ pub struct Lane {
   socket: std::net::TcpStream,
   driver: std::sync::OnceLock<Box<dyn LaneDriver>>,
   command_timeout: Duration,
+  max_in_flight: usize,
   alive: AtomicBool,
   /// Read buffer; only the driver reads.
   read_buf: Mutex<BytesMut>,
@@ -121,6 +127,7 @@ impl Lane {
       socket,
       driver: std::sync::OnceLock::new(),
       command_timeout: settings.command_timeout,
+      max_in_flight: settings.max_in_flight.max(1),
       alive: AtomicBool::new(true),
       read_buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
     });
@@ -182,6 +189,16 @@ impl Lane {
     if st.dead {
       return Err(done);
     }
+    if st.pending > 0 && st.pending + n > self.max_in_flight {
+      drop(st);
+      let e = Error::new(
+        ErrorKind::Backpressure,
+        format!("{} commands are waiting for Redis (maxInFlight): retry later or raise maxInFlight", self.max_in_flight),
+      );
+      done((0..n).map(|_| Err(e.clone())).collect());
+      return Ok(());
+    }
+    st.pending += n;
     st.in_flight.push_back(InFlight {
       expected: n,
       results: Vec::with_capacity(n),
@@ -285,6 +302,7 @@ impl Lane {
   /// Marks the lane dead and takes every batch still waiting.
   fn kill(&self, st: &mut State) -> Vec<InFlight> {
     st.dead = true;
+    st.pending = 0;
     self.alive.store(false, Ordering::Release);
     if let Some(driver) = self.driver.get() {
       driver.closed();
@@ -326,6 +344,7 @@ impl Lane {
         front.results.push(if front.done.is_some() { reply } else { Ok(Reply::Nil) });
         if front.results.len() >= front.expected {
           if let Some(batch) = st.in_flight.pop_front() {
+            st.pending = st.pending.saturating_sub(batch.expected);
             if let Some(done) = batch.done {
               finished.push((done, batch.results));
             }
@@ -517,6 +536,7 @@ mod tests {
       connection_name: Some("lane-test".into()),
       connect_timeout: Duration::from_secs(2),
       command_timeout: Duration::from_secs(2),
+      max_in_flight: 1_000_000,
     }
   }
 

@@ -243,10 +243,11 @@ impl Service {
   /// Probes Redis until it answers, replays the outage journal, then
   /// serves from Redis again.
   async fn recover(self: &Arc<Self>) {
-    let mut pause = std::time::Duration::from_millis(100);
+    let (min, max) = (self.config.reconnect_min_delay, self.config.reconnect_max_delay);
+    let mut pause = min;
     loop {
       tokio::time::sleep(pause).await;
-      pause = (pause * 2).min(std::time::Duration::from_secs(1));
+      pause = (pause * 2).min(max);
       if self.closed.load(Ordering::Acquire) {
         return;
       }
@@ -529,6 +530,7 @@ fn lane_settings(config: &Config) -> Option<LaneSettings> {
     connection_name: config.connection_name.clone(),
     connect_timeout: config.connect_timeout,
     command_timeout: config.command_timeout,
+    max_in_flight: config.max_in_flight,
   })
 }
 
