@@ -66,8 +66,20 @@ export interface RedisServiceOptions {
   provider?: 'local' | 'upstash';
   upstashUrl?: string;
   upstashToken?: string;
-  fallback?: { maxSize?: number; ttl?: number; writes?: 'replay' | 'local' };
-  circuitBreaker?: { errorThreshold?: number; resetTimeout?: number; volumeThreshold?: number; rollingWindow?: number };
+  /** The in-memory fallback: size in bytes, longest stay (ms), what happens to outage writes, mirroring while healthy. */
+  fallback?: { maxSize?: number; ttl?: number; writes?: 'replay' | 'local'; mirror?: boolean };
+  /** Per-operation breakers (opossum conventions); durations in ms. */
+  circuitBreaker?: {
+    enabled?: boolean;
+    errorThreshold?: number;
+    resetTimeout?: number;
+    volumeThreshold?: number;
+    rollingWindow?: number;
+  };
+  /** Commands waiting for replies beyond which calls reject with ERR_RESILIS_BACKPRESSURE. */
+  maxInFlight?: number;
+  /** Reconnect backoff bounds (ms). */
+  reconnect?: { minDelay?: number; maxDelay?: number };
 }
 
 export interface SetOptions {
@@ -93,6 +105,26 @@ export interface HealthCheckResult {
   error?: string;
 }
 
+export interface CircuitBreakerMetrics {
+  state: 'closed' | 'open' | 'half-open';
+  requests: number;
+  failures: number;
+  successes: number;
+  rejects: number;
+  timeouts: number;
+  fallbacks: number;
+}
+
+export interface FallbackCacheStats {
+  size: number;
+  calculatedSize: number;
+  itemCount: number;
+  maxSize: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
 export interface ServiceStats {
   connected: boolean;
   connectionAttempts: number;
@@ -100,8 +132,22 @@ export interface ServiceStats {
   connectedClients: number | null;
   uptime: number | null;
   mode: string;
+  /** Serving from the fallback because Redis is unreachable or a breaker opened. */
+  degraded: boolean;
+  commands: number;
+  errors: number;
+  timeouts: number;
+  fallbacks: number;
+  /** Milliseconds. */
+  latency: { p50: number; p99: number };
+  replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number };
+  circuitBreakers: Record<string, CircuitBreakerMetrics>;
+  fallbackCache: FallbackCacheStats;
   error?: string;
 }
+
+/** Seed 000's `circuitBreaker.getMetrics('redis-get')`, summed over the process's services. */
+export declare const circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
 export type ExecResult = Array<[Error | null, unknown]>;
 
@@ -136,6 +182,9 @@ export class RedisService extends EventEmitter {
   getClient(): NodeRedisClient;
   healthCheck(): Promise<HealthCheckResult>;
   getStats(): Promise<ServiceStats>;
+  getFallbackCacheStats(): FallbackCacheStats;
+  getCircuitBreakerMetrics(name: string): CircuitBreakerMetrics;
+  readonly circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
   get(key: RedisKey): Promise<string | null>;
   getBuffer(key: RedisKey): Promise<Buffer | null>;

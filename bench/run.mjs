@@ -18,6 +18,7 @@ import { CLIENTS, BASELINE } from './clients.mjs';
 import { WORKLOADS, PRELOAD } from './workloads.mjs';
 import { measure, medianCell } from './measure.mjs';
 import { formatTable, writeJson } from './report.mjs';
+import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -103,7 +104,13 @@ async function main() {
   if (unknown.length) throw new Error(`BENCH_CLIENTS: unknown client(s) ${unknown.join(', ')}; known: ${Object.keys(CLIENTS).join(', ')}`);
   const clientNames = Object.keys(CLIENTS).filter((c) => !config.clients || config.clients.includes(c));
   const workloads = WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
-  if (workloads.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  const fallbackRows = clientNames.includes('resilis')
+    ? FALLBACK_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
+  if (workloads.length === 0 && fallbackRows.length === 0) {
+    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS].map((w) => w.name).join(', ');
+    throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
+  }
 
   const server = await startRedis({ bin: config.redisBin });
   const onSignal = async (sig) => {
@@ -194,6 +201,14 @@ async function main() {
     console.log('');
     console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
 
+    let fallback = [];
+    if (fallbackRows.length > 0) {
+      fallback = await measureFallback({ ...config });
+      console.log('');
+      console.log('Served from the in-memory fallback while Redis is stopped (the other clients cannot serve then):');
+      console.log(formatTable(fallback.map(({ workload, cell }) => ({ workload, client: 'resilis', cell })), new Map()));
+    }
+
     writeJson(config.out, {
       date: new Date().toISOString(),
       node: process.version,
@@ -203,6 +218,7 @@ async function main() {
       config: { ...config, redisBin: undefined, out: undefined },
       clients: Object.fromEntries([...opened].map(([n, o]) => [n, o.error ?? 'ok'])),
       results: json,
+      fallback,
     });
     console.log(`results written to ${config.out}`);
   } finally {

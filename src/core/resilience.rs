@@ -120,6 +120,7 @@ impl Resilience {
       return false;
     }
     eprintln!("[resilis] Redis unavailable ({reason}): serving from the in-memory fallback");
+    self.emit(Event::Error { code: ErrorKind::Connection.code(), message: format!("Redis unavailable: {reason}") });
     self.emit(Event::Reconnecting { reason: reason.to_string() });
     self.emit(Event::Fallback { active: true, reason: reason.to_string() });
     true
