@@ -25,6 +25,12 @@ export declare class NativeService {
   connect(id: number): void
   disconnect(id: number): void
   get isConnected(): boolean
+  /**
+   * `nearGet(key)`: GET answered from the near cache on the JS thread:
+   * the value, `null` for a cached nil, or `undefined` on a miss (then
+   * send the command). A bare function (see near_get.rs).
+   */
+  nearGetFunction(): (key: string) => string | null | undefined
   /** Core counters, latency percentiles, journal and breaker state (JSON). */
   stats(): string
   /** The in-memory store's figures (JSON, lru-cache names). */

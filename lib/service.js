@@ -54,6 +54,7 @@ class RedisService extends EventEmitter {
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
+    if (this._info.nearCache) require('./near-cache').installNearCache(this);
     if (!this._info.lazyConnect) {
       this.connect().catch((err) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -203,6 +204,7 @@ class RedisService extends EventEmitter {
       replay: core.journal,
       circuitBreakers: core.circuitBreakers,
       fallbackCache: this.getFallbackCacheStats(),
+      nearCache: core.nearCache,
     });
     try {
       const info = parseInfo(await this._send('info', []));

@@ -5,5 +5,6 @@ mod args;
 mod completions;
 mod errors;
 mod event_loop;
+mod near_get;
 mod reply;
 mod service;

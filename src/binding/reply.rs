@@ -44,3 +44,4 @@ pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> na
     Reply::Error(msg) => js_error(env, "ERR_RESILIS_REPLY", &msg),
   }
 }
+

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use crate::binding::args::read_command;
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
 use crate::binding::event_loop::JsWaker;
+use crate::binding::near_get::NearGetFn;
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::lane::Done;
@@ -216,6 +217,14 @@ impl NativeService {
     self.core.is_connected()
   }
 
+  /// `nearGet(key)`: GET answered from the near cache on the JS thread:
+  /// the value, `null` for a cached nil, or `undefined` on a miss (then
+  /// send the command). A bare function (see near_get.rs).
+  #[napi(catch_unwind, ts_return_type = "(key: string) => string | null | undefined")]
+  pub fn near_get_function(&self) -> NearGetFn {
+    NearGetFn(self.core.clone())
+  }
+
   /// Core counters, latency percentiles, journal and breaker state (JSON).
   #[napi(catch_unwind)]
   pub fn stats(&self) -> String {
@@ -251,6 +260,7 @@ impl NativeService {
       "connectTimeout": c.connect_timeout.as_millis() as u64,
       "lazyConnect": c.lazy_connect,
       "connectionAttempts": self.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
+      "nearCache": self.core.near_cache_enabled(),
     })
     .to_string()
   }

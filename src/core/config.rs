@@ -80,6 +80,8 @@ pub struct Config {
   /// Reconnect backoff: exponential from min to max, with jitter.
   pub reconnect_min_delay: Duration,
   pub reconnect_max_delay: Duration,
+  /// Tracking-invalidated in-process reads; off by default.
+  pub near_cache: Option<crate::core::near_cache::NearCacheConfig>,
 }
 
 impl Default for Config {
@@ -115,6 +117,7 @@ impl Default for Config {
       max_in_flight: 200_000,
       reconnect_min_delay: Duration::from_millis(50),
       reconnect_max_delay: Duration::from_millis(2_000),
+      near_cache: None,
     }
   }
 }
@@ -231,8 +234,31 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   if let Some(d) = src.millis("reconnect.maxDelay", "REDIS_RECONNECT_MAX_DELAY")? {
     c.reconnect_max_delay = d;
   }
+  near_cache_options(src, c)?;
   if c.reconnect_max_delay < c.reconnect_min_delay {
     return Err(Error::config("reconnect.maxDelay / REDIS_RECONNECT_MAX_DELAY must not be below reconnect.minDelay"));
+  }
+  Ok(())
+}
+
+/// `nearCache: true | { maxSize, ttl }`, or REDIS_NEAR_CACHE=true with
+/// REDIS_NEAR_CACHE_MAX_SIZE (bytes) and REDIS_NEAR_CACHE_TTL (ms).
+fn near_cache_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
+  let on = match src.get("nearCache", "REDIS_NEAR_CACHE") {
+    None => false,
+    Some((Raw::Opt(Json::Bool(b)), _)) => *b,
+    Some((Raw::Opt(Json::Object(_)), _)) => true,
+    Some((Raw::Env(s), name)) => {
+      parse_bool(s).ok_or_else(|| Error::config(format!("{name} must be true or false (got {s:?})")))?
+    },
+    Some((Raw::Opt(v), _)) => {
+      return Err(Error::config(format!("option `nearCache` must be true, false or {{ maxSize, ttl }} (got {v})")))
+    },
+  };
+  if on {
+    let max_bytes = src.number("nearCache.maxSize", "REDIS_NEAR_CACHE_MAX_SIZE", 1024, 1 << 40)?.unwrap_or(64 << 20);
+    let ttl = src.number("nearCache.ttl", "REDIS_NEAR_CACHE_TTL", 1, 24 * 3600 * 1000)?.unwrap_or(60_000);
+    c.near_cache = Some(crate::core::near_cache::NearCacheConfig { max_bytes, ttl: Duration::from_millis(ttl) });
   }
   Ok(())
 }

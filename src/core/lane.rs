@@ -42,6 +42,8 @@ pub struct LaneSettings {
   /// Commands sent and not yet answered beyond which batches are refused
   /// with `Backpressure` (nothing is queued without bound).
   pub max_in_flight: usize,
+  /// `CLIENT TRACKING on REDIRECT <id>` for the near cache.
+  pub tracking_redirect: Option<i64>,
 }
 
 struct InFlight {
@@ -79,6 +81,8 @@ fn connection_error(message: impl Into<String>, sent: Sent) -> Error {
   Error::new(ErrorKind::Connection, message).with_sent(sent)
 }
 
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Whoever watches the socket: told when bytes are waiting to be written.
 /// The binding drives the lane from Node's own event loop (no thread hop
 /// for replies); `drive_with_tokio` is the portable driver.
@@ -97,7 +101,14 @@ pub struct Lane {
   driver: std::sync::OnceLock<Box<dyn LaneDriver>>,
   command_timeout: Duration,
   max_in_flight: usize,
+  /// Distinguishes lanes over a service's life (the near cache flushes
+  /// when the lane its reads came from is replaced).
+  serial: u64,
+  /// The subscriber this lane's reads are tracked to; 0: not tracked.
+  tracking: i64,
   alive: AtomicBool,
+  /// Replaced by a newer lane: takes no new batches, closes once drained.
+  retiring: AtomicBool,
   /// Read buffer; only the driver reads.
   read_buf: Mutex<BytesMut>,
 }
@@ -128,7 +139,10 @@ impl Lane {
       driver: std::sync::OnceLock::new(),
       command_timeout: settings.command_timeout,
       max_in_flight: settings.max_in_flight.max(1),
+      serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+      tracking: settings.tracking_redirect.unwrap_or(0),
       alive: AtomicBool::new(true),
+      retiring: AtomicBool::new(false),
       read_buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
     });
     tokio::spawn(lane.clone().sweep_loop());
@@ -146,6 +160,29 @@ impl Lane {
 
   pub fn is_alive(&self) -> bool {
     self.alive.load(Ordering::Acquire)
+  }
+
+  /// Usable for new batches.
+  pub fn is_open(&self) -> bool {
+    self.is_alive() && !self.retiring.load(Ordering::Acquire)
+  }
+
+  /// Stops taking batches; the connection closes once the ones in flight
+  /// are answered (unlike `close`, nothing in flight fails).
+  pub fn retire(&self) {
+    self.retiring.store(true, Ordering::Release);
+    let idle = self.lock().in_flight.is_empty();
+    if idle {
+      self.close();
+    }
+  }
+
+  pub fn serial(&self) -> u64 {
+    self.serial
+  }
+
+  pub fn tracking(&self) -> i64 {
+    self.tracking
   }
 
   #[cfg(unix)]
@@ -186,7 +223,7 @@ impl Lane {
   pub fn send(&self, mut bytes: BytesMut, n: usize, done: Done) -> std::result::Result<(), Done> {
     let Some(driver) = self.driver.get() else { return Err(done) };
     let mut st = self.lock();
-    if st.dead {
+    if st.dead || self.retiring.load(Ordering::Acquire) {
       return Err(done);
     }
     if st.pending > 0 && st.pending + n > self.max_in_flight {
@@ -352,8 +389,12 @@ impl Lane {
         }
       }
     }
+    let drained_retiree = self.retiring.load(Ordering::Acquire) && self.lock().in_flight.is_empty();
     for (done, results) in finished {
       done(results);
+    }
+    if drained_retiree {
+      self.close();
     }
   }
 
@@ -490,6 +531,10 @@ fn handshake_commands(s: &LaneSettings) -> Vec<Command> {
   if let Some(name) = &s.connection_name {
     cmds.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   }
+  if let Some(id) = s.tracking_redirect {
+    let args = ["TRACKING", "on", "REDIRECT"].iter().map(|a| Value::from(*a)).chain([Value::Integer(id)]).collect();
+    cmds.push(Command::new("CLIENT", args));
+  }
   cmds
 }
 
@@ -537,6 +582,7 @@ mod tests {
       connect_timeout: Duration::from_secs(2),
       command_timeout: Duration::from_secs(2),
       max_in_flight: 1_000_000,
+      tracking_redirect: None,
     }
   }
 

@@ -159,13 +159,17 @@ impl Resilience {
     self.fallback.serve(cmd)
   }
 
-  /// Decides, per command, Redis or the fallback now.
-  pub fn plan(&self, cmds: &[Command]) -> Plan {
+  /// Decides, per command and in order, Redis or an answer now (the
+  /// `cached` hook, e.g. the near cache, or the fallback).
+  pub fn plan(&self, cmds: &[Command], mut cached: impl FnMut(&Command) -> Option<Reply>) -> Plan {
     let now = Instant::now();
     let degraded = self.is_degraded();
     let routes = cmds
       .iter()
       .map(|cmd| {
+        if let Some(reply) = cached(cmd) {
+          return Route::Served(Ok(reply));
+        }
         let breaker = self.breaker(&cmd.name);
         let (permit, t) = breaker.try_acquire(now);
         self.transition(&cmd.name, t);

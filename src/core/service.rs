@@ -13,6 +13,7 @@ use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
+use crate::core::near_cache::{NearCache, Ticket};
 use crate::core::resilience::{Plan, Resilience, Route};
 
 pub struct Service {
@@ -42,6 +43,10 @@ pub struct Service {
   lanes_driven_outside: AtomicBool,
   /// Reopening a dead lane happens off the JS thread, on this runtime.
   runtime: Option<tokio::runtime::Handle>,
+  /// Tracking-invalidated reads (`nearCache`); standalone with a lane only.
+  near: Option<Arc<NearCache>>,
+  /// The near cache's invalidation subscriber task.
+  tracker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Service {
@@ -50,6 +55,10 @@ impl Service {
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone());
     let lane_settings = lane_settings(&config);
+    let near = match (&config.near_cache, &lane_settings) {
+      (Some(c), Some(_)) => Some(Arc::new(NearCache::new(c))),
+      _ => None,
+    };
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
     }
@@ -70,6 +79,8 @@ impl Service {
       lane_reopening: AtomicBool::new(false),
       lanes_driven_outside: AtomicBool::new(false),
       runtime: tokio::runtime::Handle::try_current().ok(),
+      near,
+      tracker: Mutex::new(None),
     })
   }
 
@@ -125,23 +136,82 @@ impl Service {
     }
     self.connected.store(true, Ordering::Release);
     self.ever_connected.store(true, Ordering::Release);
+    self.start_tracking().await;
     self.open_lane().await;
     self.resilience.emit(Event::Connect);
     self.resilience.emit(Event::Ready);
     Ok(())
   }
 
+  /// Starts the near cache's invalidation subscriber and waits (within
+  /// the connect timeout) for its id, so the lane opens tracked to it.
+  async fn start_tracking(&self) {
+    let (Some(near), Some(settings)) = (&self.near, &self.lane_settings) else { return };
+    {
+      let Ok(mut slot) = self.tracker.lock() else { return };
+      if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+      }
+      *slot = Some(tokio::spawn(crate::core::tracking::run(settings.clone(), near.clone())));
+    }
+    let deadline = std::time::Instant::now() + self.config.connect_timeout;
+    while near.redirect() == 0 && std::time::Instant::now() < deadline {
+      tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+  }
+
+  fn stop_tracking(&self) {
+    if let Some(task) = self.tracker.lock().ok().and_then(|mut slot| slot.take()) {
+      task.abort();
+    }
+    if let Some(near) = &self.near {
+      near.set_redirect(0);
+    }
+  }
+
+  /// Our own writes on the async paths drop their near-cache keys.
+  fn note_writes(&self, cmds: &[Command]) {
+    if let Some(near) = &self.near {
+      cmds.iter().for_each(|c| near.note_write(c));
+    }
+  }
+
+  /// GET's near-cache hit, answered on the JS thread with no I/O.
+  pub fn near_get(&self, key: &[u8]) -> Option<Reply> {
+    let near = self.near.as_ref()?;
+    if self.resilience.is_degraded() {
+      return None;
+    }
+    let lane = self.live_lane()?;
+    if !near.usable(lane.serial(), lane.tracking()) {
+      return None;
+    }
+    near.lookup_string(key)
+  }
+
+  pub fn near_cache_enabled(&self) -> bool {
+    self.near.is_some()
+  }
+
   /// Opens the fast lane where the topology allows one. A lane that cannot
   /// open is not an error: fred carries every command meanwhile.
   async fn open_lane(&self) {
-    let Some(settings) = &self.lane_settings else { return };
+    let Some(base) = &self.lane_settings else { return };
+    let mut settings = base.clone();
+    if let Some(near) = &self.near {
+      if near.redirect() == 0 {
+        self.start_tracking().await;
+      }
+      settings.tracking_redirect = Some(near.redirect()).filter(|id| *id != 0);
+    }
+    let settings = &settings;
     if let Ok(lane) = Lane::open(settings).await {
       if !self.lanes_driven_outside.load(Ordering::Acquire) && lane::drive_with_tokio(lane.clone()).is_err() {
         return;
       }
       if let Ok(mut slot) = self.lane.write() {
         if let Some(old) = slot.replace(lane) {
-          old.close();
+          old.retire();
         }
       }
     }
@@ -149,7 +219,7 @@ impl Service {
 
   fn live_lane(&self) -> Option<Arc<Lane>> {
     let slot = self.lane.read().ok()?;
-    slot.as_ref().filter(|l| l.is_alive() && l.is_driven()).cloned()
+    slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
   }
 
   /// The binding drives lanes itself: `undriven_lane` hands each new one over.
@@ -180,6 +250,13 @@ impl Service {
       None
     } else {
       match self.live_lane() {
+        // The subscriber reconnected under a new id: this lane's reads are
+        // tracked to nobody. Replace it; its batches in flight still finish.
+        Some(lane) if self.near.as_ref().is_some_and(|n| n.redirect() != 0 && n.redirect() != lane.tracking()) => {
+          lane.retire();
+          self.reopen_lane();
+          return Err((cmds, done));
+        },
         Some(lane) => Some(lane),
         None => {
           self.reopen_lane();
@@ -187,7 +264,18 @@ impl Service {
         },
       }
     };
-    let plan = self.resilience.plan(&cmds);
+    let near = match (&self.near, &lane) {
+      (Some(n), Some(l)) if n.usable(l.serial(), l.tracking()) => Some(n.clone()),
+      _ => None,
+    };
+    let plan = self.resilience.plan(&cmds, |cmd| match (&near, &self.near) {
+      (Some(n), _) => n.before_plan(cmd),
+      (None, Some(n)) => {
+        n.note_write(cmd);
+        None
+      },
+      _ => None,
+    });
     let (Some(lane), true) = (lane, plan.redis_count() > 0) else {
       let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
       done(out);
@@ -195,8 +283,20 @@ impl Service {
       return Ok(());
     };
     let (bytes, n) = Lane::encode(redis_part(&plan, &cmds));
+    let tickets: Vec<Option<Ticket>> = match &near {
+      Some(c) => redis_part(&plan, &cmds).map(|cmd| c.ticket(cmd, lane.serial())).collect(),
+      None => Vec::new(),
+    };
     let service = self.clone();
     let finish: Done = Box::new(move |results| {
+      // Only Redis' own replies are cached, never a fallback's answer.
+      if let Some(c) = &near {
+        for (ticket, result) in tickets.into_iter().zip(&results) {
+          if let (Some(t), Ok(reply)) = (ticket, result) {
+            c.store(t, reply);
+          }
+        }
+      }
       let (out, trouble) = service.resilience.finish(plan, &cmds, results);
       done(out);
       service.after_batch(trouble);
@@ -311,7 +411,7 @@ impl Service {
   /// One reopen attempt at a time, spaced out while Redis is away.
   fn reopen_lane(self: &Arc<Self>) {
     let Some(runtime) = &self.runtime else { return };
-    let alive = self.lane.read().map(|slot| slot.as_ref().is_some_and(|l| l.is_alive())).unwrap_or(false);
+    let alive = self.lane.read().map(|slot| slot.as_ref().is_some_and(|l| l.is_open())).unwrap_or(false);
     if alive || self.lane_reopening.swap(true, Ordering::AcqRel) {
       return;
     }
@@ -385,6 +485,13 @@ impl Service {
         "expired": j.expired,
       },
       "circuitBreakers": breakers,
+      "nearCache": self.near.as_ref().map(|n| {
+        let s = n.stats();
+        serde_json::json!({
+          "hits": s.hits, "misses": s.misses, "invalidations": s.invalidations, "flushes": s.flushes,
+          "entries": s.entries, "bytes": s.bytes, "tracking": n.redirect() != 0,
+        })
+      }),
     })
   }
 
@@ -435,6 +542,7 @@ impl Service {
     let taken = self.clients.lock().ok().and_then(|mut slot| slot.take());
     self.connected.store(false, Ordering::Release);
     self.close_lane();
+    self.stop_tracking();
     self.resilience.emit(Event::End);
     if let Some(clients) = taken {
       clients.quit().await;
@@ -459,7 +567,8 @@ impl Service {
       Ok(None) => return cmds.iter().map(|c| self.memory.execute(c)).collect(),
       Err(e) if e.kind == ErrorKind::Connection && self.ever_connected.load(Ordering::Acquire) => {
         self.resilience.enter_degraded(&e.message);
-        let plan = self.resilience.plan(&cmds);
+        self.note_writes(&cmds);
+        let plan = self.resilience.plan(&cmds, |_| None);
         let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
         self.after_batch(false);
         return out;
@@ -469,7 +578,8 @@ impl Service {
     if !self.resilience.is_degraded() && self.redis_down() {
       self.resilience.enter_degraded("the connection to Redis was lost");
     }
-    let plan = self.resilience.plan(&cmds);
+    self.note_writes(&cmds);
+    let plan = self.resilience.plan(&cmds, |_| None);
     let redis_cmds: Vec<Command> = redis_part(&plan, &cmds).cloned().collect();
     let results = if redis_cmds.is_empty() {
       Vec::new()
@@ -492,6 +602,7 @@ impl Service {
   }
 
   pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    self.note_writes(&cmds);
     match self.ready_clients().await? {
       Some(clients) => clients.transaction(cmds).await,
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
@@ -531,6 +642,7 @@ fn lane_settings(config: &Config) -> Option<LaneSettings> {
     connect_timeout: config.connect_timeout,
     command_timeout: config.command_timeout,
     max_in_flight: config.max_in_flight,
+    tracking_redirect: None,
   })
 }
 

@@ -1,0 +1,107 @@
+//! The invalidation subscriber of the near cache: one connection that
+//! subscribes to `__redis__:invalidate`; the lane turns tracking on with
+//! `REDIRECT <this connection's id>`. Each message drops keys (or, when it
+//! carries no keys, everything); losing the connection flushes the cache
+//! and reconnects with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use fred::prelude::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::core::command::Command;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::lane::LaneSettings;
+use crate::core::near_cache::NearCache;
+use crate::core::reply::Reply;
+use crate::core::resp;
+
+const CHANNEL: &str = "__redis__:invalidate";
+
+/// Runs until aborted (the service's disconnect aborts the task).
+pub async fn run(settings: LaneSettings, near: Arc<NearCache>) {
+  let mut pause = Duration::from_millis(50);
+  loop {
+    let outcome = listen(&settings, &near).await;
+    near.set_redirect(0);
+    if outcome.is_ok() {
+      pause = Duration::from_millis(50);
+    }
+    tokio::time::sleep(pause).await;
+    pause = (pause * 2).min(Duration::from_secs(2));
+  }
+}
+
+async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
+  let addr = (settings.endpoint.host.as_str(), settings.endpoint.port);
+  let mut stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
+    .await
+    .map_err(|_| fail("connect timed out"))?
+    .map_err(|e| fail(&e.to_string()))?;
+  let _ = stream.set_nodelay(true);
+  let mut setup = Vec::new();
+  if let Some(password) = &settings.password {
+    let mut args = Vec::new();
+    if let Some(user) = &settings.username {
+      args.push(Value::from(user.as_str()));
+    }
+    args.push(Value::from(password.as_str()));
+    setup.push(Command::new("AUTH", args));
+  }
+  let name = settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
+  setup.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
+  setup.push(Command::new("CLIENT", vec![Value::from("ID")]));
+  setup.push(Command::new("SUBSCRIBE", vec![Value::from(CHANNEL)]));
+  let mut out = BytesMut::new();
+  for cmd in &setup {
+    resp::encode(&mut out, cmd);
+  }
+  stream.write_all(&out).await.map_err(|e| fail(&e.to_string()))?;
+  let mut buf = BytesMut::with_capacity(16 * 1024);
+  let mut setup_replies = 0;
+  loop {
+    while let Some(reply) = resp::next_reply(&mut buf)? {
+      if setup_replies < setup.len() {
+        setup_replies += 1;
+        match reply {
+          Err(e) => return Err(fail(&e.message)),
+          Ok(Reply::Int(id)) => near.set_redirect(id),
+          Ok(_) => {},
+        }
+        continue;
+      }
+      if let Ok(Reply::Array(parts)) = reply {
+        on_message(near, parts);
+      }
+    }
+    if stream.read_buf(&mut buf).await.map_err(|e| fail(&e.to_string()))? == 0 {
+      return Err(fail("the invalidation connection was closed"));
+    }
+  }
+}
+
+/// `["message", channel, keys | nil]`: drop the keys, or everything.
+fn on_message(near: &NearCache, parts: Vec<Reply>) {
+  let is_message = matches!(parts.first(), Some(Reply::Bytes(kind)) if kind.as_ref() == b"message");
+  if !is_message {
+    return;
+  }
+  match parts.into_iter().nth(2) {
+    Some(Reply::Array(keys)) => {
+      for key in keys {
+        if let Reply::Bytes(k) = key {
+          near.invalidate(&k);
+        }
+      }
+    },
+    Some(Reply::Bytes(k)) => near.invalidate(&k),
+    _ => near.flush(),
+  }
+}
+
+fn fail(what: &str) -> Error {
+  Error::new(ErrorKind::Connection, format!("near cache invalidation connection: {what}"))
+}
