@@ -70,9 +70,7 @@ const badAuth = [
 ];
 
 for (const [label, vars, secret] of badAuth) {
-  test(`${label} is a clear configuration error that does not show the password`, {
-    todo: 'needs a refused AUTH (WRONGPASS/NOAUTH) reported at connect as ERR_RESILIS_CONFIG, not retried until the connect timeout',
-  }, async () => {
+  test(`${label} is a clear configuration error that does not show the password`, async () => {
     const env = vars === 'url'
       ? { REDIS_URL: `redis://${APP.user}:${secret}@127.0.0.1:${redis.port}` }
       : { ...hostPort(), ...vars };

@@ -47,15 +47,11 @@ async function expectWriteRead(env, server, label) {
 const keySecrets = () => [certs.pem.clientKey.split('\n')[1], 'PRIVATE KEY'];
 const connectError = (env) => expectConnectError(env, { timeoutMs: CONNECT_TIMEOUT, secrets: keySecrets() });
 
-test('mutual TLS: rediss:// URL + REDIS_TLS_CA + REDIS_TLS_CERT/KEY', {
-  todo: 'needs REDIS_TLS_CA / REDIS_TLS_CERT / REDIS_TLS_KEY wired into the rustls connector',
-}, async () => {
+test('mutual TLS: rediss:// URL + REDIS_TLS_CA + REDIS_TLS_CERT/KEY', async () => {
   await expectWriteRead({ REDIS_URL: mtls.url, REDIS_TLS_CA: certs.pem.ca, ...clientPem() }, mtls, 'mtls');
 });
 
-test('seed 001: REDIS_TLS=true + REDIS_HOST/PORT + REDIS_TLS_SERVERNAME + REDIS_TLS_REJECT_UNAUTHORIZED=true', {
-  todo: 'needs REDIS_TLS_CA / REDIS_TLS_CERT / REDIS_TLS_KEY and REDIS_TLS_SERVERNAME wired into the rustls connector',
-}, async () => {
+test('seed 001: REDIS_TLS=true + REDIS_HOST/PORT + REDIS_TLS_SERVERNAME + REDIS_TLS_REJECT_UNAUTHORIZED=true', async () => {
   await expectWriteRead({
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(mtls.port),
@@ -67,23 +63,17 @@ test('seed 001: REDIS_TLS=true + REDIS_HOST/PORT + REDIS_TLS_SERVERNAME + REDIS_
   }, mtls, 'tls-seed001');
 });
 
-test('REDIS_TLS_REJECT_UNAUTHORIZED=false connects without the CA', {
-  todo: 'needs REDIS_TLS_REJECT_UNAUTHORIZED=false wired (a rustls verifier that accepts any server certificate)',
-}, async () => {
+test('REDIS_TLS_REJECT_UNAUTHORIZED=false connects without the CA', async () => {
   await expectWriteRead({ REDIS_URL: serverOnly.url, REDIS_TLS_REJECT_UNAUTHORIZED: 'false' }, serverOnly, 'tls-noverify');
 });
 
-test('a wrong CA is a clear configuration error within the connect timeout', {
-  todo: 'needs TLS verification failures reported as ERR_RESILIS_CONFIG naming the certificate problem, not retried',
-}, async () => {
+test('a wrong CA is a clear configuration error within the connect timeout', async () => {
   const err = await connectError({ REDIS_URL: mtls.url, REDIS_TLS_CA: certs.pem.wrongCa, ...clientPem() });
   assert.equal(err.code, 'ERR_RESILIS_CONFIG', `${err.code}: ${err.message}`);
   assert.match(err.message, /certificate|issuer|\bCA\b/i);
 });
 
-test('a server name the certificate does not carry is a clear configuration error (verification on by default)', {
-  todo: 'needs REDIS_TLS_SERVERNAME and CA wired, and TLS verification failures reported as ERR_RESILIS_CONFIG',
-}, async () => {
+test('a server name the certificate does not carry is a clear configuration error (verification on by default)', async () => {
   const err = await connectError({
     REDIS_URL: mtls.url, REDIS_TLS_SERVERNAME: 'redis.example.com', REDIS_TLS_CA: certs.pem.ca, ...clientPem(),
   });
@@ -91,17 +81,13 @@ test('a server name the certificate does not carry is a clear configuration erro
   assert.match(err.message, /certificate|name|redis\.example\.com/i);
 });
 
-test('no client certificate for a server that requires one is a clear configuration error', {
-  todo: 'needs REDIS_TLS_CA wired and a refused client certificate reported as ERR_RESILIS_CONFIG naming it',
-}, async () => {
+test('no client certificate for a server that requires one is a clear configuration error', async () => {
   const err = await connectError({ REDIS_URL: mtls.url, REDIS_TLS_CA: certs.pem.ca });
   assert.equal(err.code, 'ERR_RESILIS_CONFIG', `${err.code}: ${err.message}`);
   assert.match(err.message, /client certificate|certificate required|certificate/i);
 });
 
-test('plaintext redis:// to a TLS port is a clear error within the connect timeout', {
-  todo: 'needs a plaintext connection closed by a TLS port reported as such (suggest rediss://) within the connect timeout',
-}, async () => {
+test('plaintext redis:// to a TLS port is a clear error within the connect timeout', async () => {
   const err = await connectError({ REDIS_URL: `redis://127.0.0.1:${mtls.port}` });
   assert.ok(['ERR_RESILIS_CONNECTION', 'ERR_RESILIS_CONFIG'].includes(err.code), `${err.code}: ${err.message}`);
   assert.match(err.message, /TLS|SSL|rediss/i);

@@ -12,6 +12,7 @@ use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
+use crate::core::topology;
 
 pub struct RedisClients {
   pool: Pool,
@@ -23,17 +24,29 @@ pub struct RedisClients {
   named: std::sync::atomic::AtomicBool,
   /// The standalone endpoint, probed before the first connect.
   probe: Option<Endpoint>,
+  /// One non-retrying attempt before the pool connects (its error is the cause).
+  first: topology::FirstAttempt,
 }
 
 fn server(e: &Endpoint) -> Server {
   Server::new(e.host.as_str(), e.port)
 }
 
-fn fred_config(config: &Config) -> Result<FredConfig> {
+/// A data node's address, with the TLS server name when one is configured.
+fn data_server(e: &Endpoint, config: &Config) -> Server {
+  #[allow(unused_mut)]
+  let mut s = server(e);
+  if let Some(name) = &config.tls.servername {
+    s.tls_server_name = Some(name.clone().into());
+  }
+  s
+}
+
+pub(crate) fn fred_config(config: &Config) -> Result<FredConfig> {
   let server = match &config.topology {
-    Topology::Standalone => ServerConfig::Centralized { server: server(&config.endpoint) },
+    Topology::Standalone => ServerConfig::Centralized { server: data_server(&config.endpoint, config) },
     Topology::Cluster { nodes, .. } => ServerConfig::Clustered {
-      hosts: nodes.iter().map(server).collect(),
+      hosts: nodes.iter().map(|n| data_server(n, config)).collect(),
       policy: ClusterDiscoveryPolicy::default(),
     },
     Topology::Sentinel { sentinels, master_name, password } => ServerConfig::Sentinel {
@@ -53,9 +66,7 @@ fn fred_config(config: &Config) -> Result<FredConfig> {
     ..FredConfig::default()
   };
   if config.tls.enabled {
-    let connector = fred::types::config::TlsConnector::default_rustls()
-      .map_err(|e| Error::config(format!("TLS setup failed: {}", e.details())))?;
-    fred.tls = Some(connector.into());
+    fred.tls = Some(topology::tls::fred_tls(&config.tls)?);
   }
   Ok(fred)
 }
@@ -84,6 +95,13 @@ impl RedisClients {
     let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
     let mut policy = ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
     policy.set_jitter(100);
+    let first = topology::FirstAttempt {
+      fred: fred.clone(),
+      perf: perf.clone(),
+      connection: connection.clone(),
+      tls: config.tls.clone(),
+      has_password: config.password.is_some(),
+    };
     let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
       .map_err(Error::from)?;
     Ok(RedisClients {
@@ -94,6 +112,7 @@ impl RedisClients {
         Topology::Standalone => Some(config.endpoint.clone()),
         _ => None,
       },
+      first,
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
     })
@@ -115,15 +134,15 @@ impl RedisClients {
         }
       }
     }
-    match tokio::time::timeout(self.connect_timeout, self.pool.init()).await {
+    let started = std::time::Instant::now();
+    self.first.run(self.connect_timeout).await?;
+    let left = self.connect_timeout.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(100));
+    match tokio::time::timeout(left, self.pool.init()).await {
       Ok(Ok(_task)) => {
         self.apply_connection_name().await;
         Ok(())
       },
-      Ok(Err(e)) => {
-        let absent = *e.kind() == fred::error::ErrorKind::IO;
-        Err((Error::from(e).with_sent(Sent::No), absent))
-      },
+      Ok(Err(e)) => Err(topology::explain_first_failure(&self.first.tls, self.first.has_password, e)),
       Err(_) => Err((
         Error::new(
           ErrorKind::Connection,
@@ -165,9 +184,16 @@ impl RedisClients {
     self.pool.is_connected()
   }
 
+  /// Bounded: a pool that never connected (or is reconnecting) would hold
+  /// QUIT until the command timeout.
   pub async fn quit(&self) {
-    self.quit_transaction_client().await;
-    let _ = self.pool.quit().await;
+    let limit = std::time::Duration::from_millis(1_000);
+    let _ = tokio::time::timeout(limit, self.quit_transaction_client()).await;
+    if self.pool.is_connected() {
+      let _ = tokio::time::timeout(limit, self.pool.quit()).await;
+    } else {
+      let _ = tokio::time::timeout(std::time::Duration::from_millis(200), self.pool.quit()).await;
+    }
   }
 
   /// One command on the next client of the pool (round robin).

@@ -16,4 +16,5 @@ pub mod resilience;
 pub mod resp;
 pub mod service;
 pub mod stats;
+pub mod topology;
 pub mod tracking;
