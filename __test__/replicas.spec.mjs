@@ -62,9 +62,7 @@ test('seed 000: REDIS_READ_REPLICAS=true + REDIS_READ_REPLICA_URLS: getRedisServ
   assert.equal(await set.primary.cli('get', key), 'through-primary');
 });
 
-test('reads go to the replicas (both used), writes to the primary', {
-  todo: 'needs read-replica routing for a standalone primary (REDIS_READ_REPLICAS)',
-}, async () => {
+test('reads go to the replicas (both used), writes to the primary', async () => {
   const keys = await seedKeys('rr', 20);
   const svc = openServiceFromEnv(env000({ REDIS_ENABLED: 'true' }));
   await svc.connect();
@@ -83,9 +81,7 @@ test('reads go to the replicas (both used), writes to the primary', {
   assert.equal(await set.primary.cli('get', written), 'w');
 });
 
-test('a killed replica does not fail reads (they go to the other replica or the primary)', {
-  todo: 'needs read-replica routing for a standalone primary (REDIS_READ_REPLICAS) with fallback',
-}, async (t) => {
+test('a killed replica does not fail reads (they go to the other replica or the primary)', async (t) => {
   const keys = await seedKeys('rk', 20);
   const svc = openServiceFromEnv(env000({ REDIS_ENABLED: 'true', REDIS_COMMAND_TIMEOUT: '2000' }));
   await svc.connect();

@@ -26,6 +26,8 @@ pub struct RedisClients {
   probe: Option<Endpoint>,
   /// One non-retrying attempt before the pool connects (its error is the cause).
   first: topology::FirstAttempt,
+  /// Read replicas of a standalone primary (`REDIS_READ_REPLICAS`).
+  replicas: Option<topology::replicas::ReadReplicas>,
 }
 
 fn server(e: &Endpoint) -> Server {
@@ -102,6 +104,12 @@ impl RedisClients {
       tls: config.tls.clone(),
       has_password: config.password.is_some(),
     };
+    let replicas = match config.topology {
+      Topology::Standalone if !config.read_replicas.is_empty() => {
+        Some(topology::replicas::ReadReplicas::build(&fred, &perf, &connection, &config.read_replicas)?)
+      },
+      _ => None,
+    };
     let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
       .map_err(Error::from)?;
     Ok(RedisClients {
@@ -113,6 +121,7 @@ impl RedisClients {
         _ => None,
       },
       first,
+      replicas,
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
     })
@@ -140,6 +149,10 @@ impl RedisClients {
     match tokio::time::timeout(left, self.pool.init()).await {
       Ok(Ok(_task)) => {
         self.apply_connection_name().await;
+        if let Some(replicas) = &self.replicas {
+          let left = self.connect_timeout.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(200));
+          replicas.connect(left).await;
+        }
         Ok(())
       },
       Ok(Err(e)) => Err(topology::explain_first_failure(&self.first.tls, self.first.has_password, e)),
@@ -189,6 +202,9 @@ impl RedisClients {
   pub async fn quit(&self) {
     let limit = std::time::Duration::from_millis(1_000);
     let _ = tokio::time::timeout(limit, self.quit_transaction_client()).await;
+    if let Some(replicas) = &self.replicas {
+      replicas.quit().await;
+    }
     if self.pool.is_connected() {
       let _ = tokio::time::timeout(limit, self.pool.quit()).await;
     } else {
@@ -196,8 +212,20 @@ impl RedisClients {
     }
   }
 
-  /// One command on the next client of the pool (round robin).
+  /// One command: reads to a read replica when there are any, else on the
+  /// next client of the pool (round robin).
   pub async fn send(&self, cmd: Command) -> Result<Reply> {
+    if let Some(replicas) = &self.replicas {
+      if topology::is_read(&cmd.name) {
+        if let Some(reply) = replicas.read(&cmd).await {
+          return reply;
+        }
+      }
+    }
+    self.send_primary(cmd).await
+  }
+
+  async fn send_primary(&self, cmd: Command) -> Result<Reply> {
     let client = self.pool.next();
     let custom = cmd.to_custom();
     match client.custom_raw::<Value>(custom, cmd.args).await {
@@ -207,7 +235,45 @@ impl RedisClients {
   }
 
   /// Commands in order on one connection; each result stands in its place.
+  /// With read replicas, the reads of the batch go to one replica and the
+  /// rest to the primary, each result still in its caller's place.
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    if let Some(replicas) = &self.replicas {
+      let (reads, writes): (Vec<usize>, Vec<usize>) = (0..cmds.len()).partition(|i| topology::is_read(&cmds[*i].name));
+      if !reads.is_empty() {
+        let read_cmds: Vec<Command> = reads.iter().map(|i| cmds[*i].clone()).collect();
+        let write_cmds: Vec<Command> = writes.iter().map(|i| cmds[*i].clone()).collect();
+        let on_replica = async {
+          match replicas.read_batch(&read_cmds).await {
+            Some(results) => results,
+            None => self.pipeline_primary(read_cmds.clone()).await,
+          }
+        };
+        let on_primary = async {
+          if write_cmds.is_empty() {
+            Vec::new()
+          } else {
+            self.pipeline_primary(write_cmds).await
+          }
+        };
+        let (read_results, write_results) = futures::join!(on_replica, on_primary);
+        let mut out: Vec<Option<Result<Reply>>> = (0..cmds.len()).map(|_| None).collect();
+        for (i, r) in reads.into_iter().zip(read_results) {
+          out[i] = Some(r);
+        }
+        for (i, r) in writes.into_iter().zip(write_results) {
+          out[i] = Some(r);
+        }
+        return out
+          .into_iter()
+          .map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a pipeline slot got no result"))))
+          .collect();
+      }
+    }
+    self.pipeline_primary(cmds).await
+  }
+
+  async fn pipeline_primary(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
     let cmds_len = cmds.len();
     let pipeline = self.pool.next().pipeline();
     for cmd in cmds {

@@ -633,6 +633,10 @@ fn lane_settings(config: &Config) -> Option<LaneSettings> {
   if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
     return None;
   }
+  // Read replicas: reads are routed in RedisClients, so no lane to the primary.
+  if !config.read_replicas.is_empty() {
+    return None;
+  }
   Some(LaneSettings {
     endpoint: config.endpoint.clone(),
     username: config.username.clone(),

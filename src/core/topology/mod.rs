@@ -111,3 +111,33 @@ pub fn explain_first_failure(tls: &TlsConfig, has_password: bool, e: fred::error
 fn first_line(s: &str) -> &str {
   s.lines().next().unwrap_or("").trim()
 }
+
+/// Commands that only read: safe on a replica (standalone read replicas,
+/// cluster `scaleReads`). Anything not listed goes to the primary.
+const READS: &[&str] = &[
+  "GET", "MGET", "GETRANGE", "STRLEN", "EXISTS", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "TYPE", "DUMP",
+  "HGET", "HGETALL", "HMGET", "HKEYS", "HVALS", "HLEN", "HEXISTS", "HSTRLEN", "HSCAN", "HRANDFIELD",
+  "LRANGE", "LLEN", "LINDEX", "LPOS",
+  "SMEMBERS", "SISMEMBER", "SMISMEMBER", "SCARD", "SRANDMEMBER", "SSCAN", "SINTER", "SUNION", "SDIFF", "SINTERCARD",
+  "ZRANGE", "ZREVRANGE", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZSCORE", "ZMSCORE",
+  "ZRANK", "ZREVRANK", "ZCARD", "ZCOUNT", "ZLEXCOUNT", "ZSCAN", "ZRANDMEMBER",
+  "GETBIT", "BITCOUNT", "BITPOS", "PFCOUNT", "GEOPOS", "GEODIST", "GEOHASH", "GEOSEARCH",
+  "XRANGE", "XREVRANGE", "XLEN", "OBJECT", "SUBSTR",
+];
+
+pub fn is_read(name: &str) -> bool {
+  READS.iter().any(|r| name.eq_ignore_ascii_case(r))
+}
+
+/// A replica answered with an error that means "not me, ask the primary".
+pub fn is_replica_refusal(reply_error: &str) -> bool {
+  ["LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN"].iter().any(|p| reply_error.starts_with(p))
+}
+
+/// splitmix64: cheap, well-spread pseudo-random numbers from a counter.
+pub fn mix(mut z: u64) -> u64 {
+  z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+  z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+  z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+  z ^ (z >> 31)
+}
