@@ -28,6 +28,19 @@ pub struct RedisClients {
   first: topology::FirstAttempt,
   /// Read replicas of a standalone primary (`REDIS_READ_REPLICAS`).
   replicas: Option<topology::replicas::ReadReplicas>,
+  /// Sentinel: what `+switch-master` follows, started on the first connect.
+  sentinel: Option<SentinelFollow>,
+  /// Bumped on every master switch: the transaction connection is reopened.
+  switches: std::sync::Arc<std::sync::atomic::AtomicU64>,
+  tx_generation: std::sync::atomic::AtomicU64,
+}
+
+struct SentinelFollow {
+  base: FredConfig,
+  sentinels: Vec<Endpoint>,
+  master_name: String,
+  password: Option<String>,
+  follower: tokio::sync::Mutex<Option<topology::sentinel::SwitchFollower>>,
 }
 
 fn server(e: &Endpoint) -> Server {
@@ -97,6 +110,13 @@ impl RedisClients {
     let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
     let mut policy = ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
     policy.set_jitter(100);
+    if let Topology::Sentinel { .. } = config.topology {
+      // fred closes the old master's connections only after the first
+      // reconnect delay: following `+switch-master` must not wait 50-150 ms
+      // while the old master still takes writes. 1, 3, 9, ... ms up to 2 s.
+      policy = ReconnectPolicy::new_exponential(0, 1, 2_000, 3);
+      policy.set_jitter(0);
+    }
     let first = topology::FirstAttempt {
       fred: fred.clone(),
       perf: perf.clone(),
@@ -108,6 +128,16 @@ impl RedisClients {
       Topology::Standalone if !config.read_replicas.is_empty() => {
         Some(topology::replicas::ReadReplicas::build(&fred, &perf, &connection, &config.read_replicas)?)
       },
+      _ => None,
+    };
+    let sentinel = match &config.topology {
+      Topology::Sentinel { sentinels, master_name, password } => Some(SentinelFollow {
+        base: fred.clone(),
+        sentinels: sentinels.clone(),
+        master_name: master_name.clone(),
+        password: password.clone(),
+        follower: tokio::sync::Mutex::new(None),
+      }),
       _ => None,
     };
     let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
@@ -122,6 +152,9 @@ impl RedisClients {
       },
       first,
       replicas,
+      sentinel,
+      switches: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+      tx_generation: std::sync::atomic::AtomicU64::new(0),
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
     })
@@ -149,6 +182,19 @@ impl RedisClients {
     match tokio::time::timeout(left, self.pool.init()).await {
       Ok(Ok(_task)) => {
         self.apply_connection_name().await;
+        if let Some(s) = &self.sentinel {
+          let mut slot = s.follower.lock().await;
+          if slot.is_none() {
+            *slot = Some(topology::sentinel::SwitchFollower::start(
+              &s.base,
+              &s.sentinels,
+              &s.master_name,
+              s.password.clone(),
+              self.pool.clone(),
+              self.switches.clone(),
+            ));
+          }
+        }
         if let Some(replicas) = &self.replicas {
           let left = self.connect_timeout.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(200));
           replicas.connect(left).await;
@@ -204,6 +250,11 @@ impl RedisClients {
     let _ = tokio::time::timeout(limit, self.quit_transaction_client()).await;
     if let Some(replicas) = &self.replicas {
       replicas.quit().await;
+    }
+    if let Some(s) = &self.sentinel {
+      if let Some(follower) = s.follower.lock().await.take() {
+        follower.stop().await;
+      }
     }
     if self.pool.is_connected() {
       let _ = tokio::time::timeout(limit, self.pool.quit()).await;
@@ -302,6 +353,14 @@ impl RedisClients {
   /// EXEC reply keeps each command's own error in its slot.
   pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
     let mut slot = self.tx_client.lock().await;
+    let switches = self.switches.load(std::sync::atomic::Ordering::Acquire);
+    if switches != self.tx_generation.swap(switches, std::sync::atomic::Ordering::AcqRel) {
+      if let Some(old) = slot.take() {
+        tokio::spawn(async move {
+          let _ = tokio::time::timeout(std::time::Duration::from_secs(1), old.quit()).await;
+        });
+      }
+    }
     if slot.as_ref().map_or(true, |c| !c.is_connected()) {
       let client = self.pool.next().clone_new();
       let _ = client.connect();
