@@ -33,6 +33,10 @@ pub struct RedisClients {
   /// Bumped on every master switch: the transaction connection is reopened.
   switches: std::sync::Arc<std::sync::atomic::AtomicU64>,
   tx_generation: std::sync::atomic::AtomicU64,
+  /// Cluster mode: multi-key splitting, read scaling, CLUSTERDOWN retries.
+  cluster: Option<topology::cluster::ClusterOptions>,
+  mode: &'static str,
+  seeds: usize,
 }
 
 struct SentinelFollow {
@@ -105,6 +109,24 @@ impl RedisClients {
       tcp: TcpConfig { nodelay: Some(config.no_delay), ..TcpConfig::default() },
       ..ConnectionConfig::default()
     };
+    let mut connection = connection;
+    let cluster = match &config.topology {
+      Topology::Cluster { scale_reads, retry_delay_on_cluster_down, .. } => {
+        if *scale_reads {
+          connection.replica = fred::types::config::ReplicaConfig {
+            lazy_connections: true,
+            primary_fallback: true,
+            ..fred::types::config::ReplicaConfig::default()
+          };
+        }
+        Some(topology::cluster::ClusterOptions {
+          scale_reads: *scale_reads,
+          cluster_down_delay: *retry_delay_on_cluster_down,
+          cluster_down_retries: config.max_retries.max(1),
+        })
+      },
+      _ => None,
+    };
     // Exponential backoff (default 50 ms to 2 s) with jitter; retries forever in
     // the background: the breaker and fallback decide what callers see.
     let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
@@ -113,8 +135,8 @@ impl RedisClients {
     if let Topology::Sentinel { .. } = config.topology {
       // fred closes the old master's connections only after the first
       // reconnect delay: following `+switch-master` must not wait 50-150 ms
-      // while the old master still takes writes. 1, 3, 9, ... ms up to 2 s.
-      policy = ReconnectPolicy::new_exponential(0, 1, 2_000, 3);
+      // while the old master still takes writes. 1, 3, 9, ... ms up to the max delay.
+      policy = ReconnectPolicy::new_exponential(0, 1, ms(config.reconnect_max_delay), 3);
       policy.set_jitter(0);
     }
     let first = topology::FirstAttempt {
@@ -155,6 +177,13 @@ impl RedisClients {
       sentinel,
       switches: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
       tx_generation: std::sync::atomic::AtomicU64::new(0),
+      cluster,
+      mode: config.mode(),
+      seeds: match &config.topology {
+        Topology::Standalone => 1,
+        Topology::Cluster { nodes, .. } => nodes.len(),
+        Topology::Sentinel { sentinels, .. } => sentinels.len(),
+      },
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
     })
@@ -239,6 +268,30 @@ impl RedisClients {
     }
   }
 
+  /// Topology facts for health and stats: mode, configured seed nodes,
+  /// the servers fred is connected to, the master switches seen (sentinel),
+  /// the read replicas and whether each is in use.
+  pub fn topology_info(&self) -> serde_json::Value {
+    let servers: Vec<String> =
+      self.pool.clients().first().map(|c| c.active_connections().iter().map(|s| format!("{}:{}", s.host, s.port)).collect()).unwrap_or_default();
+    let mut info = serde_json::json!({
+      "mode": self.mode,
+      "seeds": self.seeds,
+      "connectedServers": servers,
+    });
+    if self.sentinel.is_some() {
+      info["master"] = servers.first().cloned().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+      info["masterSwitches"] = self.switches.load(std::sync::atomic::Ordering::Acquire).into();
+    }
+    if let Some(replicas) = &self.replicas {
+      info["replicas"] = replicas.describe();
+    }
+    if let Some(c) = &self.cluster {
+      info["scaleReads"] = c.scale_reads.into();
+    }
+    info
+  }
+
   pub fn is_connected(&self) -> bool {
     self.pool.is_connected()
   }
@@ -273,7 +326,47 @@ impl RedisClients {
         }
       }
     }
+    if let Some(opts) = &self.cluster {
+      return self.send_cluster(cmd, opts).await;
+    }
     self.send_primary(cmd).await
+  }
+
+  /// Cluster: a cross-slot multi-key command goes as one command per slot.
+  async fn send_cluster(&self, cmd: Command, opts: &topology::cluster::ClusterOptions) -> Result<Reply> {
+    if let Some((merge, parts)) = topology::cluster::split(&cmd) {
+      let sends = parts.iter().map(|p| self.send_cluster_one(p.cmd.clone(), opts));
+      let replies = futures::future::join_all(sends).await;
+      return topology::cluster::merge(merge, &parts, replies);
+    }
+    self.send_cluster_one(cmd, opts).await
+  }
+
+  /// One single-slot command: reads to replicas with `scaleReads`,
+  /// CLUSTERDOWN retried after the configured delay, redirection loops named.
+  async fn send_cluster_one(&self, cmd: Command, opts: &topology::cluster::ClusterOptions) -> Result<Reply> {
+    let slot = cmd.first_key().map(topology::cluster::slot_of);
+    let to_replica = opts.scale_reads && topology::is_read(&cmd.name);
+    let mut attempt = 0;
+    loop {
+      let client = self.pool.next();
+      let result = if to_replica {
+        client.replicas().custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
+      } else {
+        client.custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
+      };
+      let reply = match result {
+        Ok(frame) => Reply::from_frame(frame),
+        Err(e) => Err(topology::cluster::explain_routing(transport_error(e), slot)),
+      };
+      match reply {
+        Err(e) if topology::cluster::is_cluster_down(&e) && attempt < opts.cluster_down_retries => {
+          attempt += 1;
+          tokio::time::sleep(opts.cluster_down_delay).await;
+        },
+        other => return other,
+      }
+    }
   }
 
   async fn send_primary(&self, cmd: Command) -> Result<Reply> {
@@ -319,6 +412,15 @@ impl RedisClients {
           .into_iter()
           .map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a pipeline slot got no result"))))
           .collect();
+      }
+    }
+    if let Some(opts) = &self.cluster {
+      let special = |c: &Command| topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name));
+      if cmds.iter().any(special) {
+        // Each on its own (concurrently): a cross-slot command would fail
+        // with CROSSSLOT inside a pipeline, and replica reads take their own route.
+        let sends = cmds.into_iter().map(|c| self.send_cluster(c, opts));
+        return futures::future::join_all(sends).await;
       }
     }
     self.pipeline_primary(cmds).await

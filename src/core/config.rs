@@ -41,7 +41,14 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Topology {
   Standalone,
-  Cluster { nodes: Vec<Endpoint>, scale_reads: bool, max_redirections: u32, retry_delay_on_failover: Duration },
+  Cluster {
+    nodes: Vec<Endpoint>,
+    scale_reads: bool,
+    max_redirections: u32,
+    retry_delay_on_failover: Duration,
+    /// Wait before retrying a command refused with CLUSTERDOWN.
+    retry_delay_on_cluster_down: Duration,
+  },
   Sentinel { sentinels: Vec<Endpoint>, master_name: String, password: Option<String> },
 }
 
@@ -603,7 +610,13 @@ impl Config {
     };
 
     // Topology
-    let cluster = src.bool("cluster", "REDIS_CLUSTER_MODE")?.or(src.bool("cluster", "REDIS_CLUSTER")?).unwrap_or(false);
+    // Cluster nodes alone (seed 004: REDIS_URL + REDIS_CLUSTER_NODES) select
+    // cluster mode too, unless the flag says false.
+    let cluster_nodes_given = src.get("clusterNodes", "REDIS_CLUSTER_NODES").is_some();
+    let cluster = src
+      .bool("cluster", "REDIS_CLUSTER_MODE")?
+      .or(src.bool("cluster", "REDIS_CLUSTER")?)
+      .unwrap_or(cluster_nodes_given);
     let sentinel = src.bool("sentinel", "REDIS_SENTINEL")?.unwrap_or(false);
     if cluster && sentinel {
       return Err(Error::config("choose one of cluster mode (REDIS_CLUSTER) and sentinel (REDIS_SENTINEL), not both"));
@@ -637,7 +650,11 @@ impl Config {
       let retry_delay_on_failover = src
         .millis("retryDelayOnFailover", "REDIS_CLUSTER_RETRY_DELAY_ON_FAILOVER")?
         .unwrap_or(Duration::from_millis(100));
-      c.topology = Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_failover };
+      let retry_delay_on_cluster_down = src
+        .millis("retryDelayOnClusterDown", "REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN")?
+        .unwrap_or(Duration::from_millis(100));
+      c.topology =
+        Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_failover, retry_delay_on_cluster_down };
     } else if sentinel {
       let sentinels = match src.get("sentinels", "") {
         Some((Raw::Opt(v), name)) => endpoints_option(v, name)?,
@@ -775,6 +792,32 @@ mod tests {
       Topology::Cluster { nodes, .. } => assert_eq!(nodes.len(), 2),
       other => panic!("expected cluster, got {other:?}"),
     }
+  }
+
+  #[test]
+  fn cluster_nodes_alone_select_cluster_mode() {
+    let c = Config::resolve(
+      &env(&[
+        ("REDIS_URL", "redis://127.0.0.1:7000"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:7000,127.0.0.1:7001"),
+        ("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN", "250"),
+      ]),
+      &Json::Null,
+    )
+    .expect("cluster resolves");
+    match c.topology {
+      Topology::Cluster { nodes, retry_delay_on_cluster_down, .. } => {
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(retry_delay_on_cluster_down, Duration::from_millis(250));
+      },
+      other => panic!("expected cluster, got {other:?}"),
+    }
+    let c = Config::resolve(&env(&[("REDIS_CLUSTER", "false"), ("REDIS_CLUSTER_NODES", "127.0.0.1:7000")]), &Json::Null)
+      .expect("resolves");
+    assert_eq!(c.mode(), "standalone");
+    let e = Config::resolve(&env(&[("REDIS_CLUSTER", "true"), ("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN", "soon")]), &Json::Null)
+      .expect_err("bad delay");
+    assert!(e.message.contains("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN"), "{}", e.message);
   }
 
   #[test]
