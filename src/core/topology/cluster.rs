@@ -127,20 +127,23 @@ pub fn merge(merge: Merge, parts: &[Part], replies: Vec<Result<Reply>>) -> Resul
   }
 }
 
-/// fred's "Max attempts reached." / "Too many redirections." in a cluster:
-/// name the redirection loop and the slot.
+/// fred's "Max attempts reached." (its ASK path) and "Too many
+/// redirections." in a cluster: name the redirection loop and the slot. It
+/// is the cluster answering MOVED/ASK, not Redis being unreachable, so it is
+/// a reply error (the fallback store must not answer in its place), and the
+/// command did not run.
 pub fn explain_routing(e: Error, cmd_slot: Option<u16>) -> Error {
   let lower = e.message.to_ascii_lowercase();
-  if lower.contains("max attempts") || lower.contains("redirection") || lower.starts_with("moved") || lower.starts_with("ask") {
+  if lower.contains("max attempts reached") || lower.contains("too many redirections") {
     let slot = cmd_slot.map(|s| format!(" for slot {s}")).unwrap_or_default();
     return Error::new(
-      e.kind,
+      ErrorKind::Reply,
       format!(
         "too many MOVED/ASK redirections{slot}: the cluster keeps redirecting the command (a slot migration in progress or a misconfigured slot); {}",
         e.message
       ),
     )
-    .with_sent(e.sent);
+    .with_sent(crate::core::error::Sent::No);
   }
   e
 }
@@ -196,6 +199,9 @@ mod tests {
   fn redirection_errors_are_named() {
     let e = explain_routing(Error::new(ErrorKind::Connection, "Max attempts reached."), Some(42));
     assert!(e.message.contains("MOVED/ASK") && e.message.contains("slot 42"), "{}", e.message);
+    assert_eq!(e.kind, ErrorKind::Reply);
+    let e = explain_routing(Error::new(ErrorKind::Connection, "Too many redirections."), None);
+    assert!(e.message.starts_with("too many MOVED/ASK redirections:"), "{}", e.message);
     let e = explain_routing(Error::new(ErrorKind::Connection, "refused"), Some(1));
     assert_eq!(e.message, "refused");
   }
