@@ -9,7 +9,7 @@ import { infoOf } from './harness/cli.mjs';
 import { openServiceFromEnv, closeServices } from './harness/service.mjs';
 import { runService } from './harness/child.mjs';
 import { startLoad, describeErrors } from './harness/load.mjs';
-import { uniqueKey } from './harness/util.mjs';
+import { uniqueKey, eventually } from './harness/util.mjs';
 
 let set;
 
@@ -47,6 +47,12 @@ async function seedKeys(label, n) {
   const keys = Array.from({ length: n }, (_, i) => uniqueKey(`${label}${i}`));
   for (const k of keys) await set.primary.cli('set', k, `v:${k}`);
   await set.primary.cli('wait', set.replicas.length, 2000);
+  // WAIT counts the replicas that acknowledged the offset; one still loading its first
+  // (diskless) sync can acknowledge before it serves the data: check the keys themselves.
+  const last = keys[keys.length - 1];
+  for (const r of set.replicas) {
+    await eventually(async () => (await r.cli('get', last)) === `v:${last}`, 5000, 20);
+  }
   return keys;
 }
 

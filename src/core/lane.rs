@@ -514,17 +514,21 @@ fn fail_all(batches: Vec<InFlight>, error: Error) {
   }
 }
 
+/// `AUTH [user] password` when a password is configured.
+pub fn auth_command(s: &LaneSettings) -> Option<Command> {
+  use fred::prelude::Value;
+  let password = s.password.as_ref()?;
+  let mut args = Vec::new();
+  if let Some(user) = &s.username {
+    args.push(Value::from(user.as_str()));
+  }
+  args.push(Value::from(password.as_str()));
+  Some(Command::new("AUTH", args))
+}
+
 fn handshake_commands(s: &LaneSettings) -> Vec<Command> {
   use fred::prelude::Value;
-  let mut cmds = Vec::new();
-  if let Some(password) = &s.password {
-    let mut args = Vec::new();
-    if let Some(user) = &s.username {
-      args.push(Value::from(user.as_str()));
-    }
-    args.push(Value::from(password.as_str()));
-    cmds.push(Command::new("AUTH", args));
-  }
+  let mut cmds: Vec<Command> = auth_command(s).into_iter().collect();
   if s.db != 0 {
     cmds.push(Command::new("SELECT", vec![Value::Integer(i64::from(s.db))]));
   }

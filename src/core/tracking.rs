@@ -42,15 +42,7 @@ async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
     .map_err(|_| fail("connect timed out"))?
     .map_err(|e| fail(&e.to_string()))?;
   let _ = stream.set_nodelay(true);
-  let mut setup = Vec::new();
-  if let Some(password) = &settings.password {
-    let mut args = Vec::new();
-    if let Some(user) = &settings.username {
-      args.push(Value::from(user.as_str()));
-    }
-    args.push(Value::from(password.as_str()));
-    setup.push(Command::new("AUTH", args));
-  }
+  let mut setup: Vec<Command> = crate::core::lane::auth_command(settings).into_iter().collect();
   let name = settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
   setup.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   setup.push(Command::new("CLIENT", vec![Value::from("ID")]));
