@@ -2,25 +2,52 @@
 //! (`[id, flags, name, argc, ...args]` repeated), read with one napi call
 //! per element and no intermediate JS objects.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use fred::prelude::Value;
 use napi::bindgen_prelude::{Array, Buffer, FromNapiValue, Unknown, ValueType};
-use napi::JsValue;
+use napi::{sys, JsValue};
 
 use crate::core::command::Command;
 use crate::core::error::Error;
 
-/// Converts one JS argument. Strings keep their UTF-8 bytes (moved, not
-/// copied again); Buffers are copied once; numbers are formatted by Redis'
-/// rules (integers without a decimal point).
-pub fn to_value(v: Unknown<'_>, position: usize) -> Result<Value, Error> {
+/// Where a batch's string arguments are written: one growing buffer, each
+/// argument a shared slice of it, instead of one allocation per argument.
+pub struct Arena(BytesMut);
+
+impl Arena {
+  pub fn new() -> Self {
+    Arena(BytesMut::new())
+  }
+
+  /// Copies a JS string's UTF-8 bytes in (one copy out of V8).
+  unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<Bytes, Error> {
+    let mut len = 0usize;
+    let status = sys::napi_get_value_string_utf8(env, v, std::ptr::null_mut(), 0, &mut len);
+    if status != sys::Status::napi_ok {
+      return Err(Error::argument("could not read a string argument"));
+    }
+    if self.0.capacity() - self.0.len() < len + 1 {
+      self.0.reserve((len + 1).max(16 * 1024));
+    }
+    let spare = self.0.spare_capacity_mut();
+    let mut written = 0usize;
+    let status = sys::napi_get_value_string_utf8(env, v, spare.as_mut_ptr().cast(), len + 1, &mut written);
+    if status != sys::Status::napi_ok {
+      return Err(Error::argument("could not read a string argument"));
+    }
+    // SAFETY: napi wrote `written` initialised bytes (plus a NUL we drop).
+    self.0.set_len(self.0.len() + written);
+    Ok(self.0.split().freeze())
+  }
+}
+
+/// Converts one JS argument. Strings are written once into the batch's
+/// arena; Buffers are copied once; numbers are formatted by Redis' rules
+/// (integers without a decimal point).
+pub fn to_value(v: Unknown<'_>, position: usize, arena: &mut Arena) -> Result<Value, Error> {
   let kind = v.get_type().map_err(|e| Error::argument(e.reason.clone()))?;
   match kind {
-    ValueType::String => {
-      let s = unsafe { String::from_napi_value(v.value().env, v.raw()) }
-        .map_err(|e| Error::argument(e.reason.clone()))?;
-      Ok(Value::String(s.into()))
-    },
+    ValueType::String => Ok(Value::Bytes(unsafe { arena.string(v.value().env, v.raw()) }?)),
     ValueType::Number => {
       let n = unsafe { f64::from_napi_value(v.value().env, v.raw()) }.map_err(|e| Error::argument(e.reason.clone()))?;
       if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
@@ -61,7 +88,7 @@ fn type_name(t: ValueType) -> &'static str {
 
 /// Reads one command at `*pos`: `name, argc, ...args`. On a bad argument
 /// the whole command is skipped and the error returned.
-pub fn read_command(batch: &Array<'_>, pos: &mut u32) -> Result<Command, Error> {
+pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Result<Command, Error> {
   let name: String = batch
     .get::<String>(*pos)
     .ok()
@@ -75,7 +102,7 @@ pub fn read_command(batch: &Array<'_>, pos: &mut u32) -> Result<Command, Error> 
   let mut first_error = None;
   for i in start..start + argc {
     match batch.get::<Unknown>(i) {
-      Ok(Some(v)) => match to_value(v, (i - start + 1) as usize) {
+      Ok(Some(v)) => match to_value(v, (i - start + 1) as usize, arena) {
         Ok(val) => args.push(val),
         Err(e) => {
           if first_error.is_none() {

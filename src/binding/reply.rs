@@ -12,6 +12,12 @@ unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> nap
     // Vec::from(Bytes) reuses the allocation when fred's buffer is unique.
     return Buffer::to_napi_value(env, Buffer::from(Vec::<u8>::from(b)));
   }
+  // ASCII (most values) is latin1 to V8: a plain copy, no UTF-8 decoding.
+  if b.is_ascii() {
+    let mut v = std::ptr::null_mut();
+    napi::check_status!(sys::napi_create_string_latin1(env, b.as_ptr().cast(), b.len() as isize, &mut v))?;
+    return Ok(v);
+  }
   match std::str::from_utf8(&b) {
     Ok(s) => <&str>::to_napi_value(env, s),
     Err(_) => String::to_napi_value(env, String::from_utf8_lossy(&b).into_owned()),

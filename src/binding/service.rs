@@ -12,7 +12,7 @@ use napi::bindgen_prelude::{Array, Function};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
-use crate::binding::args::read_command;
+use crate::binding::args::{read_command, Arena};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
 use crate::binding::event_loop::JsWaker;
 use crate::binding::near_get::NearGetFn;
@@ -100,6 +100,7 @@ impl NativeService {
   #[napi(catch_unwind)]
   pub fn submit(&self, batch: Array) {
     let mut pos = 0u32;
+    let mut arena = Arena::new();
     let len = batch.len();
     let mut jobs = Vec::new();
     // Each entry is at least `id, flags, name, argc`.
@@ -108,7 +109,7 @@ impl NativeService {
       let flags: u32 = batch.get::<u32>(pos + 1).ok().flatten().unwrap_or(0);
       pos += 2;
       let buffers = flags & FLAG_BUFFERS != 0;
-      match read_command(&batch, &mut pos) {
+      match read_command(&batch, &mut pos, &mut arena) {
         Ok(cmd) => jobs.push((id, buffers, cmd)),
         Err(e) => self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
       }
@@ -150,9 +151,10 @@ impl NativeService {
   pub fn submit_group(&self, id: u32, flags: u32, transaction: bool, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
     let mut pos = 0u32;
+    let mut arena = Arena::new();
     let mut cmds = Vec::new();
     while pos < batch.len() {
-      match read_command(&batch, &mut pos) {
+      match read_command(&batch, &mut pos, &mut arena) {
         Ok(cmd) => cmds.push(cmd),
         Err(e) => {
           self.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });

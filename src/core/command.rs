@@ -36,7 +36,11 @@ impl Command {
       || n.eq_ignore_ascii_case("fcall")
     {
       // script, numkeys, key...: no key means any node.
-      match self.args.get(1).and_then(|v| v.as_u64()) {
+      let numkeys = self.args.get(1).and_then(|v| match v {
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<u64>().ok(),
+        other => other.as_u64(),
+      });
+      match numkeys {
         Some(0) | None => ClusterHash::Random,
         Some(_) => ClusterHash::Offset(2),
       }
@@ -91,5 +95,8 @@ mod tests {
     assert_eq!(c.first_key(), Some(&b"k"[..]));
     let e = Command::new("EVAL", vec![Value::from("return 1"), Value::from(1), Value::from("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)));
+    let arg = |s: &'static str| Value::Bytes(Bytes::from_static(s.as_bytes()));
+    let e = Command::new("evalsha", vec![arg("abc"), arg("1"), arg("k")]);
+    assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)), "numkeys given as a string");
   }
 }

@@ -3,8 +3,8 @@
 //! to Redis on recovery, remaining TTLs kept), and, while Redis is healthy,
 //! mirroring of plain values into the store so an outage finds recent data.
 
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,9 +39,14 @@ pub struct Fallback {
   memory: Arc<MemoryStore>,
   journal: Journal<Command>,
   policy: FallbackWrites,
-  /// `None`: mirroring is off.
-  mirror: Option<SyncSender<Mirror>>,
+  /// `None`: mirroring is off. Producers append; the mirror thread takes
+  /// the whole queue every few milliseconds (no wake-up per value).
+  mirror: Option<Arc<Mutex<Vec<Mirror>>>>,
 }
+
+/// Updates queued beyond this between two passes are dropped (best effort).
+const MIRROR_QUEUE_MAX: usize = 64 * 1024;
+const MIRROR_EVERY: Duration = Duration::from_millis(20);
 
 fn arg_bytes(v: &Value) -> Option<Bytes> {
   match v {
@@ -174,8 +179,9 @@ impl Fallback {
       // Any other write makes a mirrored copy stale.
       Mirror::Forget { key }
     };
-    if let Err(TrySendError::Disconnected(_)) = tx.try_send(op) {
-      // The mirror thread is gone (shutdown): nothing to keep.
+    let mut queue = tx.lock().unwrap_or_else(|p| p.into_inner());
+    if queue.len() < MIRROR_QUEUE_MAX {
+      queue.push(op);
     }
   }
 
@@ -213,20 +219,36 @@ impl Fallback {
   }
 }
 
-fn start_mirror(memory: Arc<MemoryStore>) -> Option<SyncSender<Mirror>> {
-  let (tx, rx) = sync_channel::<Mirror>(64 * 1024);
+fn start_mirror(memory: Arc<MemoryStore>) -> Option<Arc<Mutex<Vec<Mirror>>>> {
+  let queue: Arc<Mutex<Vec<Mirror>>> = Arc::new(Mutex::new(Vec::new()));
+  let shared = queue.clone();
   std::thread::Builder::new()
     .name("resilis-mirror".into())
     .spawn(move || {
-      while let Ok(op) = rx.recv() {
-        match op {
-          Mirror::Put { key, value, ttl } => memory.mirror_string(&key, value, ttl),
-          Mirror::Forget { key } => memory.forget(&key),
+      // Keep the last update per key and skip values the store already
+      // holds: hot keys read again and again cost one lookup per pass.
+      let mut latest: HashMap<Bytes, Mirror> = HashMap::new();
+      // Alone with the queue: the service is gone.
+      while Arc::strong_count(&shared) > 1 {
+        std::thread::sleep(MIRROR_EVERY);
+        let taken = std::mem::take(&mut *shared.lock().unwrap_or_else(|p| p.into_inner()));
+        for m in taken {
+          let key = match &m {
+            Mirror::Put { key, .. } | Mirror::Forget { key } => key.clone(),
+          };
+          latest.insert(key, m);
+        }
+        for (key, m) in latest.drain() {
+          match m {
+            Mirror::Put { value, ttl: None, .. } if memory.holds_string(&key, &value) => {},
+            Mirror::Put { value, ttl, .. } => memory.mirror_string(&key, value, ttl),
+            Mirror::Forget { .. } => memory.forget(&key),
+          }
         }
       }
     })
     .ok()?;
-  Some(tx)
+  Some(queue)
 }
 
 #[cfg(test)]

@@ -339,6 +339,12 @@ impl MemoryStore {
     self.put(Bytes::copy_from_slice(key), Arc::new(Data::Str(value)), at);
   }
 
+  /// True when `key` already holds exactly this string (and has not
+  /// expired): mirroring it again would change nothing.
+  pub fn holds_string(&self, key: &[u8], value: &[u8]) -> bool {
+    self.cache.get(key).is_some_and(|e| !e.expired(Instant::now()) && matches!(&*e.data, Data::Str(v) if v.as_ref() == value))
+  }
+
   /// Drops a mirrored key (a write the store did not see made it stale).
   pub fn forget(&self, key: &[u8]) {
     let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
