@@ -39,6 +39,18 @@ export declare class NativeService {
   breakerMetrics(name: string): string
   /** Topology and endpoint, for health and stats: never the password. */
   describe(): string
+  /**
+   * The topology with every node's role, state and PING latency (each
+   * within `limit_ms`), settled as one JSON string.
+   */
+  topology(id: number, limitMs: number): void
+  /**
+   * The nodes SCAN must visit one by one (`host:port` of each cluster
+   * primary); an empty array when the deployment is one keyspace.
+   */
+  scanNodes(id: number): void
+  /** One command (`[name, argc, ...args]`) on the node `node` named by `scanNodes`. */
+  nodeCommand(id: number, flags: number, node: string, batch: unknown[]): void
   /** Test hook: a panic inside a tokio task must reject, not abort Node. */
   _debugPanic(id: number): void
 }

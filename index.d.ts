@@ -102,7 +102,59 @@ export interface HealthCheckResult {
   port: number;
   mode: string;
   circuit?: string;
+  /** The deployment as the servers report it, each node PINGed with a short limit. */
+  topology: TopologyReport;
   error?: string;
+}
+
+/** One node of the deployment in a `TopologyReport`. */
+export interface TopologyNode {
+  /** `host:port`. */
+  address: string | null;
+  role: 'master' | 'replica';
+  healthy: boolean;
+  /** PING round trip in milliseconds; `null` when not pinged (cluster replicas) or no answer. */
+  latency: number | null;
+  /** Cluster: the node id, the hash slots it serves, whether the cluster flags it failed. */
+  id?: string;
+  slots?: number;
+  failed?: boolean;
+  /** Cluster replicas: their master's `host:port`. */
+  master?: string;
+  /** Read replicas: whether reads are routed to it now (not benched after a failure). */
+  inUse?: boolean;
+  error?: string;
+}
+
+export interface TopologyReport {
+  /** 'standalone' | 'replicas' | 'cluster' | 'sentinel' | 'memory'. */
+  mode: string;
+  nodeCount: number;
+  nodes: TopologyNode[];
+  /** Configured seed nodes (cluster) or sentinels. */
+  seeds?: number;
+  /** The servers fred has connections to. */
+  connectedServers?: string[];
+  /** Cluster: `CLUSTER INFO` cluster_state ('ok' | 'fail') and cluster_size (masters serving slots). */
+  clusterState?: string;
+  clusterSize?: number | null;
+  /** Cluster: every primary's `host:port`. */
+  masters?: string[];
+  scaleReads?: boolean;
+  /** Standalone, read replicas, sentinel: the current master's `host:port`. */
+  master?: string | null;
+  /** Sentinel: the `+switch-master` events followed. */
+  masterSwitches?: number;
+  replicas?: Array<{ host: string; port: number; connected: boolean; healthy: boolean }>;
+  /** Why the report is partial (not connected, closed, CLUSTER INFO failed). */
+  error?: string;
+}
+
+/** One node's keyspace, from `scanNodes()`: `scan` as on RedisService. */
+export interface NodeScanner {
+  readonly address: string;
+  scan(cursor: string | number, options?: { match?: string; count?: number; type?: string }): Promise<[string, string[]]>;
+  scanBuffer(cursor: string | number, options?: { match?: string; count?: number; type?: string }): Promise<[Buffer, Buffer[]]>;
 }
 
 export interface CircuitBreakerMetrics {
@@ -143,6 +195,7 @@ export interface ServiceStats {
   replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   fallbackCache: FallbackCacheStats;
+  topology: TopologyReport;
   error?: string;
 }
 
@@ -182,6 +235,8 @@ export class RedisService extends EventEmitter {
   getClient(): NodeRedisClient;
   healthCheck(): Promise<HealthCheckResult>;
   getStats(): Promise<ServiceStats>;
+  /** What a keyspace-wide SCAN must visit: one scanner per cluster primary, or `[this]` (one keyspace). */
+  scanNodes(): Promise<Array<NodeScanner | RedisService>>;
   getFallbackCacheStats(): FallbackCacheStats;
   getCircuitBreakerMetrics(name: string): CircuitBreakerMetrics;
   readonly circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };

@@ -11,6 +11,7 @@ import { openServiceFromEnv, closeServices } from './harness/service.mjs';
 import { runService } from './harness/child.mjs';
 import { startLoad, describeErrors } from './harness/load.mjs';
 import { uniqueKey, captureError, settleWithin } from './harness/util.mjs';
+import { loadResilis } from './harness/package.mjs';
 
 let cluster;
 
@@ -163,6 +164,72 @@ test('an ASK/MOVED loop ends in a routing error within the redirection limit, no
     await source.cli('cluster', 'setslot', slot, 'stable');
   }
   assert.equal(await svc.set(key, 'after'), 'OK');
+});
+
+test('invalidatePattern of 10,000 keys visits every master with SCAN (never KEYS) and deletes all and only the matches', { timeout: 90000 }, async () => {
+  const svc = clusterService();
+  const { createRedisCacheService } = loadResilis();
+  const cache = createRedisCacheService({ service: svc });
+  const prefix = uniqueKey('inv');
+  const matching = Array.from({ length: 10000 }, (_, i) => `${prefix}:user:${i}`);
+  const others = [
+    ...Array.from({ length: 300 }, (_, i) => `${prefix}:keep:${i}`),
+    ...Array.from({ length: 30 }, (_, i) => `${prefix}:users:${i}`), // 'user:*' does not match 'users:'
+  ];
+  const all = [...matching, ...others];
+  for (let i = 0; i < all.length; i += 1000) {
+    await svc.mset(Object.fromEntries(all.slice(i, i + 1000).map((k) => [k, 'v'])));
+  }
+  const count = (m, pattern) => m.cli('eval', "return #redis.call('keys', ARGV[1])", '0', pattern).then(Number);
+  const before = await Promise.all(cluster.masters().map((m) => count(m, `${prefix}:user:*`)));
+  assert.equal(before.reduce((a, b) => a + b, 0), matching.length);
+  assert.ok(before.every((n) => n > 0), `the keys span every master: ${before}`);
+
+  const nodes = await svc.scanNodes();
+  assert.deepEqual(nodes.map((n) => Number(n.address.split(':').pop())).sort(), cluster.masters().map((m) => m.port).sort());
+  await Promise.all(cluster.nodes.filter((n) => n.running).map((n) => n.cli('config', 'resetstat')));
+  const deleted = await settleWithin(cache.invalidatePattern(`${prefix}:user:*`), 60000, 'invalidatePattern');
+  const stats = await Promise.all(cluster.masters().map((m) => m.cli('info', 'commandstats')));
+  assert.equal(deleted, matching.length);
+  for (const [i, m] of cluster.masters().entries()) {
+    assert.doesNotMatch(stats[i], /cmdstat_keys:/, `KEYS was sent to ${m.port}`);
+    assert.match(stats[i], /cmdstat_scan:calls=\d+/, `master ${m.port} was not scanned`);
+  }
+  const after = await Promise.all(cluster.masters().map((m) => count(m, `${prefix}:user:*`)));
+  assert.deepEqual(after, after.map(() => 0), 'matching keys left behind');
+  const kept = await Promise.all(cluster.masters().map((m) => count(m, `${prefix}:*`)));
+  assert.equal(kept.reduce((a, b) => a + b, 0), others.length, 'a key outside the pattern was deleted');
+  assert.equal(await cache.invalidatePattern(`${prefix}:user:*`), 0);
+});
+
+test('healthCheck() and getStats() report the cluster: state, every node with its role, each master\'s latency', async () => {
+  const svc = clusterService();
+  await svc.connect();
+  await cluster.refresh();
+  const health = await svc.healthCheck();
+  assert.equal(health.healthy, true, JSON.stringify(health));
+  const t = health.topology;
+  assert.equal(t.mode, 'cluster');
+  assert.equal(t.clusterState, 'ok');
+  assert.equal(t.clusterSize, 3);
+  assert.equal(t.nodeCount, cluster.nodes.filter((n) => n.running).length);
+  const port = (n) => Number(n.address.split(':').pop());
+  const masters = t.nodes.filter((n) => n.role === 'master');
+  assert.deepEqual(masters.map(port).sort(), cluster.masters().map((m) => m.port).sort());
+  for (const m of masters) {
+    assert.equal(m.healthy, true, JSON.stringify(m));
+    assert.equal(typeof m.latency, 'number');
+    assert.ok(m.latency >= 0 && m.latency < 1000, `latency ${m.latency}`);
+    assert.ok(m.slots > 0);
+  }
+  for (const r of t.nodes.filter((n) => n.role === 'replica')) {
+    const master = cluster.nodes.find((n) => n.id === cluster.nodes.find((x) => x.port === port(r))?.masterId);
+    assert.equal(port({ address: r.master }), master.port, `replica ${r.address} reports master ${r.master}`);
+  }
+  const stats = await svc.getStats();
+  assert.equal(stats.topology.mode, 'cluster');
+  assert.equal(stats.topology.clusterState, 'ok');
+  assert.equal(stats.topology.nodes.filter((n) => n.role === 'master').length, 3);
 });
 
 test('live slot migration (ASK, then MOVED) under load: no caller-visible errors, no lost or repeated INCR', {

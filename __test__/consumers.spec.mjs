@@ -206,6 +206,10 @@ async function main(): Promise<void> {
   const single = getRedisService({ enabled: true });
   await redisService.get('x');
   const healthy: boolean = await RedisServiceFactory.healthCheck();
+  const topo = (await svc.healthCheck()).topology;
+  const nodeLatency: number | null = topo.nodes[0].latency;
+  const clusterState: string | undefined = (await svc.getStats()).topology.clusterState;
+  for (const node of await svc.scanNodes()) await node.scan(0, { match: 'user:*', count: 100 });
   const inst = RedisServiceFactory.getInstance();
   await RedisServiceFactory.create({ host: 'localhost', port: 6379 }).disconnect();
   try {

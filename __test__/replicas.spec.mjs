@@ -87,6 +87,23 @@ test('reads go to the replicas (both used), writes to the primary', async () => 
   assert.equal(await set.primary.cli('get', written), 'w');
 });
 
+test('healthCheck() and getStats() report the primary and each replica with its latency', async () => {
+  const svc = openServiceFromEnv(env000({ REDIS_ENABLED: 'true' }));
+  await svc.connect();
+  const health = await svc.healthCheck();
+  assert.equal(health.healthy, true, JSON.stringify(health));
+  const t = health.topology;
+  assert.equal(t.mode, 'replicas');
+  assert.equal(t.nodeCount, 1 + set.replicas.length);
+  const port = (n) => Number(n.address.split(':').pop());
+  assert.deepEqual(t.nodes.map((n) => [n.role, port(n)]), [['master', set.primary.port], ...set.replicas.map((r) => ['replica', r.port])]);
+  for (const n of t.nodes) {
+    assert.equal(n.healthy, true, JSON.stringify(n));
+    assert.equal(typeof n.latency, 'number');
+  }
+  assert.equal((await svc.getStats()).topology.nodes.length, 1 + set.replicas.length);
+});
+
 test('a killed replica does not fail reads (they go to the other replica or the primary)', async (t) => {
   const keys = await seedKeys('rk', 20);
   const svc = openServiceFromEnv(env000({ REDIS_ENABLED: 'true', REDIS_COMMAND_TIMEOUT: '2000' }));

@@ -61,6 +61,22 @@ test('seed 001: REDIS_SENTINEL=true + REDIS_SENTINEL{N}_HOST/PORT + REDIS_MASTER
   assert.equal(await (await group.currentMaster()).cli('get', key), 'via-sentinel');
 });
 
+test('healthCheck() and getStats() report the master sentinel chose, with its latency', async () => {
+  const svc = sentinelService();
+  await svc.connect();
+  const master = await group.currentMaster();
+  const health = await svc.healthCheck();
+  assert.equal(health.healthy, true, JSON.stringify(health));
+  const t = health.topology;
+  assert.equal(t.mode, 'sentinel');
+  assert.equal(Number(t.master.split(':').pop()), master.port, `topology.master ${t.master}`);
+  assert.equal(t.nodeCount, 1);
+  assert.equal(t.nodes[0].role, 'master');
+  assert.equal(t.nodes[0].healthy, true);
+  assert.equal(typeof t.nodes[0].latency, 'number');
+  assert.equal(Number((await svc.getStats()).topology.master.split(':').pop()), master.port);
+});
+
 test('SENTINEL FAILOVER under load: writes reach the new master within 2 s, none go to the old one after', async (t) => {
   const svc = sentinelService();
   await svc.connect();

@@ -4,7 +4,8 @@
 //   BENCH_SECONDS    measured seconds per cell (default 2)
 //   BENCH_WARMUP_MS  warmup per cell, not recorded (default 300)
 //   BENCH_RUNS       repeat the whole matrix N times and report the median per metric (default 1)
-//   BENCH_ONLY       only workloads whose name contains this substring (comma list = any of them)
+//   BENCH_ONLY       only workloads whose name contains this substring (comma list = any of them;
+//                    'cluster' = only the 3-master cluster rows, bench/cluster.mjs)
 //   BENCH_CLIENTS    comma list of clients (resilis,ioredis,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
@@ -19,6 +20,7 @@ import { WORKLOADS, PRELOAD } from './workloads.mjs';
 import { measure, medianCell } from './measure.mjs';
 import { formatTable, writeJson } from './report.mjs';
 import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
+import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -107,8 +109,9 @@ async function main() {
   const fallbackRows = clientNames.includes('resilis')
     ? FALLBACK_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
-  if (workloads.length === 0 && fallbackRows.length === 0) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS].map((w) => w.name).join(', ');
+  const clusterRows = CLUSTER_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
+  if (workloads.length === 0 && fallbackRows.length === 0 && clusterRows.length === 0) {
+    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
 
@@ -196,10 +199,12 @@ async function main() {
       j.median.ratioToIoredis = base && !j.median.failed ? j.median.opsPerSec / base : null;
     }
 
-    console.log('');
-    console.log(formatTable(rows, baselineOps));
-    console.log('');
-    console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
+    if (workloads.length > 0) {
+      console.log('');
+      console.log(formatTable(rows, baselineOps));
+      console.log('');
+      console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
+    }
 
     let fallback = [];
     if (fallbackRows.length > 0) {
@@ -207,6 +212,15 @@ async function main() {
       console.log('');
       console.log('Served from the in-memory fallback while Redis is stopped (the other clients cannot serve then):');
       console.log(formatTable(fallback.map(({ workload, cell }) => ({ workload, client: 'resilis', cell })), new Map()));
+    }
+
+    let cluster = [];
+    if (clusterRows.length > 0) {
+      cluster = await measureCluster({ ...config });
+      const clusterBase = new Map(cluster.filter((r) => r.client === BASELINE && !r.cell.failed).map((r) => [r.workload, r.cell.opsPerSec]));
+      console.log('');
+      console.log('Redis Cluster, 3 masters started by redis-cli --cluster create (resilis with cluster: true / REDIS_CLUSTER_NODES):');
+      console.log(formatTable(cluster, clusterBase));
     }
 
     writeJson(config.out, {
@@ -219,6 +233,7 @@ async function main() {
       clients: Object.fromEntries([...opened].map(([n, o]) => [n, o.error ?? 'ok'])),
       results: json,
       fallback,
+      cluster,
     });
     console.log(`results written to ${config.out}`);
   } finally {

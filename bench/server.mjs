@@ -47,15 +47,15 @@ export function redisServerVersion(bin) {
 }
 
 /**
- * Start redis-server. Resolves { host, port, url, pid, version, stop() }.
+ * Start redis-server (`args`: extra arguments, `cwd`: its working directory). Resolves { host, port, url, pid, version, stop() }.
  * stop() is idempotent; a synchronous kill on process exit is registered as a safety net.
  */
-export async function startRedis({ bin = '/usr/bin/redis-server', readyTimeoutMs = 10_000, attempts = 3 } = {}) {
+export async function startRedis({ bin = '/usr/bin/redis-server', readyTimeoutMs = 10_000, attempts = 3, args = [], cwd } = {}) {
   let lastErr;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = await freePort();
     try {
-      return await launch(bin, port, readyTimeoutMs);
+      return await launch(bin, port, readyTimeoutMs, args, cwd);
     } catch (err) {
       lastErr = err;
     }
@@ -63,9 +63,9 @@ export async function startRedis({ bin = '/usr/bin/redis-server', readyTimeoutMs
   throw lastErr;
 }
 
-async function launch(bin, port, readyTimeoutMs) {
-  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+async function launch(bin, port, readyTimeoutMs, extraArgs, cwd) {
+  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...extraArgs];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let log = '';
   const keepLog = (d) => {
     log = (log + d).slice(-4000);

@@ -8,6 +8,7 @@ const { Dispatcher, FLAG_BUFFERS } = require('./dispatcher');
 const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
+const { installNodes, topologyReport } = require('./nodes');
 const A = require('./args');
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
@@ -157,6 +158,7 @@ class RedisService extends EventEmitter {
     const started = process.hrtime.bigint();
     let healthy = false;
     let error;
+    const topology = topologyReport(this);
     try {
       healthy = (await this._send('ping', [])) === 'PONG';
     } catch (err) {
@@ -177,7 +179,15 @@ class RedisService extends EventEmitter {
       port: info.port,
       mode: info.mode,
       circuit: core.degraded || open ? 'open' : 'closed',
+      topology: await topology,
     };
+    // A cluster that says it is not ok (slots uncovered) cannot serve every key.
+    const clusterState = result.topology.clusterState;
+    if (result.healthy && clusterState !== undefined && clusterState !== 'ok') {
+      result.healthy = false;
+      result.status = 'degraded';
+      result.error = `the cluster state is ${clusterState}`;
+    }
     if (error) result.error = error.message;
     else if (core.degraded) result.error = 'Redis is unreachable; serving from the in-memory fallback';
     return result;
@@ -185,6 +195,7 @@ class RedisService extends EventEmitter {
 
   async getStats() {
     const base = JSON.parse(this._native.describe());
+    const topology = topologyReport(this);
     const stats = {
       connected: this.isConnected,
       connectionAttempts: base.connectionAttempts,
@@ -215,6 +226,7 @@ class RedisService extends EventEmitter {
     } catch (err) {
       stats.error = err.message;
     }
+    stats.topology = await topology;
     return stats;
   }
 
@@ -225,5 +237,6 @@ class RedisService extends EventEmitter {
 }
 
 install(RedisService.prototype);
+installNodes(RedisService.prototype);
 
 module.exports = { RedisService, pairsToObject };

@@ -23,18 +23,10 @@ async function scanAll(service, pattern, onBatch) {
   }
 }
 
-/** Unlinks the keys of one batch; resolves how many existed. */
+/** Unlinks the keys of one batch; resolves how many existed. In a cluster the core splits a
+ * cross-slot UNLINK into one command per slot and sums the counts. */
 async function unlinkBatch(service, keys) {
-  if (typeof service.scanNodes !== 'function') return Number(await service.unlink(keys));
-  // Cluster: the keys of one node span many slots, and a multi-key UNLINK must stay in one
-  // slot, so each key is its own command (one pipeline, routed key by key).
-  const replies = await service.pipeline(keys.map((k) => ({ command: 'unlink', args: [k] })));
-  let n = 0;
-  for (const r of replies) {
-    if (r instanceof Error) throw r;
-    n += Number(r);
-  }
-  return n;
+  return Number(await service.unlink(keys));
 }
 
 async function invalidatePattern(service, pattern) {

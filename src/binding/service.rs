@@ -263,8 +263,46 @@ impl NativeService {
       "lazyConnect": c.lazy_connect,
       "connectionAttempts": self.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
       "nearCache": self.core.near_cache_enabled(),
+      "topology": self.core.topology_info(),
     })
     .to_string()
+  }
+
+  /// The topology with every node's role, state and PING latency (each
+  /// within `limit_ms`), settled as one JSON string.
+  #[napi(catch_unwind)]
+  pub fn topology(&self, id: u32, limit_ms: u32) {
+    let core = self.core.clone();
+    let limit = std::time::Duration::from_millis(u64::from(limit_ms.max(1)));
+    self.run_lifecycle(id, async move { Ok(Reply::from_str(&core.topology_report(limit).await.to_string())) });
+  }
+
+  /// The nodes SCAN must visit one by one (`host:port` of each cluster
+  /// primary); an empty array when the deployment is one keyspace.
+  #[napi(catch_unwind)]
+  pub fn scan_nodes(&self, id: u32) {
+    let core = self.core.clone();
+    self.run_lifecycle(id, async move {
+      let nodes = core.scan_nodes().await?;
+      Ok(Reply::Array(nodes.iter().map(|n| Reply::from_str(n)).collect()))
+    });
+  }
+
+  /// One command (`[name, argc, ...args]`) on the node `node` named by `scanNodes`.
+  #[napi(catch_unwind)]
+  pub fn node_command(&self, id: u32, flags: u32, node: String, batch: Array) {
+    let buffers = flags & FLAG_BUFFERS != 0;
+    let mut pos = 0u32;
+    let cmd = match read_command(&batch, &mut pos, &mut Arena::new()) {
+      Ok(cmd) => cmd,
+      Err(e) => return self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
+    };
+    let core = self.core.clone();
+    let completions = self.completions.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let result = guarded(core.dispatch_to_node(&node, cmd)).await;
+      completions.push(Completion { id, buffers, outcome: Outcome::Single(result) });
+    });
   }
 
   /// Test hook: a panic inside a tokio task must reject, not abort Node.

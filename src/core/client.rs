@@ -292,6 +292,58 @@ impl RedisClients {
     info
   }
 
+  /// `topology_info()` plus what only the servers can say, for health and
+  /// stats: the nodes with their role and PING latency (each within
+  /// `limit`), the cluster's state and size, the current master.
+  pub async fn topology_report(&self, limit: Duration) -> serde_json::Value {
+    let mut info = self.topology_info();
+    let client = self.pool.next();
+    if self.cluster.is_some() {
+      topology::nodes::cluster_report(client, limit, &mut info).await;
+      return info;
+    }
+    let master = client.active_connections().first().map(topology::nodes::address);
+    let mut primary = serde_json::json!({ "address": master.clone(), "role": "master" });
+    let ping = topology::nodes::ping_json(client, limit);
+    let replicas = async {
+      match &self.replicas {
+        Some(r) => r.ping_all(limit).await,
+        None => Vec::new(),
+      }
+    };
+    let (ping, replicas) = futures::join!(ping, replicas);
+    if let (Some(p), Some(ping)) = (primary.as_object_mut(), ping.as_object()) {
+      p.extend(ping.clone());
+    }
+    info["master"] = master.map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+    let mut nodes = vec![primary];
+    nodes.extend(replicas);
+    info["nodeCount"] = nodes.len().into();
+    info["nodes"] = nodes.into();
+    info
+  }
+
+  /// The nodes a keyspace-wide command (SCAN) must visit, as `host:port`:
+  /// every primary of a cluster; empty for the other topologies (one
+  /// keyspace: the service itself is the only node).
+  pub async fn scan_nodes(&self) -> Result<Vec<String>> {
+    if self.cluster.is_none() {
+      return Ok(Vec::new());
+    }
+    let primaries = topology::nodes::cluster_primaries(self.pool.next()).await?;
+    Ok(primaries.iter().map(topology::nodes::address).collect())
+  }
+
+  /// One command on one node (`host:port`, a cluster primary); elsewhere
+  /// the command goes as usual.
+  pub async fn send_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
+    if self.cluster.is_none() {
+      return self.send_primary(cmd).await;
+    }
+    let server = topology::nodes::parse_address(node)?;
+    topology::nodes::send_to(self.pool.next(), server, cmd).await
+  }
+
   pub fn is_connected(&self) -> bool {
     self.pool.is_connected()
   }

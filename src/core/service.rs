@@ -594,6 +594,52 @@ impl Service {
     out
   }
 
+  /// The static topology facts (no I/O): `null` without Redis clients.
+  pub fn topology_info(&self) -> serde_json::Value {
+    self.clients().ok().map(|c| c.topology_info()).unwrap_or(serde_json::Value::Null)
+  }
+
+  /// The topology with per-node state and PING latency (each within
+  /// `limit`). It never connects (a health check must not wait for a
+  /// connect timeout): in memory mode, or while not connected, only the
+  /// static facts and why.
+  pub async fn topology_report(&self, limit: std::time::Duration) -> serde_json::Value {
+    if self.closed.load(Ordering::Acquire) {
+      return serde_json::json!({ "mode": self.config.mode(), "nodeCount": 0, "nodes": [], "error": Error::closed().message });
+    }
+    if self.serving_from_memory() {
+      return serde_json::json!({ "mode": "memory", "nodeCount": 0, "nodes": [] });
+    }
+    match self.clients() {
+      Ok(clients) if self.connected.load(Ordering::Acquire) => clients.topology_report(limit).await,
+      Ok(clients) => {
+        let mut info = clients.topology_info();
+        info["nodeCount"] = 0.into();
+        info["nodes"] = serde_json::json!([]);
+        info["error"] = "not connected".into();
+        info
+      },
+      Err(e) => serde_json::json!({ "mode": self.config.mode(), "nodeCount": 0, "nodes": [], "error": e.message }),
+    }
+  }
+
+  /// The nodes SCAN must visit one by one (cluster primaries, `host:port`);
+  /// empty when the service is one keyspace (standalone, sentinel, memory).
+  pub async fn scan_nodes(&self) -> Result<Vec<String>> {
+    match self.ready_clients().await? {
+      Some(clients) => clients.scan_nodes().await,
+      None => Ok(Vec::new()),
+    }
+  }
+
+  /// One command on one node named by `scan_nodes`.
+  pub async fn dispatch_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
+    match self.ready_clients().await? {
+      Some(clients) => clients.send_to_node(node, cmd).await,
+      None => self.memory.execute(&cmd),
+    }
+  }
+
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
     match self.ready_clients().await? {
       Some(clients) => Ok(clients.pipeline(cmds).await),

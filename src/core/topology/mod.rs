@@ -3,6 +3,7 @@
 //! following and the cluster helpers (multi-key splitting, read scaling).
 
 pub mod cluster;
+pub mod nodes;
 pub mod replicas;
 pub mod sentinel;
 pub mod tls;

@@ -154,6 +154,30 @@ impl ReadReplicas {
     )
   }
 
+  /// For the health report: each replica with its PING latency (within `limit`).
+  pub async fn ping_all(&self, limit: Duration) -> Vec<serde_json::Value> {
+    let now = self.now_ms();
+    let pings = self.replicas.iter().map(|r| async move {
+      let mut node = serde_json::json!({
+        "address": format!("{}:{}", r.endpoint.host, r.endpoint.port),
+        "role": "replica",
+        "inUse": r.unhealthy_until.load(Ordering::Relaxed) <= now,
+      });
+      if r.client.is_connected() {
+        let ping = crate::core::topology::nodes::ping_json(&r.client, limit).await;
+        if let (Some(n), Some(p)) = (node.as_object_mut(), ping.as_object()) {
+          n.extend(p.clone());
+        }
+      } else {
+        node["healthy"] = false.into();
+        node["latency"] = serde_json::Value::Null;
+        node["error"] = "not connected".into();
+      }
+      node
+    });
+    futures::future::join_all(pings).await
+  }
+
   /// For health and stats: each replica and whether it is in use.
   pub fn describe(&self) -> serde_json::Value {
     let now = self.now_ms();

@@ -1,0 +1,80 @@
+'use strict';
+// Per-node access for topology-aware callers: scanNodes() (one scanner per
+// cluster primary, for keyspace-wide SCAN) and the topology report that
+// healthCheck() and getStats() include.
+
+const A = require('./args');
+
+const FLAG_BUFFERS = 1;
+
+/** Calls `native[method](id, ...args)`; it settles through the completion queue like a command. */
+function nativeCall(service, method, ...args) {
+  const d = service._dispatcher;
+  d.flushBatch(); // keep order with commands issued earlier this tick
+  return new Promise((resolve, reject) => {
+    const id = d.track(resolve, reject);
+    try {
+      service._native[method](id, ...args);
+    } catch (err) {
+      d.settleError(id, 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
+    }
+  });
+}
+
+/** One command on one node (`host:port`) of the service's deployment. */
+function sendToNode(service, address, name, args, buffers = false) {
+  return nativeCall(service, 'nodeCommand', buffers ? FLAG_BUFFERS : 0, address, [name, args.length, ...args]);
+}
+
+/** A SCAN over one node's keyspace: `scan(cursor, { match, count, type })` like RedisService#scan. */
+class NodeScanner {
+  constructor(service, address) {
+    this.service = service;
+    this.address = address;
+  }
+
+  scan(cursor, ...rest) {
+    try {
+      return sendToNode(this.service, this.address, 'scan', A.scanArgs(cursor, rest));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  scanBuffer(cursor, ...rest) {
+    try {
+      return sendToNode(this.service, this.address, 'scan', A.scanArgs(cursor, rest), true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/**
+ * The topology report for healthCheck() and getStats(): mode, nodes (role, state, PING latency
+ * within `limitMs`, default min(commandTimeout, 1 s)), cluster state, master. Never rejects.
+ */
+async function topologyReport(service, limitMs) {
+  const info = JSON.parse(service._native.describe());
+  const limit = Math.max(1, Math.round(limitMs ?? Math.min(1000, info.commandTimeout || 1000)));
+  try {
+    return JSON.parse(await nativeCall(service, 'topology', limit));
+  } catch (err) {
+    return { mode: info.mode, nodeCount: 0, nodes: [], error: err.message };
+  }
+}
+
+function installNodes(proto) {
+  /**
+   * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
+   * `scan(cursor, opts)` and `address`), or `[this]` when the deployment is one keyspace
+   * (standalone, sentinel, read replicas, memory).
+   */
+  proto.scanNodes = async function scanNodes() {
+    const addresses = await nativeCall(this, 'scanNodes');
+    if (!Array.isArray(addresses) || addresses.length === 0) return [this];
+    return addresses.map((a) => new NodeScanner(this, a));
+  };
+}
+
+module.exports = { installNodes, topologyReport, NodeScanner };
