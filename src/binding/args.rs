@@ -21,17 +21,20 @@ impl Arena {
 
   /// Copies a JS string's UTF-8 bytes in (one copy out of V8).
   unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<Bytes, Error> {
-    let mut len = 0usize;
-    let status = sys::napi_get_value_string_utf8(env, v, std::ptr::null_mut(), 0, &mut len);
+    // The UTF-16 length is O(1) in V8 and bounds the UTF-8 length (x3):
+    // one pass over the string instead of measuring it first.
+    let mut units = 0usize;
+    let status = sys::napi_get_value_string_utf16(env, v, std::ptr::null_mut(), 0, &mut units);
     if status != sys::Status::napi_ok {
       return Err(Error::argument("could not read a string argument"));
     }
-    if self.0.capacity() - self.0.len() < len + 1 {
-      self.0.reserve((len + 1).max(16 * 1024));
+    let room = units * 3 + 1;
+    if self.0.capacity() - self.0.len() < room {
+      self.0.reserve(room.max(16 * 1024));
     }
     let spare = self.0.spare_capacity_mut();
     let mut written = 0usize;
-    let status = sys::napi_get_value_string_utf8(env, v, spare.as_mut_ptr().cast(), len + 1, &mut written);
+    let status = sys::napi_get_value_string_utf8(env, v, spare.as_mut_ptr().cast(), room, &mut written);
     if status != sys::Status::napi_ok {
       return Err(Error::argument("could not read a string argument"));
     }

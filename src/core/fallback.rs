@@ -42,6 +42,9 @@ pub struct Fallback {
   /// `None`: mirroring is off. Producers append; the mirror thread takes
   /// the whole queue every few milliseconds (no wake-up per value).
   mirror: Option<Arc<Mutex<Vec<Mirror>>>>,
+  /// Keys whose read value was mirrored in the last second: a hot key is
+  /// refreshed once a second, not on every GET (no copy, no queueing).
+  recently_read: moka::sync::Cache<Bytes, ()>,
 }
 
 /// Updates queued beyond this between two passes are dropped (best effort).
@@ -125,7 +128,8 @@ fn approx_size(cmd: &Command) -> usize {
 impl Fallback {
   pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
     let mirror = mirror.then(|| start_mirror(memory.clone())).flatten();
-    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror }
+    let recently_read = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(1)).build();
+    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read }
   }
 
   pub fn memory(&self) -> &MemoryStore {
@@ -162,20 +166,27 @@ impl Fallback {
     let Some(key) = cmd.args.first().and_then(arg_bytes) else { return };
     let name = &cmd.name;
     let op = if name.eq_ignore_ascii_case("get") {
+      if self.recently_read.contains_key(&key) {
+        return;
+      }
+      self.recently_read.insert(key.clone(), ());
       match reply {
-        Reply::Bytes(v) => Mirror::Put { key, value: Bytes::copy_from_slice(v), ttl: None },
+        // No copy here: the slice waits in the queue (at most one pass)
+        // and is copied only if the store takes it.
+        Reply::Bytes(v) => Mirror::Put { key, value: v.clone(), ttl: None },
         Reply::Nil => Mirror::Forget { key },
         _ => return,
       }
     } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
       let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
       match (keeps_ttl, arg_bytes(&cmd.args[1])) {
-        (false, Some(v)) => Mirror::Put { key, value: Bytes::copy_from_slice(&v), ttl: ttl_of(cmd) },
+        (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
     } else if is_read(cmd) {
       return;
     } else {
+      self.recently_read.invalidate(&key);
       // Any other write makes a mirrored copy stale.
       Mirror::Forget { key }
     };
@@ -241,7 +252,8 @@ fn start_mirror(memory: Arc<MemoryStore>) -> Option<Arc<Mutex<Vec<Mirror>>>> {
         for (key, m) in latest.drain() {
           match m {
             Mirror::Put { value, ttl: None, .. } if memory.holds_string(&key, &value) => {},
-            Mirror::Put { value, ttl, .. } => memory.mirror_string(&key, value, ttl),
+            // Own the bytes: a slice would keep its whole read buffer alive.
+            Mirror::Put { value, ttl, .. } => memory.mirror_string(&key, Bytes::copy_from_slice(&value), ttl),
             Mirror::Forget { .. } => memory.forget(&key),
           }
         }
