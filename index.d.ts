@@ -80,6 +80,8 @@ export interface RedisServiceOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds (ms). */
   reconnect?: { minDelay?: number; maxDelay?: number };
+  /** Tracking-invalidated in-process reads (standalone): size in bytes, entry lifetime in ms. */
+  nearCache?: boolean | { maxSize?: number; ttl?: number };
 }
 
 export interface SetOptions {
@@ -195,6 +197,16 @@ export interface ServiceStats {
   replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   fallbackCache: FallbackCacheStats;
+  /** `null` when the near cache is off. */
+  nearCache: {
+    hits: number;
+    misses: number;
+    invalidations: number;
+    flushes: number;
+    entries: number;
+    bytes: number;
+    tracking: boolean;
+  } | null;
   topology: TopologyReport;
   error?: string;
 }

@@ -20,6 +20,7 @@ import { WORKLOADS, PRELOAD } from './workloads.mjs';
 import { measure, medianCell } from './measure.mjs';
 import { formatTable, writeJson } from './report.mjs';
 import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
+import { NEAR_WORKLOADS, measureNearCache } from './near-cache.mjs';
 import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -110,8 +111,11 @@ async function main() {
     ? FALLBACK_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
   const clusterRows = CLUSTER_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
-  if (workloads.length === 0 && fallbackRows.length === 0 && clusterRows.length === 0) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS].map((w) => w.name).join(', ');
+  const nearRows = clientNames.includes('resilis')
+    ? NEAR_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
+  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0) {
+    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
 
@@ -206,6 +210,15 @@ async function main() {
       console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
     }
 
+    let nearCache = [];
+    if (nearRows.length > 0) {
+      nearCache = await measureNearCache({ ...config });
+      const base = nearCache.find((r) => r.client === 'ioredis' && !r.cell.failed);
+      console.log('');
+      console.log(`Reads served by the near cache (hit rate ${((nearCache.hitRate ?? 0) * 100).toFixed(1)}%), beside ioredis GET of the same keys:`);
+      console.log(formatTable(nearCache, new Map(base ? [[base.workload, base.cell.opsPerSec]] : [])));
+    }
+
     let fallback = [];
     if (fallbackRows.length > 0) {
       fallback = await measureFallback({ ...config });
@@ -233,6 +246,7 @@ async function main() {
       clients: Object.fromEntries([...opened].map(([n, o]) => [n, o.error ?? 'ok'])),
       results: json,
       fallback,
+      nearCache,
       cluster,
     });
     console.log(`results written to ${config.out}`);
