@@ -24,6 +24,12 @@ export declare class NativeService {
   drain(): Array<unknown>
   connect(id: number): void
   disconnect(id: number): void
+  /**
+   * `op`: subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe or
+   * sunsubscribe; settles with the number of subscriptions held.
+   * Messages arrive through `drain()` (status 4).
+   */
+  pubsub(id: number, op: string, names: Array<string>): void
   get isConnected(): boolean
   /**
    * `nearGet(key)`: GET answered from the near cache on the JS thread:

@@ -235,6 +235,9 @@ export class ResilisTypeError extends TypeError {
   code: 'ERR_RESILIS_ARGUMENT';
 }
 
+export type MessageListener = (message: string, channel: string) => void;
+export type PatternMessageListener = (message: string, channel: string, pattern: string) => void;
+
 export class RedisService extends EventEmitter {
   constructor(options?: RedisServiceOptions);
   connect(): Promise<void>;
@@ -345,6 +348,26 @@ export class RedisService extends EventEmitter {
   zincrby(key: RedisKey, by: number, member: RedisValue): Promise<string>;
 
   publish(channel: string, message: RedisValue): Promise<number>;
+  /**
+   * Pub/sub receiving on the service's own subscriber connection (subscribed again after every
+   * reconnect or failover). Resolves the number of channels + patterns held (ioredis style);
+   * `listener` runs on the JS thread. Messages are also emitted as 'message' (channel, message),
+   * 'pmessage' (pattern, channel, message) and 'smessage' (channel, message).
+   */
+  subscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
+  subscribe(...channels: string[]): Promise<number>;
+  psubscribe(pattern: string | string[], listener?: PatternMessageListener): Promise<number>;
+  psubscribe(...patterns: string[]): Promise<number>;
+  /** Sharded pub/sub (Redis 7; on a cluster the subscription lives on the shard's node). */
+  ssubscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
+  /** No channel: all of them; a listener: only that listener (the channel goes with its last one). */
+  unsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
+  punsubscribe(pattern?: string | string[], listener?: PatternMessageListener): Promise<number>;
+  sunsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
+  pSubscribe(pattern: string | string[], listener?: PatternMessageListener): Promise<number>;
+  sSubscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
+  pUnsubscribe(pattern?: string | string[], listener?: PatternMessageListener): Promise<number>;
+  sUnsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
   eval(script: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
   eval(script: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
   evalsha(sha: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
@@ -495,6 +518,12 @@ export class RedisCacheService {
 
   /** Strings and Buffers as they are, anything else JSON-encoded; resolves the receivers count. */
   publish(channel: string, message: unknown): Promise<number>;
+  /** callback(message, channel) on the JS thread; JSON messages arrive decoded, others as strings. */
+  subscribe<T = unknown>(channel: string, callback: (message: T, channel: string) => void): Promise<number>;
+  psubscribe<T = unknown>(pattern: string, callback: (message: T, channel: string, pattern: string) => void): Promise<number>;
+  /** One callback, or every listener of the channel (of every channel with no argument). */
+  unsubscribe(channel?: string, callback?: (message: any, channel: string) => void): Promise<number>;
+  punsubscribe(pattern?: string, callback?: (message: any, channel: string, pattern: string) => void): Promise<number>;
   healthCheck(): Promise<HealthCheckResult>;
 }
 

@@ -188,6 +188,11 @@ async function main(): Promise<void> {
   const members: string[] = await svc.smembers('s');
   const score: string | null = await svc.zscore('z', 'm');
   const receivers: number = await svc.publish('ch', 'msg');
+  const held: number = await svc.subscribe('ch', (message: string, channel: string) => void [message, channel]);
+  await svc.psubscribe('ch:*', (message: string, channel: string, pattern: string) => void [message, channel, pattern]);
+  svc.on('message', (channel: string, message: string) => void [channel, message]);
+  const left: number = await svc.unsubscribe('ch');
+  await svc.punsubscribe();
   const replies: unknown[] = await svc.pipeline([{ command: 'set', args: ['k', 'v'] }, { command: 'incr', args: ['c'] }]);
   const results = await svc.multi().set('k', 'v').incr('c').exec();
   const count = results?.[0]?.[1];
@@ -249,6 +254,8 @@ async function patterns(): Promise<void> {
   if (job) await cache.ack('emails', job.id);
   const stats: QueueStats = await cache.queueStats('emails');
   const receivers: number = await cache.publish('ch', { a: 1 });
+  await cache.subscribe<{ a: number }>('ch', (message, channel: string) => void [message.a, channel]);
+  await cache.unsubscribe('ch');
   const mw = cacheMiddleware({ ttlSeconds: 300, keyPrefix: 'api:products', includeQueryParams: true, varyByHeaders: ['accept'] });
   const hitRate: number = mw.getStats().hitRate;
   const cm = new CacheMiddleware(cache);

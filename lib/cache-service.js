@@ -10,6 +10,7 @@ const { Sessions } = require('./patterns/sessions');
 const { RateLimiter } = require('./patterns/rate-limit');
 const { Locks, parseFence } = require('./patterns/locks');
 const { Queue } = require('./patterns/queue');
+const { PubSub } = require('./patterns/pubsub');
 
 class RedisCacheService {
   /**
@@ -28,6 +29,7 @@ class RedisCacheService {
     this._sessions = new Sessions(this.service, { prefix: opts.sessionPrefix, ttlSeconds: opts.sessionTtlSeconds });
     this._rate = new RateLimiter(this.service, rate);
     this._locks = new Locks(this.service, { prefix: opts.lockPrefix });
+    this._pubsub = new PubSub(this.service);
     this._queue = new Queue(this.service, { prefix: opts.queuePrefix, visibilityTimeoutMs: opts.visibilityTimeoutMs });
   }
 
@@ -92,7 +94,15 @@ class RedisCacheService {
   requeueStale(queue, options) { return this._queue.requeueStale(queue, options); }
   queueStats(queue) { return this._queue.stats(queue); }
 
-  // ---- pub/sub (publishing only; receiving needs subscribe in the core) ----
+  // ---- pub/sub ----
+
+  /** callback(message, channel) on the JS thread; JSON messages arrive decoded. Resolves the subscription count. */
+  subscribe(channel, callback) { return this._pubsub.subscribe(channel, callback); }
+  /** callback(message, channel, pattern). */
+  psubscribe(pattern, callback) { return this._pubsub.psubscribe(pattern, callback); }
+  /** One callback, or every listener of the channel (or of every channel with no argument). */
+  unsubscribe(channel, callback) { return this._pubsub.unsubscribe(channel, callback); }
+  punsubscribe(pattern, callback) { return this._pubsub.punsubscribe(pattern, callback); }
 
   /** Strings and Buffers are sent as they are; anything else is JSON-encoded. */
   async publish(channel, message) {

@@ -17,6 +17,8 @@ class Dispatcher {
     this.flush = () => this.flushBatch();
     /** (name, payloadJson) for core events; set by the service. */
     this.onEvent = null;
+    /** (kind, channel, pattern, payload) for pub/sub messages; set by the service. */
+    this.onMessage = null;
     // fred's sockets live in tokio, not in Node's loop: a ref'd timer keeps
     // the process alive exactly while promises are pending.
     this.keepAlive = setInterval(() => {}, 1 << 30);
@@ -87,11 +89,16 @@ class Dispatcher {
 
   /** Lifecycle calls (connect, disconnect, ...) settle like commands. */
   lifecycle(method) {
+    return this.lifecycleWith(method);
+  }
+
+  /** A lifecycle call with arguments (`pubsub(id, op, names)`). */
+  lifecycleWith(method, ...args) {
     this.flushBatch();
     return new Promise((resolve, reject) => {
       const id = this.track(resolve, reject);
       try {
-        this.native[method](id);
+        this.native[method](id, ...args);
       } catch (err) {
         this.settleError(id, 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
       }
@@ -112,6 +119,11 @@ class Dispatcher {
     for (let i = 0; i < out.length; i += 3) {
       if (out[i + 1] === 3) {
         if (this.onEvent) this.onEvent(out[i + 2][0], out[i + 2][1]);
+        continue;
+      }
+      if (out[i + 1] === 4) {
+        const m = out[i + 2]; // [kind, channel, pattern | null, payload]
+        if (this.onMessage) this.onMessage(m[0], m[1], m[2], m[3]);
         continue;
       }
       const p = this.pending.get(out[i]);

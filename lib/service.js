@@ -9,6 +9,7 @@ const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
 const { installNodes, topologyReport } = require('./nodes');
+const { installPubSub } = require('./pubsub');
 const A = require('./args');
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
@@ -53,6 +54,9 @@ class RedisService extends EventEmitter {
     this._native = native;
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
+    this._dispatcher.onMessage = (kind, channel, pattern, payload) => {
+      if (this._subs) this._subs.deliver(kind, channel, pattern, payload);
+    };
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
     if (this._info.nearCache) require('./near-cache').installNearCache(this);
@@ -77,6 +81,8 @@ class RedisService extends EventEmitter {
   }
 
   async disconnect() {
+    // Subscriptions end with the subscriber connection (and stop keeping the process alive).
+    if (this._subs) this._subs.reset();
     await this._dispatcher.lifecycle('disconnect');
   }
 
@@ -238,5 +244,6 @@ class RedisService extends EventEmitter {
 
 install(RedisService.prototype);
 installNodes(RedisService.prototype);
+installPubSub(RedisService.prototype);
 
 module.exports = { RedisService, pairsToObject };

@@ -14,6 +14,7 @@ use crate::binding::errors::{js_error, ErrorTriple};
 use crate::binding::reply::reply_to_js;
 use crate::core::error::Result;
 use crate::core::events::Event;
+use crate::core::pubsub::Message;
 use crate::core::reply::Reply;
 
 pub enum Outcome {
@@ -21,6 +22,8 @@ pub enum Outcome {
   Group(Result<Vec<Result<Reply>>>),
   /// Not a call's result: an event for the service's listeners (id 0).
   Event(Event),
+  /// A pub/sub message for the subscribers (id 0).
+  Message(Message),
 }
 
 pub struct Completion {
@@ -92,7 +95,8 @@ impl Completions {
 
 /// Flat `[id, status, value, ...]`: status 0 = value, 1 = error triple,
 /// 2 = group (array whose items are values or Error objects), 3 = event
-/// (`[name, payload JSON]`).
+/// (`[name, payload JSON]`), 4 = pub/sub message (`[kind, channel,
+/// pattern | null, payload]`, strings).
 pub struct Drained(Vec<Completion>);
 
 impl ToNapiValue for Drained {
@@ -120,6 +124,7 @@ impl ToNapiValue for Drained {
           let pair = vec![event.name().to_string(), event.payload().to_string()];
           (3, Vec::<String>::to_napi_value(env, pair)?)
         },
+        Outcome::Message(m) => (4, message_to_js(env, m)?),
       };
       napi::check_status!(sys::napi_set_element(env, arr, i, u32::to_napi_value(env, c.id)?))?;
       napi::check_status!(sys::napi_set_element(env, arr, i + 1, u32::to_napi_value(env, status)?))?;
@@ -128,4 +133,29 @@ impl ToNapiValue for Drained {
     }
     Ok(arr)
   }
+}
+
+/// UTF-8 straight from the bytes (invalid sequences become U+FFFD).
+unsafe fn js_string(env: sys::napi_env, bytes: &[u8]) -> napi::Result<sys::napi_value> {
+  let mut out = std::ptr::null_mut();
+  napi::check_status!(sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut out))?;
+  Ok(out)
+}
+
+unsafe fn message_to_js(env: sys::napi_env, m: Message) -> napi::Result<sys::napi_value> {
+  let mut arr = std::ptr::null_mut();
+  napi::check_status!(sys::napi_create_array_with_length(env, 4, &mut arr))?;
+  let pattern = match &m.pattern {
+    Some(p) => js_string(env, p)?,
+    None => {
+      let mut null = std::ptr::null_mut();
+      napi::check_status!(sys::napi_get_null(env, &mut null))?;
+      null
+    },
+  };
+  let items = [js_string(env, m.kind.name().as_bytes())?, js_string(env, &m.channel)?, pattern, js_string(env, &m.payload)?];
+  for (i, v) in items.into_iter().enumerate() {
+    napi::check_status!(sys::napi_set_element(env, arr, i as u32, v))?;
+  }
+  Ok(arr)
 }

@@ -20,6 +20,7 @@ use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::lane::Done;
 use crate::core::error::{Error, ErrorKind};
+use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
 
@@ -78,6 +79,10 @@ impl NativeService {
     let events = completions.clone();
     core.resilience().set_event_sink(Box::new(move |event| {
       events.push(Completion { id: 0, buffers: false, outcome: Outcome::Event(event) });
+    }));
+    let messages = completions.clone();
+    core.set_message_sink(Box::new(move |message| {
+      messages.push(Completion { id: 0, buffers: false, outcome: Outcome::Message(message) });
     }));
     let js_waker = JsWaker::new(js_env.raw(), on_wake_raw, completions.clone());
     if js_waker.is_some() {
@@ -211,6 +216,19 @@ impl NativeService {
     self.run_lifecycle(id, async move {
       core.disconnect().await;
       Ok(Reply::ok())
+    });
+  }
+
+  /// `op`: subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe or
+  /// sunsubscribe; settles with the number of subscriptions held.
+  /// Messages arrive through `drain()` (status 4).
+  #[napi(catch_unwind)]
+  pub fn pubsub(&self, id: u32, op: String, names: Vec<String>) {
+    let core = self.core.clone();
+    self.run_lifecycle(id, async move {
+      let op = Op::parse(&op).ok_or_else(|| Error::argument(format!("unknown pub/sub operation `{op}`")))?;
+      let held = core.pubsub(op, names).await?;
+      Ok(Reply::Int(held as i64))
     });
   }
 

@@ -14,6 +14,7 @@ use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
 use crate::core::near_cache::{NearCache, Ticket};
+use crate::core::pubsub::{Op, PubSub, Sink};
 use crate::core::resilience::{Plan, Resilience, Route};
 
 pub struct Service {
@@ -47,6 +48,8 @@ pub struct Service {
   near: Option<Arc<NearCache>>,
   /// The near cache's invalidation subscriber task.
   tracker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+  /// Pub/sub receiving: its own connection, opened on the first subscribe.
+  pubsub: PubSub,
 }
 
 impl Service {
@@ -81,6 +84,7 @@ impl Service {
       runtime: tokio::runtime::Handle::try_current().ok(),
       near,
       tracker: Mutex::new(None),
+      pubsub: PubSub::new(),
     })
   }
 
@@ -547,6 +551,26 @@ impl Service {
     if let Some(clients) = taken {
       clients.quit().await;
     }
+    // Pub/sub: the subscriber connection goes too (a new subscribe reopens it).
+    self.pubsub.close().await;
+  }
+
+  /// Where received pub/sub messages go (set once by the binding).
+  pub fn set_message_sink(&self, sink: Sink) {
+    self.pubsub.set_sink(sink);
+  }
+
+  /// subscribe / psubscribe / ssubscribe / unsubscribe / punsubscribe /
+  /// sunsubscribe on the subscriber connection; resolves the count held.
+  pub async fn pubsub(&self, op: Op, names: Vec<String>) -> Result<u64> {
+    self.check_open()?;
+    if self.serving_from_memory() {
+      return Err(Error::new(
+        ErrorKind::Connection,
+        "pub/sub receiving needs Redis: this service serves from the in-memory store",
+      ));
+    }
+    self.pubsub.run(&self.config, op, names).await
   }
 
   /// Every single command goes through here.
