@@ -2,12 +2,18 @@
 //! connect, then Redis. Later layers (breaker, fallback, near cache) plug in
 //! here, so every command group gets them at once.
 
+mod lanes;
+mod recovery;
+mod report;
+
+use lanes::lane_settings;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
-use crate::core::config::{Config, Topology};
+use crate::core::config::Config;
 use crate::core::lane::{self, Done, Lane, LaneSettings};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
@@ -147,96 +153,6 @@ impl Service {
     Ok(())
   }
 
-  /// Starts the near cache's invalidation subscriber and waits (within
-  /// the connect timeout) for its id, so the lane opens tracked to it.
-  async fn start_tracking(&self) {
-    let (Some(near), Some(settings)) = (&self.near, &self.lane_settings) else { return };
-    {
-      let Ok(mut slot) = self.tracker.lock() else { return };
-      if slot.as_ref().is_some_and(|t| !t.is_finished()) {
-        return;
-      }
-      *slot = Some(tokio::spawn(crate::core::tracking::run(settings.clone(), near.clone())));
-    }
-    let deadline = std::time::Instant::now() + self.config.connect_timeout;
-    while near.redirect() == 0 && std::time::Instant::now() < deadline {
-      tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
-  }
-
-  fn stop_tracking(&self) {
-    if let Some(task) = self.tracker.lock().ok().and_then(|mut slot| slot.take()) {
-      task.abort();
-    }
-    if let Some(near) = &self.near {
-      near.set_redirect(0);
-    }
-  }
-
-  /// Our own writes on the async paths drop their near-cache keys.
-  fn note_writes(&self, cmds: &[Command]) {
-    if let Some(near) = &self.near {
-      cmds.iter().for_each(|c| near.note_write(c));
-    }
-  }
-
-  /// GET's near-cache hit, answered on the JS thread with no I/O.
-  pub fn near_get(&self, key: &[u8]) -> Option<Reply> {
-    let near = self.near.as_ref()?;
-    if self.resilience.is_degraded() {
-      return None;
-    }
-    let lane = self.live_lane()?;
-    if !near.usable(lane.serial(), lane.tracking()) {
-      return None;
-    }
-    near.lookup_string(key)
-  }
-
-  pub fn near_cache_enabled(&self) -> bool {
-    self.near.is_some()
-  }
-
-  /// Opens the fast lane where the topology allows one. A lane that cannot
-  /// open is not an error: fred carries every command meanwhile.
-  async fn open_lane(&self) {
-    let Some(base) = &self.lane_settings else { return };
-    let mut settings = base.clone();
-    if let Some(near) = &self.near {
-      if near.redirect() == 0 {
-        self.start_tracking().await;
-      }
-      settings.tracking_redirect = Some(near.redirect()).filter(|id| *id != 0);
-    }
-    let settings = &settings;
-    if let Ok(lane) = Lane::open(settings).await {
-      if !self.lanes_driven_outside.load(Ordering::Acquire) && lane::drive_with_tokio(lane.clone()).is_err() {
-        return;
-      }
-      if let Ok(mut slot) = self.lane.write() {
-        if let Some(old) = slot.replace(lane) {
-          old.retire();
-        }
-      }
-    }
-  }
-
-  fn live_lane(&self) -> Option<Arc<Lane>> {
-    let slot = self.lane.read().ok()?;
-    slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
-  }
-
-  /// The binding drives lanes itself: `undriven_lane` hands each new one over.
-  pub fn drive_lanes_outside(&self) {
-    self.lanes_driven_outside.store(true, Ordering::Release);
-  }
-
-  /// A freshly opened lane waiting for its driver.
-  pub fn undriven_lane(&self) -> Option<Arc<Lane>> {
-    let slot = self.lane.read().ok()?;
-    slot.as_ref().filter(|l| l.is_alive() && !l.is_driven()).cloned()
-  }
-
   /// The fast path, called on the JS thread: a batch goes out on the lane
   /// now (or is answered from the fallback now), or comes back and the
   /// caller takes the async path (`dispatch_batch`).
@@ -313,128 +229,6 @@ impl Service {
     Ok(())
   }
 
-  /// After a batch: a connection failure may mean Redis is gone; outage
-  /// writes wait in the journal for the recovery loop.
-  fn after_batch(self: &Arc<Self>, trouble: bool) {
-    if trouble && self.redis_down() {
-      self.resilience.enter_degraded("the connection to Redis was lost");
-    }
-    if (self.resilience.is_degraded() || !self.resilience.fallback().journal_is_empty())
-      && !self.recovering.load(Ordering::Acquire)
-    {
-      self.start_recovery();
-    }
-  }
-
-  /// Redis cannot be reached at all: no live connection of any kind.
-  fn redis_down(&self) -> bool {
-    let fred_down = self.clients().map(|c| !c.is_connected()).unwrap_or(true);
-    fred_down && self.live_lane().is_none()
-  }
-
-  fn start_recovery(self: &Arc<Self>) {
-    let Some(runtime) = &self.runtime else { return };
-    if self.recovering.swap(true, Ordering::AcqRel) {
-      return;
-    }
-    let service = self.clone();
-    runtime.spawn(async move {
-      service.recover().await;
-      service.recovering.store(false, Ordering::Release);
-    });
-  }
-
-  /// Probes Redis until it answers, replays the outage journal, then
-  /// serves from Redis again.
-  async fn recover(self: &Arc<Self>) {
-    let (min, max) = (self.config.reconnect_min_delay, self.config.reconnect_max_delay);
-    let mut pause = min;
-    loop {
-      tokio::time::sleep(pause).await;
-      pause = (pause * 2).min(max);
-      if self.closed.load(Ordering::Acquire) {
-        return;
-      }
-      if !self.resilience.is_degraded() && self.resilience.fallback().journal_is_empty() {
-        return;
-      }
-      let Ok(clients) = self.clients() else { return };
-      if !self.probe(&clients).await {
-        continue;
-      }
-      if !self.replay(&clients).await {
-        continue;
-      }
-      if self.lane_settings.is_some() && self.live_lane().is_none() {
-        self.open_lane().await;
-      }
-      if self.resilience.fallback().journal_is_empty() {
-        self.resilience.leave_degraded();
-      }
-    }
-  }
-
-  /// One PING within the connect timeout (fred reconnects on its own).
-  async fn probe(&self, clients: &RedisClients) -> bool {
-    if !self.connected.load(Ordering::Acquire) {
-      let _guard = self.connect_lock.lock().await;
-      if self.connect_locked(clients).await.is_err() || self.serving_from_memory() {
-        return false;
-      }
-    }
-    let ping = clients.send(Command::new("PING", Vec::new()));
-    let wait = self.config.connect_timeout.min(std::time::Duration::from_secs(2));
-    matches!(tokio::time::timeout(wait, ping).await, Ok(Ok(_)))
-  }
-
-  /// Replays journalled writes in order; false if Redis failed midway
-  /// (the unsent rest stays journalled).
-  async fn replay(&self, clients: &RedisClients) -> bool {
-    loop {
-      let batch = self.resilience.fallback().take_replay(200);
-      if batch.is_empty() {
-        return true;
-      }
-      let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-      let results = clients.pipeline(cmds).await;
-      let failed_at = results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection)));
-      match failed_at {
-        None => self.resilience.fallback().mark_replayed(entries.len()),
-        Some(i) => {
-          // Writes before `i` landed; from `i` on they may not have: the
-          // journal keeps them (a repeat of an idempotent write is harmless,
-          // others were never sent when the connection was already down).
-          self.resilience.fallback().mark_replayed(i);
-          self.resilience.fallback().requeue(entries.into_iter().skip(i).collect());
-          return false;
-        },
-      }
-    }
-  }
-
-  /// One reopen attempt at a time, spaced out while Redis is away.
-  fn reopen_lane(self: &Arc<Self>) {
-    let Some(runtime) = &self.runtime else { return };
-    let alive = self.lane.read().map(|slot| slot.as_ref().is_some_and(|l| l.is_open())).unwrap_or(false);
-    if alive || self.lane_reopening.swap(true, Ordering::AcqRel) {
-      return;
-    }
-    let service = self.clone();
-    runtime.spawn(async move {
-      service.open_lane().await;
-      if service.live_lane().is_none() {
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-      }
-      service.lane_reopening.store(false, Ordering::Release);
-    });
-  }
-
-  fn close_lane(&self) {
-    if let Some(lane) = self.lane.write().ok().and_then(|mut slot| slot.take()) {
-      lane.close();
-    }
-  }
-
   pub fn serving_from_memory(&self) -> bool {
     self.serving_from_memory.load(Ordering::Acquire)
   }
@@ -465,57 +259,6 @@ impl Service {
       return Err(Error::closed());
     }
     Ok(())
-  }
-
-  /// Counters, percentiles, the journal and every breaker, for getStats().
-  pub fn stats_json(&self) -> serde_json::Value {
-    let s = self.resilience.stats.snapshot();
-    let j = self.resilience.fallback().journal_stats();
-    let breakers: serde_json::Map<String, serde_json::Value> =
-      self.resilience.all_metrics().into_iter().map(|(name, m)| (name, metrics_json(&m))).collect();
-    serde_json::json!({
-      "commands": s.commands,
-      "errors": s.errors,
-      "timeouts": s.timeouts,
-      "fallbacks": s.fallbacks,
-      "latencyP50": s.p50_ms,
-      "latencyP99": s.p99_ms,
-      "degraded": self.resilience.is_degraded(),
-      "journal": {
-        "pending": j.pending,
-        "journaled": j.journaled,
-        "replayed": j.replayed,
-        "dropped": j.dropped,
-        "expired": j.expired,
-      },
-      "circuitBreakers": breakers,
-      "nearCache": self.near.as_ref().map(|n| {
-        let s = n.stats();
-        serde_json::json!({
-          "hits": s.hits, "misses": s.misses, "invalidations": s.invalidations, "flushes": s.flushes,
-          "entries": s.entries, "bytes": s.bytes, "tracking": n.redirect() != 0,
-        })
-      }),
-    })
-  }
-
-  /// The fallback store's figures, named like lru-cache's (seed 000).
-  pub fn fallback_stats_json(&self) -> serde_json::Value {
-    let m = self.memory.stats();
-    serde_json::json!({
-      "size": m.item_count,
-      "calculatedSize": m.size_bytes,
-      "itemCount": m.item_count,
-      "maxSize": m.max_bytes,
-      "hits": m.hits,
-      "misses": m.misses,
-      "evictions": m.evictions,
-    })
-  }
-
-  /// One breaker's metrics (`redis-get`, ...); `null` before its first use.
-  pub fn breaker_json(&self, name: &str) -> serde_json::Value {
-    self.resilience.metrics(name).map_or(serde_json::Value::Null, |m| metrics_json(&m))
   }
 
   /// `None`: serve from memory.
@@ -680,45 +423,12 @@ impl Service {
   }
 }
 
-fn metrics_json(m: &crate::core::breaker::Metrics) -> serde_json::Value {
-  serde_json::json!({
-    "state": m.state.as_str(),
-    "requests": m.requests,
-    "failures": m.failures,
-    "successes": m.successes,
-    "rejects": m.rejects,
-    "timeouts": m.timeouts,
-    "fallbacks": m.fallbacks,
-  })
-}
 
 /// The commands of a batch that its plan sends to Redis, in order.
 fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
   plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
 }
 
-/// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
-/// stay entirely on fred.
-fn lane_settings(config: &Config) -> Option<LaneSettings> {
-  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
-    return None;
-  }
-  // Read replicas: reads are routed in RedisClients, so no lane to the primary.
-  if !config.read_replicas.is_empty() {
-    return None;
-  }
-  Some(LaneSettings {
-    endpoint: config.endpoint.clone(),
-    username: config.username.clone(),
-    password: config.password.clone(),
-    db: config.db,
-    connection_name: config.connection_name.clone(),
-    connect_timeout: config.connect_timeout,
-    command_timeout: config.command_timeout,
-    max_in_flight: config.max_in_flight,
-    tracking_redirect: None,
-  })
-}
 
 /// Shared ownership for the binding.
 pub type SharedService = Arc<Service>;

@@ -1,0 +1,150 @@
+//! The fast lane's life inside a service (open, drive from outside, reopen,
+//! retire) and the near cache bound to it (the tracking subscriber, lookups,
+//! our own writes).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::core::command::Command;
+use crate::core::config::{Config, Topology};
+use crate::core::lane::{self, Lane, LaneSettings};
+use crate::core::reply::Reply;
+use crate::core::service::Service;
+
+impl Service {
+  /// Starts the near cache's invalidation subscriber and waits (within
+  /// the connect timeout) for its id, so the lane opens tracked to it.
+  pub(super) async fn start_tracking(&self) {
+    let (Some(near), Some(settings)) = (&self.near, &self.lane_settings) else { return };
+    {
+      let Ok(mut slot) = self.tracker.lock() else { return };
+      if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+      }
+      *slot = Some(tokio::spawn(crate::core::tracking::run(settings.clone(), near.clone())));
+    }
+    let deadline = std::time::Instant::now() + self.config.connect_timeout;
+    while near.redirect() == 0 && std::time::Instant::now() < deadline {
+      tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+  }
+
+  pub(super) fn stop_tracking(&self) {
+    if let Some(task) = self.tracker.lock().ok().and_then(|mut slot| slot.take()) {
+      task.abort();
+    }
+    if let Some(near) = &self.near {
+      near.set_redirect(0);
+    }
+  }
+
+  /// Our own writes on the async paths drop their near-cache keys.
+  pub(super) fn note_writes(&self, cmds: &[Command]) {
+    if let Some(near) = &self.near {
+      cmds.iter().for_each(|c| near.note_write(c));
+    }
+  }
+
+  /// GET's near-cache hit, answered on the JS thread with no I/O.
+  pub fn near_get(&self, key: &[u8]) -> Option<Reply> {
+    let near = self.near.as_ref()?;
+    if self.resilience.is_degraded() {
+      return None;
+    }
+    let lane = self.live_lane()?;
+    if !near.usable(lane.serial(), lane.tracking()) {
+      return None;
+    }
+    near.lookup_string(key)
+  }
+
+  pub fn near_cache_enabled(&self) -> bool {
+    self.near.is_some()
+  }
+
+  /// Opens the fast lane where the topology allows one. A lane that cannot
+  /// open is not an error: fred carries every command meanwhile.
+  pub(super) async fn open_lane(&self) {
+    let Some(base) = &self.lane_settings else { return };
+    let mut settings = base.clone();
+    if let Some(near) = &self.near {
+      if near.redirect() == 0 {
+        self.start_tracking().await;
+      }
+      settings.tracking_redirect = Some(near.redirect()).filter(|id| *id != 0);
+    }
+    let settings = &settings;
+    if let Ok(lane) = Lane::open(settings).await {
+      if !self.lanes_driven_outside.load(Ordering::Acquire) && lane::drive_with_tokio(lane.clone()).is_err() {
+        return;
+      }
+      if let Ok(mut slot) = self.lane.write() {
+        if let Some(old) = slot.replace(lane) {
+          old.retire();
+        }
+      }
+    }
+  }
+
+  pub(super) fn live_lane(&self) -> Option<Arc<Lane>> {
+    let slot = self.lane.read().ok()?;
+    slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
+  }
+
+  /// The binding drives lanes itself: `undriven_lane` hands each new one over.
+  pub fn drive_lanes_outside(&self) {
+    self.lanes_driven_outside.store(true, Ordering::Release);
+  }
+
+  /// A freshly opened lane waiting for its driver.
+  pub fn undriven_lane(&self) -> Option<Arc<Lane>> {
+    let slot = self.lane.read().ok()?;
+    slot.as_ref().filter(|l| l.is_alive() && !l.is_driven()).cloned()
+  }
+
+  /// One reopen attempt at a time, spaced out while Redis is away.
+  pub(super) fn reopen_lane(self: &Arc<Self>) {
+    let Some(runtime) = &self.runtime else { return };
+    let alive = self.lane.read().map(|slot| slot.as_ref().is_some_and(|l| l.is_open())).unwrap_or(false);
+    if alive || self.lane_reopening.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let service = self.clone();
+    runtime.spawn(async move {
+      service.open_lane().await;
+      if service.live_lane().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+      }
+      service.lane_reopening.store(false, Ordering::Release);
+    });
+  }
+
+  pub(super) fn close_lane(&self) {
+    if let Some(lane) = self.lane.write().ok().and_then(|mut slot| slot.take()) {
+      lane.close();
+    }
+  }
+}
+
+/// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
+/// stay entirely on fred.
+pub(super) fn lane_settings(config: &Config) -> Option<LaneSettings> {
+  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
+    return None;
+  }
+  // Read replicas: reads are routed in RedisClients, so no lane to the primary.
+  if !config.read_replicas.is_empty() {
+    return None;
+  }
+  Some(LaneSettings {
+    endpoint: config.endpoint.clone(),
+    username: config.username.clone(),
+    password: config.password.clone(),
+    db: config.db,
+    connection_name: config.connection_name.clone(),
+    connect_timeout: config.connect_timeout,
+    command_timeout: config.command_timeout,
+    max_in_flight: config.max_in_flight,
+    tracking_redirect: None,
+  })
+}

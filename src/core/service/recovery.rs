@@ -1,0 +1,112 @@
+//! Recovery from an outage: after a batch that saw connection trouble the
+//! service checks whether Redis is gone (degraded mode); a loop probes Redis,
+//! replays the outage journal in order and leaves degraded mode.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::core::client::RedisClients;
+use crate::core::command::Command;
+use crate::core::error::ErrorKind;
+use crate::core::service::Service;
+
+impl Service {
+  /// After a batch: a connection failure may mean Redis is gone; outage
+  /// writes wait in the journal for the recovery loop.
+  pub(super) fn after_batch(self: &Arc<Self>, trouble: bool) {
+    if trouble && self.redis_down() {
+      self.resilience.enter_degraded("the connection to Redis was lost");
+    }
+    if (self.resilience.is_degraded() || !self.resilience.fallback().journal_is_empty())
+      && !self.recovering.load(Ordering::Acquire)
+    {
+      self.start_recovery();
+    }
+  }
+
+  /// Redis cannot be reached at all: no live connection of any kind.
+  pub(super) fn redis_down(&self) -> bool {
+    let fred_down = self.clients().map(|c| !c.is_connected()).unwrap_or(true);
+    fred_down && self.live_lane().is_none()
+  }
+
+  pub(super) fn start_recovery(self: &Arc<Self>) {
+    let Some(runtime) = &self.runtime else { return };
+    if self.recovering.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let service = self.clone();
+    runtime.spawn(async move {
+      service.recover().await;
+      service.recovering.store(false, Ordering::Release);
+    });
+  }
+
+  /// Probes Redis until it answers, replays the outage journal, then
+  /// serves from Redis again.
+  pub(super) async fn recover(self: &Arc<Self>) {
+    let (min, max) = (self.config.reconnect_min_delay, self.config.reconnect_max_delay);
+    let mut pause = min;
+    loop {
+      tokio::time::sleep(pause).await;
+      pause = (pause * 2).min(max);
+      if self.closed.load(Ordering::Acquire) {
+        return;
+      }
+      if !self.resilience.is_degraded() && self.resilience.fallback().journal_is_empty() {
+        return;
+      }
+      let Ok(clients) = self.clients() else { return };
+      if !self.probe(&clients).await {
+        continue;
+      }
+      if !self.replay(&clients).await {
+        continue;
+      }
+      if self.lane_settings.is_some() && self.live_lane().is_none() {
+        self.open_lane().await;
+      }
+      if self.resilience.fallback().journal_is_empty() {
+        self.resilience.leave_degraded();
+      }
+    }
+  }
+
+  /// One PING within the connect timeout (fred reconnects on its own).
+  pub(super) async fn probe(&self, clients: &RedisClients) -> bool {
+    if !self.connected.load(Ordering::Acquire) {
+      let _guard = self.connect_lock.lock().await;
+      if self.connect_locked(clients).await.is_err() || self.serving_from_memory() {
+        return false;
+      }
+    }
+    let ping = clients.send(Command::new("PING", Vec::new()));
+    let wait = self.config.connect_timeout.min(std::time::Duration::from_secs(2));
+    matches!(tokio::time::timeout(wait, ping).await, Ok(Ok(_)))
+  }
+
+  /// Replays journalled writes in order; false if Redis failed midway
+  /// (the unsent rest stays journalled).
+  pub(super) async fn replay(&self, clients: &RedisClients) -> bool {
+    loop {
+      let batch = self.resilience.fallback().take_replay(200);
+      if batch.is_empty() {
+        return true;
+      }
+      let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+      let results = clients.pipeline(cmds).await;
+      let failed_at = results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection)));
+      match failed_at {
+        None => self.resilience.fallback().mark_replayed(entries.len()),
+        Some(i) => {
+          // Writes before `i` landed; from `i` on they may not have: the
+          // journal keeps them (a repeat of an idempotent write is harmless,
+          // others were never sent when the connection was already down).
+          self.resilience.fallback().mark_replayed(i);
+          self.resilience.fallback().requeue(entries.into_iter().skip(i).collect());
+          return false;
+        },
+      }
+    }
+  }
+}
