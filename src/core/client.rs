@@ -344,6 +344,11 @@ impl RedisClients {
     topology::nodes::send_to(self.pool.next(), server, cmd).await
   }
 
+  /// Sentinel only: the count of `+switch-master` moves followed so far.
+  pub fn master_switches(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+    self.sentinel.as_ref().map(|_| self.switches.clone())
+  }
+
   pub fn is_connected(&self) -> bool {
     self.pool.is_connected()
   }

@@ -11,6 +11,7 @@
 //! it stops at the first empty set (`SUBSCRIBE` with no channel is an
 //! error), so a pattern-only subscriber would never get its patterns back.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -117,7 +118,9 @@ impl PubSub {
   /// Runs one subscribe-family call; resolves the number of subscriptions
   /// held afterwards (channels + patterns; shard channels for the `S` ops),
   /// as the server's own reply counts them.
-  pub async fn run(&self, config: &Config, op: Op, names: Vec<String>) -> Result<u64> {
+  /// `switches`: the sentinel follower's count of master switches; the
+  /// subscriber reconnects (and resubscribes) on the new master when it moves.
+  pub async fn run(&self, config: &Config, op: Op, names: Vec<String>, switches: Option<Arc<AtomicU64>>) -> Result<u64> {
     if op.opens() && names.is_empty() {
       return Err(Error::argument("subscribe needs at least one channel or pattern"));
     }
@@ -126,7 +129,7 @@ impl PubSub {
       if !op.opens() {
         return Ok(0); // nothing to unsubscribe from
       }
-      *slot = Some(self.connect(config).await?);
+      *slot = Some(self.connect(config, switches).await?);
     }
     let Some(open) = slot.as_ref() else { return Ok(0) };
     let client = &open.client;
@@ -153,7 +156,7 @@ impl PubSub {
     })
   }
 
-  async fn connect(&self, config: &Config) -> Result<Open> {
+  async fn connect(&self, config: &Config, switches: Option<Arc<AtomicU64>>) -> Result<Open> {
     let fred = crate::core::client::fred_config(config)?;
     let perf = PerformanceConfig {
       default_command_timeout: config.command_timeout,
@@ -234,6 +237,22 @@ impl PubSub {
         }
       }
     }));
+    if let Some(switches) = switches {
+      // fred asks the sentinels again only when it reconnects: make it
+      // reconnect as soon as the follower has seen +switch-master.
+      let follower = client.clone();
+      tasks.push(tokio::spawn(async move {
+        let mut seen = switches.load(Ordering::Acquire);
+        loop {
+          tokio::time::sleep(Duration::from_millis(20)).await;
+          let now = switches.load(Ordering::Acquire);
+          if now != seen {
+            seen = now;
+            let _ = follower.force_reconnection().await;
+          }
+        }
+      }));
+    }
     Ok(Open { client, tasks })
   }
 

@@ -313,7 +313,8 @@ impl Service {
         "pub/sub receiving needs Redis: this service serves from the in-memory store",
       ));
     }
-    self.pubsub.run(&self.config, op, names).await
+    let switches = self.clients().ok().and_then(|c| c.master_switches());
+    self.pubsub.run(&self.config, op, names, switches).await
   }
 
   /// Every single command goes through here.
