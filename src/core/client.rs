@@ -101,7 +101,10 @@ impl RedisClients {
     let connection = ConnectionConfig {
       connection_timeout: config.connect_timeout,
       internal_command_timeout: config.connect_timeout,
-      max_command_attempts: config.max_retries.saturating_add(1),
+      // fred re-sends the commands in flight on a dropped connection: an
+      // RPUSH or INCR that already ran would run twice. Never; the fallback
+      // answers what is safe to answer (resilience.rs), the rest reports `sent`.
+      max_command_attempts: 1,
       max_redirections: match &config.topology {
         Topology::Cluster { max_redirections, .. } => *max_redirections,
         _ => 5,
