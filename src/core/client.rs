@@ -102,9 +102,14 @@ impl RedisClients {
       connection_timeout: config.connect_timeout,
       internal_command_timeout: config.connect_timeout,
       // fred re-sends the commands in flight on a dropped connection: an
-      // RPUSH or INCR that already ran would run twice. Never; the fallback
-      // answers what is safe to answer (resilience.rs), the rest reports `sent`.
-      max_command_attempts: 1,
+      // RPUSH or INCR that already ran would run twice. Not outside a
+      // cluster: the fallback answers what is safe (resilience.rs), the rest
+      // reports `sent`. fred's cluster router spends attempts on its own
+      // slot syncs and redirections, so a cluster keeps the retries.
+      max_command_attempts: match &config.topology {
+        Topology::Cluster { .. } => config.max_retries.saturating_add(1),
+        _ => 1,
+      },
       max_redirections: match &config.topology {
         Topology::Cluster { max_redirections, .. } => *max_redirections,
         _ => 5,
