@@ -37,6 +37,12 @@ export declare class NativeService {
    * send the command). A bare function (see near_get.rs).
    */
   nearGetFunction(): (key: string) => string | null | undefined
+  /**
+   * The near cache's epoch: a 4-byte ArrayBuffer over native memory
+   * (read it as `Uint32Array`); JS copies of hits are valid while it is
+   * unchanged. `null` without a near cache.
+   */
+  nearEpoch(): ArrayBuffer | null
   /** Core counters, latency percentiles, journal and breaker state (JSON). */
   stats(): string
   /** The in-memory store's figures (JSON, lru-cache names). */

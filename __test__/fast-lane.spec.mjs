@@ -40,6 +40,31 @@ test('commands issued in one tick run in the order they were issued', async () =
   assert.equal(await redis.cli('get', k), '199');
 });
 
+test('array replies come back whole and in order: nils, empty and non-ASCII values, large arrays, Buffers', async () => {
+  const svc = openService(redis);
+  await svc.connect();
+  const k = uniqueKey('packed');
+  const keys = Array.from({ length: 300 }, (_, i) => `${k}:${i}`);
+  const value = (i) => (i % 7 === 0 ? '' : `v${i}-${'x'.repeat(i % 50)}`);
+  await svc.mset(Object.fromEntries(keys.filter((_, i) => i % 5 !== 0).map((key) => [key, value(keys.indexOf(key))])));
+  const expected = keys.map((_, i) => (i % 5 === 0 ? null : value(i)));
+  assert.deepEqual(await svc.mget(keys), expected, 'nils and empty strings in place');
+  // More than one packed reply's worth of data (256 KiB) and a non-ASCII value: sent unpacked, same result.
+  const big = `${k}:big`;
+  await svc.set(big, 'b'.repeat(300 * 1024));
+  assert.deepEqual(await svc.mget([big, keys[1]]), ['b'.repeat(300 * 1024), value(1)]);
+  const utf = `${k}:utf`;
+  await svc.set(utf, 'héllo ✓');
+  assert.deepEqual(await svc.mget([utf, keys[0], keys[1]]), ['héllo ✓', null, value(1)]);
+  // Lists and sets take the same path.
+  const list = `${k}:list`;
+  await svc.rpush(list, 'a', '', 'c');
+  assert.deepEqual(await svc.lrange(list, 0, -1), ['a', '', 'c']);
+  // Asked as Buffers, values stay Buffers.
+  const bufs = await svc.callBuffer('mget', keys[1], keys[0]);
+  assert.ok(Buffer.isBuffer(bufs[0]) && bufs[0].toString() === value(1) && bufs[1] === null);
+});
+
 test('values far larger than a socket buffer go out whole (partial writes) and come back whole', async () => {
   const svc = openService(redis);
   const big = 'x'.repeat(4 * 1024 * 1024) + 'end';

@@ -7,6 +7,26 @@ const { makeError } = require('./errors');
 
 const FLAG_BUFFERS = 1;
 
+const PACK_NIL = 0xffffff;
+
+/** A packed array reply (see src/binding/reply.rs `packed_array`). */
+function unpack(s) {
+  const len = (p) => (s.charCodeAt(p) << 16) | (s.charCodeAt(p + 1) << 8) | s.charCodeAt(p + 2);
+  const n = len(0);
+  const out = new Array(n);
+  let at = 3 + 3 * n;
+  for (let i = 0; i < n; i++) {
+    const l = len(3 + 3 * i);
+    if (l === PACK_NIL) {
+      out[i] = null;
+    } else {
+      out[i] = s.slice(at, at + l);
+      at += l;
+    }
+  }
+  return out;
+}
+
 class Dispatcher {
   constructor(native) {
     this.native = native;
@@ -132,6 +152,7 @@ class Dispatcher {
       const status = out[i + 1];
       const value = out[i + 2];
       if (status === 1) p.reject(makeError(value[0], value[1], value[2]));
+      else if (status === 5) p.resolve(unpack(value));
       else p.resolve(value);
     }
     if (this.pending.size === 0) this.keepAlive.unref();

@@ -221,7 +221,9 @@ class RedisService extends EventEmitter {
       replay: core.journal,
       circuitBreakers: core.circuitBreakers,
       fallbackCache: this.getFallbackCacheStats(),
-      nearCache: core.nearCache,
+      nearCache: core.nearCache && this._nearCacheCopyHits
+        ? { ...core.nearCache, hits: core.nearCache.hits + this._nearCacheCopyHits() }
+        : core.nearCache,
     });
     try {
       const info = parseInfo(await this._send('info', []));

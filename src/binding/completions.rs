@@ -11,7 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
 use crate::binding::errors::{js_error, ErrorTriple};
-use crate::binding::reply::reply_to_js;
+use crate::binding::reply::{packed_array, reply_to_js};
 use crate::core::error::Result;
 use crate::core::events::Event;
 use crate::core::pubsub::Message;
@@ -106,6 +106,10 @@ impl ToNapiValue for Drained {
     let mut i = 0u32;
     for c in val.0 {
       let (status, value) = match c.outcome {
+        Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
+          Some(packed) => (5u32, packed),
+          None => (0, reply_to_js(env, Reply::Array(items), false)?),
+        },
         Outcome::Single(Ok(reply)) => (0u32, reply_to_js(env, reply, c.buffers)?),
         Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (1, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
         Outcome::Group(Ok(items)) => {

@@ -94,6 +94,46 @@ unsafe fn lookup(env: sys::napi_env, info: sys::napi_callback_info) -> Option<sy
   }
 }
 
+/// The near cache's epoch as a 4-byte external ArrayBuffer (JS reads it
+/// as a `Uint32Array`); it keeps the service alive until it is collected.
+pub fn epoch_buffer(env: sys::napi_env, core: &Arc<Service>) -> napi::Result<sys::napi_value> {
+  let Some(cell) = core.near_epoch() else {
+    return unsafe { napi::bindgen_prelude::Null::to_napi_value(env, napi::bindgen_prelude::Null) };
+  };
+  let hint = Arc::into_raw(core.clone()) as *mut c_void;
+  let mut buffer = ptr::null_mut();
+  // SAFETY: the cell lives inside the service's near cache, which the
+  // hint keeps alive until the buffer's finalizer runs.
+  let status = unsafe {
+    sys::napi_create_external_arraybuffer(
+      env,
+      cell.as_ptr().cast::<c_void>(),
+      std::mem::size_of::<u32>(),
+      Some(release_hint),
+      hint,
+      &mut buffer,
+    )
+  };
+  if status != sys::Status::napi_ok {
+    unsafe { drop(Arc::from_raw(hint as *const Service)) };
+    return Err(napi::Error::from_reason("could not map the near cache epoch"));
+  }
+  Ok(buffer)
+}
+
+unsafe extern "C" fn release_hint(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  drop(Arc::from_raw(hint as *const Service));
+}
+
+/// The epoch buffer as a return value of a napi-rs method.
+pub struct NearEpoch(pub Arc<Service>);
+
+impl ToNapiValue for NearEpoch {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+    epoch_buffer(env, &val.0)
+  }
+}
+
 /// The function as a return value of a napi-rs method.
 pub struct NearGetFn(pub Arc<Service>);
 

@@ -15,7 +15,7 @@ use napi_derive::napi;
 use crate::binding::args::{read_command, Arena};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
 use crate::binding::event_loop::JsWaker;
-use crate::binding::near_get::NearGetFn;
+use crate::binding::near_get::{NearEpoch, NearGetFn};
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::lane::Done;
@@ -25,6 +25,8 @@ use crate::core::reply::Reply;
 use crate::core::service::Service;
 
 const FLAG_BUFFERS: u32 = 1;
+/// Arguments per batch handed to the core (see `submit`).
+const CHUNK_WEIGHT: usize = 128;
 
 /// A core error thrown synchronously: the facade reads the code prefix.
 fn throw(e: Error) -> napi::Error {
@@ -119,9 +121,29 @@ impl NativeService {
         Err(e) => self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
       }
     }
-    if jobs.is_empty() {
-      return;
+    // A tick's batch settles when its last reply is in. Heavy commands
+    // (MGET of many keys) go out in several batches, so the first replies
+    // settle, and their callers send again, while Redis works on the rest.
+    let mut jobs = jobs.into_iter().peekable();
+    let mut chunks = Vec::new();
+    while jobs.peek().is_some() {
+      let mut weight = 0;
+      let chunk: Vec<_> = std::iter::from_fn(|| {
+        if weight >= CHUNK_WEIGHT {
+          return None;
+        }
+        let job = jobs.next()?;
+        weight += job.2.args.len().max(1);
+        Some(job)
+      })
+      .collect();
+      chunks.push(self.settle_jobs(chunk));
     }
+    self.submit_chunks(chunks);
+  }
+
+  /// The commands, and the callback that settles their promises.
+  fn settle_jobs(&self, jobs: Vec<(u32, bool, Command)>) -> (Vec<Command>, Done) {
     let (tags, cmds): (Vec<(u32, bool)>, Vec<_>) = jobs.into_iter().map(|(id, b, c)| ((id, b), c)).unzip();
     let completions = self.completions.clone();
     let done: Done = Box::new(move |results| {
@@ -132,23 +154,41 @@ impl NativeService {
         Completion { id, buffers, outcome: Outcome::Single(r) }
       }));
     });
-    self.submit_batch(cmds, done);
+    (cmds, done)
   }
 
-  /// The lane when it can take the batch, else one tokio task over fred.
-  fn submit_batch(&self, cmds: Vec<Command>, done: Done) {
+  /// Batches in order on the lane while it takes them; from the first it
+  /// refuses, the rest go together (one batch, order kept) as one tokio
+  /// task over fred.
+  fn submit_chunks(&self, chunks: Vec<(Vec<Command>, Done)>) {
     self.attach_new_lane();
-    if let Err((cmds, done)) = self.core.submit_fast(cmds, done) {
-      let core = self.core.clone();
-      napi::bindgen_prelude::spawn(async move {
-        let n = cmds.len();
-        let results = match guarded(async { Ok(core.dispatch_batch(cmds).await) }).await {
-          Ok(results) => results,
-          Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
-        };
-        done(results);
-      });
+    let mut chunks = chunks.into_iter();
+    let mut refused = Vec::new();
+    for (cmds, done) in chunks.by_ref() {
+      if let Err(back) = self.core.submit_fast(cmds, done) {
+        refused.push(back);
+        break;
+      }
     }
+    refused.extend(chunks);
+    if refused.is_empty() {
+      return;
+    }
+    let sizes: Vec<usize> = refused.iter().map(|(c, _)| c.len()).collect();
+    let (cmds, dones): (Vec<Vec<Command>>, Vec<Done>) = refused.into_iter().unzip();
+    let cmds: Vec<Command> = cmds.into_iter().flatten().collect();
+    let core = self.core.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let n = cmds.len();
+      let results = match guarded(async { Ok(core.dispatch_batch(cmds).await) }).await {
+        Ok(results) => results,
+        Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+      };
+      let mut results = results.into_iter();
+      for (size, done) in sizes.into_iter().zip(dones) {
+        done(results.by_ref().take(size).collect());
+      }
+    });
   }
 
   /// A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated.
@@ -177,7 +217,7 @@ impl NativeService {
       let done: Done = Box::new(move |results| {
         completions.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
       });
-      return self.submit_batch(cmds, done);
+      return self.submit_chunks(vec![(cmds, done)]);
     }
     let core = self.core.clone();
     napi::bindgen_prelude::spawn(async move {
@@ -245,6 +285,14 @@ impl NativeService {
     NearGetFn(self.core.clone())
   }
 
+  /// The near cache's epoch: a 4-byte ArrayBuffer over native memory
+  /// (read it as `Uint32Array`); JS copies of hits are valid while it is
+  /// unchanged. `null` without a near cache.
+  #[napi(catch_unwind, ts_return_type = "ArrayBuffer | null")]
+  pub fn near_epoch(&self) -> NearEpoch {
+    NearEpoch(self.core.clone())
+  }
+
   /// Core counters, latency percentiles, journal and breaker state (JSON).
   #[napi(catch_unwind)]
   pub fn stats(&self) -> String {
@@ -281,6 +329,7 @@ impl NativeService {
       "lazyConnect": c.lazy_connect,
       "connectionAttempts": self.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
       "nearCache": self.core.near_cache_enabled(),
+      "nearCacheMaxBytes": c.near_cache.as_ref().map(|n| n.max_bytes),
       "topology": self.core.topology_info(),
     })
     .to_string()

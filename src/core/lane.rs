@@ -99,6 +99,9 @@ pub struct Lane {
   /// `write_ready` and `submit`, whichever thread the driver uses.
   socket: std::net::TcpStream,
   driver: std::sync::OnceLock<Box<dyn LaneDriver>>,
+  /// Runs once the lane is dead (the near cache flushes: the server
+  /// forgets a closed connection's tracking).
+  death_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
   command_timeout: Duration,
   max_in_flight: usize,
   /// Distinguishes lanes over a service's life (the near cache flushes
@@ -137,6 +140,7 @@ impl Lane {
       state: Mutex::new(State::default()),
       socket,
       driver: std::sync::OnceLock::new(),
+      death_hook: std::sync::OnceLock::new(),
       command_timeout: settings.command_timeout,
       max_in_flight: settings.max_in_flight.max(1),
       serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
@@ -152,6 +156,20 @@ impl Lane {
   /// Hands the lane to its driver; from then on it carries commands.
   pub fn attach(&self, driver: Box<dyn LaneDriver>) {
     let _ = self.driver.set(driver);
+  }
+
+  /// `hook` runs when the lane dies (at once if it already has).
+  pub fn on_death(&self, hook: Box<dyn Fn() + Send + Sync>) {
+    let _ = self.death_hook.set(hook);
+    if !self.is_alive() {
+      self.run_death_hook();
+    }
+  }
+
+  fn run_death_hook(&self) {
+    if let Some(hook) = self.death_hook.get() {
+      hook();
+    }
   }
 
   pub fn is_driven(&self) -> bool {
@@ -344,6 +362,7 @@ impl Lane {
     if let Some(driver) = self.driver.get() {
       driver.closed();
     }
+    self.run_death_hook();
     st.in_flight.drain(..).collect()
   }
 

@@ -20,9 +20,15 @@
 //!   before its invalidation comes back;
 //! - anything missed otherwise: every entry expires after `ttl`, and the
 //!   whole cache is bounded by bytes.
+//!
+//! The JS side keeps its own copies of GET hits (no native call per hit).
+//! They are valid while `epoch` is unchanged: every invalidation, flush
+//! and TTL tick bumps it, and JS reads it through an external ArrayBuffer.
+//! So that no copy outlives `ttl`, moka keeps entries for 3/4 of it and the
+//! tracking subscriber bumps the epoch every quarter (`tick`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,6 +111,10 @@ pub struct NearCache {
   misses: AtomicU64,
   invalidations: AtomicU64,
   flushes: AtomicU64,
+  /// Bumped whenever any cached value may have become stale (see the
+  /// module doc); read by JS through `epoch_cell`.
+  epoch: Box<AtomicU32>,
+  tick_every: Duration,
 }
 
 fn arg(v: &Value) -> Option<Bytes> {
@@ -162,7 +172,7 @@ impl NearCache {
       entries: Cache::builder()
         .max_capacity(config.max_bytes)
         .weigher(|k: &Bytes, v: &Arc<KeyEntry>| v.weight(k))
-        .time_to_live(config.ttl)
+        .time_to_live(config.ttl * 3 / 4)
         .build(),
       pending: Mutex::new(HashMap::new()),
       next_token: AtomicU64::new(1),
@@ -172,7 +182,28 @@ impl NearCache {
       misses: AtomicU64::new(0),
       invalidations: AtomicU64::new(0),
       flushes: AtomicU64::new(0),
+      epoch: Box::new(AtomicU32::new(1)),
+      tick_every: (config.ttl / 4).max(Duration::from_millis(1)),
     }
+  }
+
+  /// The epoch's memory, stable for the cache's life (JS maps it).
+  pub fn epoch_cell(&self) -> &AtomicU32 {
+    &self.epoch
+  }
+
+  fn bump(&self) {
+    self.epoch.fetch_add(1, Release);
+  }
+
+  /// How often `tick` must run so that no JS copy outlives `ttl`.
+  pub fn tick_every(&self) -> Duration {
+    self.tick_every
+  }
+
+  /// Ends the JS copies' current generation (TTL bound).
+  pub fn tick(&self) {
+    self.bump();
   }
 
   fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, u64>> {
@@ -207,6 +238,7 @@ impl NearCache {
   pub fn flush(&self) {
     self.pending().clear();
     self.entries.invalidate_all();
+    self.bump();
     self.flushes.fetch_add(1, Relaxed);
   }
 
@@ -214,6 +246,7 @@ impl NearCache {
   pub fn invalidate(&self, key: &[u8]) {
     self.pending().remove(key);
     self.entries.invalidate(key);
+    self.bump();
     self.invalidations.fetch_add(1, Relaxed);
   }
 
@@ -423,5 +456,24 @@ mod tests {
     assert_eq!(c.lookup(&cmd("get", &["k"])), None, "a reply from the old lane is not stored");
     c.set_redirect(0);
     assert!(!c.usable(2, 7));
+  }
+
+  #[test]
+  fn the_epoch_moves_on_every_invalidation_flush_and_tick() {
+    let c = cache();
+    let at = |c: &NearCache| c.epoch_cell().load(Acquire);
+    let e0 = at(&c);
+    let t = c.ticket(&cmd("get", &["k"]), 1).expect("cacheable");
+    c.store(t, &bulk("v"));
+    assert_eq!(at(&c), e0, "storing keeps JS copies valid");
+    c.invalidate(b"other");
+    let e1 = at(&c);
+    assert_ne!(e1, e0);
+    c.note_write(&cmd("flushdb", &[]));
+    let e2 = at(&c);
+    assert_ne!(e2, e1);
+    c.tick();
+    assert_ne!(at(&c), e2);
+    assert_eq!(c.tick_every(), Duration::from_secs(15));
   }
 }

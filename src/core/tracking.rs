@@ -54,6 +54,7 @@ async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
   stream.write_all(&out).await.map_err(|e| fail(&e.to_string()))?;
   let mut buf = BytesMut::with_capacity(16 * 1024);
   let mut setup_replies = 0;
+  let mut next_tick = tokio::time::Instant::now() + near.tick_every();
   loop {
     while let Some(reply) = resp::next_reply(&mut buf)? {
       if setup_replies < setup.len() {
@@ -69,8 +70,17 @@ async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
         on_message(near, parts);
       }
     }
-    if stream.read_buf(&mut buf).await.map_err(|e| fail(&e.to_string()))? == 0 {
-      return Err(fail("the invalidation connection was closed"));
+    // The TTL tick rides on this loop: it runs exactly while the cache can hold anything.
+    let read = tokio::time::timeout_at(next_tick, stream.read_buf(&mut buf)).await;
+    if tokio::time::Instant::now() >= next_tick {
+      near.tick();
+      next_tick = tokio::time::Instant::now() + near.tick_every();
+    }
+    match read {
+      Err(_) => {},
+      Ok(Err(e)) => return Err(fail(&e.to_string())),
+      Ok(Ok(0)) => return Err(fail("the invalidation connection was closed")),
+      Ok(Ok(_)) => {},
     }
   }
 }

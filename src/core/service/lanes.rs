@@ -58,6 +58,11 @@ impl Service {
     near.lookup_string(key)
   }
 
+  /// The near cache's epoch (see near_cache.rs), for the JS copies.
+  pub fn near_epoch(&self) -> Option<&std::sync::atomic::AtomicU32> {
+    self.near.as_ref().map(|n| n.epoch_cell())
+  }
+
   pub fn near_cache_enabled(&self) -> bool {
     self.near.is_some()
   }
@@ -75,6 +80,10 @@ impl Service {
     }
     let settings = &settings;
     if let Ok(lane) = Lane::open(settings).await {
+      if let Some(near) = &self.near {
+        let near = near.clone();
+        lane.on_death(Box::new(move || near.flush()));
+      }
       if !self.lanes_driven_outside.load(Ordering::Acquire) && lane::drive_with_tokio(lane.clone()).is_err() {
         return;
       }

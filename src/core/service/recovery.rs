@@ -35,6 +35,10 @@ impl Service {
     if self.recovering.swap(true, Ordering::AcqRel) {
       return;
     }
+    // Near-cache copies are not served while Redis is away.
+    if let Some(near) = &self.near {
+      near.flush();
+    }
     let service = self.clone();
     runtime.spawn(async move {
       service.recover().await;
