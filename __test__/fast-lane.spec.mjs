@@ -3,6 +3,8 @@
 // server (timeouts, no late replies) and a restart: every call settles exactly once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startRedis } from './harness/redis.mjs';
 import { openService, closeServices } from './harness/service.mjs';
 import { uniqueKey, captureError, assertCode, settleWithin, eventually } from './harness/util.mjs';
@@ -63,6 +65,23 @@ test('array replies come back whole and in order: nils, empty and non-ASCII valu
   // Asked as Buffers, values stay Buffers.
   const bufs = await svc.callBuffer('mget', keys[1], keys[0]);
   assert.ok(Buffer.isBuffer(bufs[0]) && bufs[0].toString() === value(1) && bufs[1] === null);
+});
+
+test('large values come back as strings over the reply bytes: intact after later replies and garbage collections', async () => {
+  const svc = openService(redis);
+  await svc.connect();
+  const k = uniqueKey('external');
+  const values = Array.from({ length: 40 }, (_, i) => String.fromCharCode(65 + (i % 26)).repeat(4096 + i * 997));
+  await Promise.all(values.map((v, i) => svc.set(`${k}:${i}`, v)));
+  const kept = await Promise.all(values.map((_, i) => svc.get(`${k}:${i}`)));
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  for (let round = 0; round < 5; round++) {
+    // Later replies reuse the read buffer; collections free unreferenced values.
+    await Promise.all(values.map((_, i) => svc.get(`${k}:${i}`)));
+    gc();
+  }
+  for (let i = 0; i < values.length; i++) assert.ok(kept[i] === values[i], `value ${i} changed after later replies`);
 });
 
 test('values far larger than a socket buffer go out whole (partial writes) and come back whole', async () => {

@@ -8,7 +8,7 @@
 //! elsewhere the core's tokio driver is used.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 
@@ -34,36 +34,23 @@ struct Uv {
   unref: unsafe extern "C" fn(*mut c_void),
 }
 
-#[cfg(target_os = "linux")]
 fn uv() -> Option<&'static Uv> {
-  extern "C" {
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-  }
+  use crate::binding::symbols::find;
   static UV: OnceLock<Option<Uv>> = OnceLock::new();
   UV.get_or_init(|| {
-    // RTLD_DEFAULT (a null handle on Linux): the symbols Node exports.
-    let find = |name: &[u8]| {
-      let p = unsafe { dlsym(ptr::null_mut(), name.as_ptr().cast::<c_char>()) };
-      (!p.is_null()).then_some(p)
-    };
     // SAFETY: the signatures are libuv's public, stable ABI.
     unsafe {
       Some(Uv {
-        handle_size: std::mem::transmute::<*mut c_void, _>(find(b"uv_handle_size\0")?),
-        poll_init: std::mem::transmute::<*mut c_void, _>(find(b"uv_poll_init\0")?),
-        poll_start: std::mem::transmute::<*mut c_void, _>(find(b"uv_poll_start\0")?),
-        poll_stop: std::mem::transmute::<*mut c_void, _>(find(b"uv_poll_stop\0")?),
-        close: std::mem::transmute::<*mut c_void, _>(find(b"uv_close\0")?),
-        unref: std::mem::transmute::<*mut c_void, _>(find(b"uv_unref\0")?),
+        handle_size: std::mem::transmute::<*mut c_void, _>(find(c"uv_handle_size")?),
+        poll_init: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_init")?),
+        poll_start: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_start")?),
+        poll_stop: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_stop")?),
+        close: std::mem::transmute::<*mut c_void, _>(find(c"uv_close")?),
+        unref: std::mem::transmute::<*mut c_void, _>(find(c"uv_unref")?),
       })
     }
   })
   .as_ref()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn uv() -> Option<&'static Uv> {
-  None
 }
 
 thread_local! {

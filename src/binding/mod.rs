@@ -8,3 +8,4 @@ mod event_loop;
 mod near_get;
 mod reply;
 mod service;
+mod symbols;

@@ -13,6 +13,14 @@ unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> nap
     return Buffer::to_napi_value(env, Buffer::from(Vec::<u8>::from(b)));
   }
   // ASCII (most values) is latin1 to V8: a plain copy, no UTF-8 decoding.
+  // Large values are not copied at all: the string points at the reply's
+  // bytes, freed when V8 collects it (and the young generation never
+  // copies the payload around).
+  if b.len() >= EXTERNAL_MIN && b.is_ascii() {
+    if let Some(v) = external_latin1(env, b.clone()) {
+      return Ok(v);
+    }
+  }
   if b.is_ascii() {
     let mut v = std::ptr::null_mut();
     napi::check_status!(sys::napi_create_string_latin1(env, b.as_ptr().cast(), b.len() as isize, &mut v))?;
@@ -64,6 +72,49 @@ pub unsafe fn packed_array(env: sys::napi_env, items: &[Reply]) -> Option<sys::n
   let mut v = std::ptr::null_mut();
   let status = sys::napi_create_string_latin1(env, out.as_ptr().cast(), out.len() as isize, &mut v);
   (status == sys::Status::napi_ok).then_some(v)
+}
+
+/// Values from this size up become external strings.
+const EXTERNAL_MIN: usize = 4096;
+
+type CreateExternalLatin1 = unsafe extern "C" fn(
+  sys::napi_env,
+  *mut std::ffi::c_char,
+  usize,
+  sys::napi_finalize,
+  *mut std::ffi::c_void,
+  *mut sys::napi_value,
+  *mut bool,
+) -> sys::napi_status;
+
+/// `node_api_create_external_string_latin1` (Node 20.4+), if this Node has it.
+fn create_external_latin1() -> Option<CreateExternalLatin1> {
+  static FOUND: std::sync::OnceLock<Option<CreateExternalLatin1>> = std::sync::OnceLock::new();
+  *FOUND.get_or_init(|| {
+    let p = crate::binding::symbols::find(c"node_api_create_external_string_latin1")?;
+    // SAFETY: the signature is Node-API's, as declared in js_native_api.h.
+    Some(unsafe { std::mem::transmute::<*mut std::ffi::c_void, CreateExternalLatin1>(p) })
+  })
+}
+
+/// A JS string over `b`'s own memory; `b` lives until the string is collected.
+unsafe fn external_latin1(env: sys::napi_env, b: bytes::Bytes) -> Option<sys::napi_value> {
+  let create = create_external_latin1()?;
+  let (ptr, len) = (b.as_ptr(), b.len());
+  let owner = Box::into_raw(Box::new(b)).cast::<std::ffi::c_void>();
+  let (mut v, mut copied) = (std::ptr::null_mut(), false);
+  let status = create(env, ptr as *mut std::ffi::c_char, len, Some(release_bytes), owner, &mut v, &mut copied);
+  if status != sys::Status::napi_ok {
+    // Not created: the finalizer did not run, the bytes are still ours.
+    drop(Box::from_raw(owner.cast::<bytes::Bytes>()));
+    return None;
+  }
+  // `copied`: Node made its own copy and has already run the finalizer.
+  Some(v)
+}
+
+unsafe extern "C" fn release_bytes(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+  drop(Box::from_raw(hint.cast::<bytes::Bytes>()));
 }
 
 pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> napi::Result<sys::napi_value> {
