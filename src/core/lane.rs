@@ -25,6 +25,7 @@ use crate::core::config::Endpoint;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
 use crate::core::resp;
+use crate::core::wire::Wire;
 
 /// Receives a batch's replies, in the batch's order.
 pub type Done = Box<dyn FnOnce(Vec<Result<Reply>>) + Send>;
@@ -58,7 +59,7 @@ struct InFlight {
 struct State {
   in_flight: VecDeque<InFlight>,
   /// Bytes not yet written, in order: later batches queue behind them.
-  backlog: BytesMut,
+  backlog: Wire,
   dead: bool,
   /// Commands in `in_flight`, answered or not.
   pending: usize,
@@ -218,14 +219,14 @@ impl Lane {
 
   /// Encodes commands for `send`: off the lock, and while the caller
   /// still borrows them.
-  pub fn encode<'a>(cmds: impl IntoIterator<Item = &'a Command>) -> (BytesMut, usize) {
-    let mut bytes = BytesMut::new();
+  pub fn encode<'a>(cmds: impl IntoIterator<Item = &'a Command>) -> (Wire, usize) {
+    let mut wire = Wire::new();
     let mut n = 0;
     for cmd in cmds {
-      resp::encode(&mut bytes, cmd);
+      resp::encode(&mut wire, cmd);
       n += 1;
     }
-    (bytes, n)
+    (wire, n)
   }
 
   /// Sends a batch; `done` gets its replies.
@@ -238,7 +239,7 @@ impl Lane {
   /// out with a non-blocking write when the socket takes them, else the
   /// driver is asked to finish the job. A dead or undriven lane hands
   /// `done` back.
-  pub fn send(&self, mut bytes: BytesMut, n: usize, done: Done) -> std::result::Result<(), Done> {
+  pub fn send(&self, mut wire: Wire, n: usize, done: Done) -> std::result::Result<(), Done> {
     let Some(driver) = self.driver.get() else { return Err(done) };
     let mut st = self.lock();
     if st.dead || self.retiring.load(Ordering::Acquire) {
@@ -261,18 +262,13 @@ impl Lane {
       deadline: Instant::now() + self.command_timeout,
     });
     if !st.backlog.is_empty() {
-      st.backlog.unsplit(bytes);
+      st.backlog.append(wire);
       return Ok(());
     }
-    match (&self.socket).write(&bytes) {
-      Ok(n) if n == bytes.len() => {},
-      Ok(n) => {
-        let _ = bytes.split_to(n);
-        st.backlog = bytes;
-        driver.want_write();
-      },
+    match wire.write_to(&self.socket) {
+      Ok(()) => {},
       Err(e) if e.kind() == IoKind::WouldBlock || e.kind() == IoKind::Interrupted => {
-        st.backlog = bytes;
+        st.backlog = wire;
         driver.want_write();
       },
       Err(e) => {
@@ -289,10 +285,8 @@ impl Lane {
   pub fn write_ready(&self) -> bool {
     let mut st = self.lock();
     while !st.backlog.is_empty() && !st.dead {
-      match (&self.socket).write(&st.backlog) {
-        Ok(n) => {
-          let _ = st.backlog.split_to(n);
-        },
+      match st.backlog.write_to(&self.socket) {
+        Ok(()) => {},
         Err(e) if e.kind() == IoKind::WouldBlock => return true,
         Err(e) if e.kind() == IoKind::Interrupted => continue,
         Err(e) => {

@@ -19,3 +19,4 @@ pub mod service;
 pub mod stats;
 pub mod topology;
 pub mod tracking;
+pub mod wire;

@@ -3,6 +3,8 @@
 //! bytes (bulk strings are slices of the frozen frame).
 
 use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::core::wire::{Wire, SHARED_MIN};
 use fred::prelude::Value;
 
 use crate::core::command::Command;
@@ -32,37 +34,81 @@ fn decimal(n: i64) -> ([u8; 20], usize) {
   (digits, i)
 }
 
-fn put_len(buf: &mut BytesMut, prefix: u8, n: usize) {
-  buf.put_u8(prefix);
-  let (digits, start) = decimal(n as i64);
-  buf.put_slice(&digits[start..]);
-  buf.put_slice(b"\r\n");
+/// Where encoded commands go: a plain buffer, or a `Wire` that keeps
+/// large arguments by reference.
+pub trait Out {
+  fn reserve_more(&mut self, n: usize);
+  fn put(&mut self, bytes: &[u8]);
+  /// An argument's own bytes (a `Wire` may share them instead of copying).
+  fn put_arg(&mut self, bytes: &Bytes) {
+    self.put(bytes);
+  }
 }
 
-fn put_bulk(buf: &mut BytesMut, data: &[u8]) {
-  put_len(buf, b'$', data.len());
-  buf.put_slice(data);
-  buf.put_slice(b"\r\n");
+impl Out for BytesMut {
+  fn reserve_more(&mut self, n: usize) {
+    self.reserve(n);
+  }
+  fn put(&mut self, bytes: &[u8]) {
+    self.put_slice(bytes);
+  }
+}
+
+impl Out for Wire {
+  fn reserve_more(&mut self, n: usize) {
+    self.reserve(n);
+  }
+  fn put(&mut self, bytes: &[u8]) {
+    Wire::put(self, bytes);
+  }
+  fn put_arg(&mut self, bytes: &Bytes) {
+    if bytes.len() >= SHARED_MIN {
+      self.put_shared(bytes);
+    } else {
+      Wire::put(self, bytes);
+    }
+  }
+}
+
+fn put_len(out: &mut impl Out, prefix: u8, n: usize) {
+  let (digits, start) = decimal(n as i64);
+  let mut line = [0u8; 24];
+  line[0] = prefix;
+  let end = 1 + digits.len() - start;
+  line[1..end].copy_from_slice(&digits[start..]);
+  line[end..end + 2].copy_from_slice(b"\r\n");
+  out.put(&line[..end + 2]);
+}
+
+fn put_bulk(out: &mut impl Out, data: &[u8]) {
+  put_len(out, b'$', data.len());
+  out.put(data);
+  out.put(b"\r\n");
 }
 
 /// Appends one command as a RESP2 array of bulk strings.
-pub fn encode(buf: &mut BytesMut, cmd: &Command) {
-  buf.reserve(16 + cmd.name.len() + cmd.args.iter().map(arg_len_hint).sum::<usize>());
-  put_len(buf, b'*', 1 + cmd.args.len());
-  put_bulk(buf, cmd.name.as_bytes());
+pub fn encode(out: &mut impl Out, cmd: &Command) {
+  let small = |v: &Value| !matches!(v, Value::Bytes(b) if b.len() >= SHARED_MIN);
+  out.reserve_more(16 + cmd.name.len() + cmd.args.iter().filter(|a| small(a)).map(arg_len_hint).sum::<usize>());
+  put_len(out, b'*', 1 + cmd.args.len());
+  put_bulk(out, cmd.name.as_bytes());
   for arg in &cmd.args {
     match arg {
-      Value::String(s) => put_bulk(buf, s.as_bytes()),
-      Value::Bytes(b) => put_bulk(buf, b),
+      Value::String(s) => put_bulk(out, s.as_bytes()),
+      Value::Bytes(b) => {
+        put_len(out, b'$', b.len());
+        out.put_arg(b);
+        out.put(b"\r\n");
+      },
       Value::Integer(i) => {
         let (digits, start) = decimal(*i);
-        put_bulk(buf, &digits[start..]);
+        put_bulk(out, &digits[start..]);
       },
-      Value::Double(d) => put_bulk(buf, double_arg(*d).as_bytes()),
-      Value::Boolean(b) => put_bulk(buf, if *b { b"1" } else { b"0" }),
+      Value::Double(d) => put_bulk(out, double_arg(*d).as_bytes()),
+      Value::Boolean(b) => put_bulk(out, if *b { b"1" } else { b"0" }),
       // The binding never produces these; send something Redis rejects
       // loudly rather than shifting the argument positions.
-      _ => put_bulk(buf, b""),
+      _ => put_bulk(out, b""),
     }
   }
 }
