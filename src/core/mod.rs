@@ -11,6 +11,7 @@ pub mod journal;
 pub mod lane;
 pub mod memory;
 pub mod near_cache;
+pub mod node_tracking;
 pub mod pubsub;
 pub mod reply;
 pub mod resilience;

@@ -85,7 +85,9 @@ pub struct Ticket {
   reads: Vec<(Bytes, Slot, u64)>,
   /// MGET: the reply is an array, one item per key.
   multi: bool,
-  lane: u64,
+  /// The flush count when the read was sent: any flush since (a lane or
+  /// tracking connection lost, a topology change) voids the reply.
+  generation: u64,
 }
 
 /// Counters for getStats().
@@ -107,6 +109,9 @@ pub struct NearCache {
   redirect: AtomicI64,
   /// Serial of the lane whose reads are cached; another lane means flush.
   bound_lane: AtomicU64,
+  /// Cluster mode: every node's broadcast-tracking connection is up (see
+  /// `node_tracking.rs`); standalone uses `redirect` instead.
+  broadcast_live: std::sync::atomic::AtomicBool,
   hits: AtomicU64,
   misses: AtomicU64,
   invalidations: AtomicU64,
@@ -178,6 +183,7 @@ impl NearCache {
       next_token: AtomicU64::new(1),
       redirect: AtomicI64::new(0),
       bound_lane: AtomicU64::new(0),
+      broadcast_live: std::sync::atomic::AtomicBool::new(false),
       hits: AtomicU64::new(0),
       misses: AtomicU64::new(0),
       invalidations: AtomicU64::new(0),
@@ -219,6 +225,20 @@ impl NearCache {
   pub fn set_redirect(&self, id: i64) {
     self.flush();
     self.redirect.store(id, Release);
+  }
+
+  /// Invalidations are being received: standalone, the subscriber has an
+  /// id; cluster, every node's broadcast connection is up.
+  pub fn live(&self) -> bool {
+    self.redirect() != 0 || self.broadcast_live.load(Acquire)
+  }
+
+  /// Cluster mode: all nodes' broadcast tracking is up (or not). Any change
+  /// flushes: invalidations may have been missed in between.
+  pub fn set_broadcast_live(&self, live: bool) {
+    if self.broadcast_live.swap(live, AcqRel) != live || !live {
+      self.flush();
+    }
   }
 
   /// Reads can be cached only on a lane tracked to the current subscriber;
@@ -305,7 +325,7 @@ impl NearCache {
 
   /// A cacheable read about to be sent on `lane`: leaves a placeholder
   /// and gets the ticket its reply is stored with.
-  pub fn ticket(&self, cmd: &Command, lane: u64) -> Option<Ticket> {
+  pub fn ticket(&self, cmd: &Command) -> Option<Ticket> {
     let (reads, multi) = reads_of(cmd)?;
     let mut pending = self.pending();
     let reads = reads
@@ -316,7 +336,7 @@ impl NearCache {
         (key, slot, token)
       })
       .collect();
-    Some(Ticket { reads, multi, lane })
+    Some(Ticket { reads, multi, generation: self.flushes.load(Acquire) })
   }
 
   /// A write through this service (any path): its keys are dropped now.
@@ -332,7 +352,7 @@ impl NearCache {
 
   /// Stores a read's reply if no invalidation came in between.
   pub fn store(&self, ticket: Ticket, reply: &Reply) {
-    if self.bound_lane.load(Acquire) != ticket.lane || self.redirect() == 0 {
+    if self.flushes.load(Acquire) != ticket.generation || !self.live() {
       return;
     }
     let items: Vec<&Reply> = match (ticket.multi, reply) {
@@ -396,12 +416,12 @@ mod tests {
     let c = cache();
     let get = cmd("get", &["k"]);
     assert_eq!(c.lookup(&get), None);
-    let t = c.ticket(&get, 1).expect("cacheable");
+    let t = c.ticket(&get).expect("cacheable");
     c.store(t, &bulk("v"));
     assert_eq!(c.lookup(&get), Some(bulk("v")));
     assert_eq!(c.lookup_string(b"k"), Some(bulk("v")));
     let hget = cmd("hget", &["h", "f"]);
-    let t = c.ticket(&hget, 1).expect("cacheable");
+    let t = c.ticket(&hget).expect("cacheable");
     c.store(t, &bulk("x"));
     assert_eq!(c.lookup(&hget), Some(bulk("x")));
     assert_eq!(c.lookup(&cmd("hget", &["h", "other"])), None);
@@ -413,7 +433,7 @@ mod tests {
   fn an_invalidation_before_the_reply_wins() {
     let c = cache();
     let get = cmd("get", &["k"]);
-    let t = c.ticket(&get, 1).expect("cacheable");
+    let t = c.ticket(&get).expect("cacheable");
     c.invalidate(b"k");
     c.store(t, &bulk("old"));
     assert_eq!(c.lookup(&get), None, "the reply that raced an invalidation is not kept");
@@ -424,7 +444,7 @@ mod tests {
     let c = cache();
     for k in ["a", "b"] {
       let get = cmd("get", &[k]);
-      let t = c.ticket(&get, 1).expect("cacheable");
+      let t = c.ticket(&get).expect("cacheable");
       c.store(t, &bulk("v"));
     }
     assert!(c.before_plan(&cmd("set", &["a", "w"])).is_none());
@@ -438,7 +458,7 @@ mod tests {
   fn mget_is_stored_per_key_and_served_whole() {
     let c = cache();
     let mget = cmd("mget", &["x", "y"]);
-    let t = c.ticket(&mget, 1).expect("cacheable");
+    let t = c.ticket(&mget).expect("cacheable");
     c.store(t, &Reply::Array(vec![bulk("1"), Reply::Nil]));
     assert_eq!(c.lookup(&cmd("get", &["x"])), Some(bulk("1")));
     assert_eq!(c.lookup(&mget), Some(Reply::Array(vec![bulk("1"), Reply::Nil])));
@@ -447,11 +467,12 @@ mod tests {
   #[test]
   fn a_new_lane_or_subscriber_flushes() {
     let c = cache();
-    let t = c.ticket(&cmd("get", &["k"]), 1).expect("cacheable");
+    let t = c.ticket(&cmd("get", &["k"])).expect("cacheable");
     c.store(t, &bulk("v"));
     assert!(c.usable(2, 7), "a new lane tracked to the same subscriber");
     assert_eq!(c.lookup(&cmd("get", &["k"])), None, "flushed when the lane changed");
-    let t = c.ticket(&cmd("get", &["k"]), 1).expect("cacheable");
+    let t = c.ticket(&cmd("get", &["k"])).expect("cacheable");
+    assert!(c.usable(3, 7), "the lane changes while the read is in flight");
     c.store(t, &bulk("v"));
     assert_eq!(c.lookup(&cmd("get", &["k"])), None, "a reply from the old lane is not stored");
     c.set_redirect(0);
@@ -463,7 +484,7 @@ mod tests {
     let c = cache();
     let at = |c: &NearCache| c.epoch_cell().load(Acquire);
     let e0 = at(&c);
-    let t = c.ticket(&cmd("get", &["k"]), 1).expect("cacheable");
+    let t = c.ticket(&cmd("get", &["k"])).expect("cacheable");
     c.store(t, &bulk("v"));
     assert_eq!(at(&c), e0, "storing keeps JS copies valid");
     c.invalidate(b"other");

@@ -4,6 +4,7 @@
 //! carries no keys, everything); losing the connection flushes the cache
 //! and reconnects with backoff.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,12 +22,31 @@ use crate::core::resp;
 
 const CHANNEL: &str = "__redis__:invalidate";
 
+/// How this connection's invalidations come about.
+#[derive(Clone)]
+pub enum Mode {
+  /// Standalone: the lane turns tracking on with `REDIRECT <our id>`; the
+  /// id is published through `NearCache::set_redirect`.
+  Redirect,
+  /// Cluster: this connection turns on `BCAST` tracking redirected to
+  /// itself, so every write on its node is reported whatever connection
+  /// read the key. `up` tells whether it is receiving.
+  Broadcast(Arc<AtomicBool>),
+}
+
 /// Runs until aborted (the service's disconnect aborts the task).
-pub async fn run(settings: LaneSettings, near: Arc<NearCache>) {
+pub async fn run(settings: LaneSettings, near: Arc<NearCache>, mode: Mode) {
   let mut pause = Duration::from_millis(50);
   loop {
-    let outcome = listen(&settings, &near).await;
-    near.set_redirect(0);
+    let outcome = listen(&settings, &near, &mode).await;
+    match &mode {
+      Mode::Redirect => near.set_redirect(0),
+      Mode::Broadcast(up) => {
+        // Off at once: this node's writes are not reported until it is back.
+        up.store(false, Ordering::Release);
+        near.set_broadcast_live(false);
+      },
+    }
     if outcome.is_ok() {
       pause = Duration::from_millis(50);
     }
@@ -35,37 +55,59 @@ pub async fn run(settings: LaneSettings, near: Arc<NearCache>) {
   }
 }
 
-async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
+async fn exchange(stream: &mut TcpStream, buf: &mut BytesMut, cmds: &[Command]) -> Result<Vec<Reply>> {
+  let mut out = BytesMut::new();
+  for cmd in cmds {
+    resp::encode(&mut out, cmd);
+  }
+  stream.write_all(&out).await.map_err(|e| fail(&e.to_string()))?;
+  let mut replies = Vec::with_capacity(cmds.len());
+  while replies.len() < cmds.len() {
+    while replies.len() < cmds.len() {
+      match resp::next_reply(buf)? {
+        Some(Ok(reply)) => replies.push(reply),
+        Some(Err(e)) => return Err(fail(&e.message)),
+        None => break,
+      }
+    }
+    if replies.len() < cmds.len() && stream.read_buf(buf).await.map_err(|e| fail(&e.to_string()))? == 0 {
+      return Err(fail("the invalidation connection was closed during setup"));
+    }
+  }
+  Ok(replies)
+}
+
+async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Result<()> {
   let addr = (settings.endpoint.host.as_str(), settings.endpoint.port);
   let mut stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
     .await
     .map_err(|_| fail("connect timed out"))?
     .map_err(|e| fail(&e.to_string()))?;
   let _ = stream.set_nodelay(true);
+  let mut buf = BytesMut::with_capacity(16 * 1024);
   let mut setup: Vec<Command> = crate::core::lane::auth_command(settings).into_iter().collect();
   let name = settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
   setup.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   setup.push(Command::new("CLIENT", vec![Value::from("ID")]));
-  setup.push(Command::new("SUBSCRIBE", vec![Value::from(CHANNEL)]));
-  let mut out = BytesMut::new();
-  for cmd in &setup {
-    resp::encode(&mut out, cmd);
+  let id = match exchange(&mut stream, &mut buf, &setup).await?.pop() {
+    Some(Reply::Int(id)) => id,
+    _ => return Err(fail("CLIENT ID gave no id")),
+  };
+  let mut subscribe = Vec::new();
+  if let Mode::Broadcast(_) = mode {
+    let args = ["TRACKING", "on", "REDIRECT"].iter().map(|a| Value::from(*a)).chain([Value::Integer(id), Value::from("BCAST")]);
+    subscribe.push(Command::new("CLIENT", args.collect()));
   }
-  stream.write_all(&out).await.map_err(|e| fail(&e.to_string()))?;
-  let mut buf = BytesMut::with_capacity(16 * 1024);
-  let mut setup_replies = 0;
+  subscribe.push(Command::new("SUBSCRIBE", vec![Value::from(CHANNEL)]));
+  exchange(&mut stream, &mut buf, &subscribe).await?;
+  // Receiving from here on: reads may be cached.
+  match mode {
+    Mode::Redirect => near.set_redirect(id),
+    Mode::Broadcast(up) => up.store(true, Ordering::Release),
+  }
   let mut next_tick = tokio::time::Instant::now() + near.tick_every();
   loop {
     while let Some(reply) = resp::next_reply(&mut buf)? {
-      if setup_replies < setup.len() {
-        setup_replies += 1;
-        match reply {
-          Err(e) => return Err(fail(&e.message)),
-          Ok(Reply::Int(id)) => near.set_redirect(id),
-          Ok(_) => {},
-        }
-        continue;
-      }
       if let Ok(Reply::Array(parts)) = reply {
         on_message(near, parts);
       }
@@ -73,7 +115,9 @@ async fn listen(settings: &LaneSettings, near: &NearCache) -> Result<()> {
     // The TTL tick rides on this loop: it runs exactly while the cache can hold anything.
     let read = tokio::time::timeout_at(next_tick, stream.read_buf(&mut buf)).await;
     if tokio::time::Instant::now() >= next_tick {
-      near.tick();
+      if matches!(mode, Mode::Redirect) {
+        near.tick();
+      }
       next_tick = tokio::time::Instant::now() + near.tick_every();
     }
     match read {

@@ -8,6 +8,10 @@ use std::sync::Arc;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::lane::{self, Lane, LaneSettings};
+use crate::core::error::Result;
+use crate::core::near_cache::{NearCache, Ticket};
+use crate::core::node_tracking::{self, NodeTracking};
+use crate::core::tracking;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
 
@@ -15,13 +19,23 @@ impl Service {
   /// Starts the near cache's invalidation subscriber and waits (within
   /// the connect timeout) for its id, so the lane opens tracked to it.
   pub(super) async fn start_tracking(&self) {
+    if let Some(nodes) = &self.node_tracking {
+      // Cluster: broadcast tracking on every node, kept in step with CLUSTER NODES.
+      let Ok(clients) = self.clients() else { return };
+      let Ok(mut slot) = self.tracker.lock() else { return };
+      if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+      }
+      *slot = Some(tokio::spawn(node_tracking::run(nodes.clone(), clients, self.config.connect_timeout)));
+      return;
+    }
     let (Some(near), Some(settings)) = (&self.near, &self.lane_settings) else { return };
     {
       let Ok(mut slot) = self.tracker.lock() else { return };
       if slot.as_ref().is_some_and(|t| !t.is_finished()) {
         return;
       }
-      *slot = Some(tokio::spawn(crate::core::tracking::run(settings.clone(), near.clone())));
+      *slot = Some(tokio::spawn(tracking::run(settings.clone(), near.clone(), tracking::Mode::Redirect)));
     }
     let deadline = std::time::Instant::now() + self.config.connect_timeout;
     while near.redirect() == 0 && std::time::Instant::now() < deadline {
@@ -32,6 +46,9 @@ impl Service {
   pub(super) fn stop_tracking(&self) {
     if let Some(task) = self.tracker.lock().ok().and_then(|mut slot| slot.take()) {
       task.abort();
+    }
+    if let Some(nodes) = &self.node_tracking {
+      nodes.stop();
     }
     if let Some(near) = &self.near {
       near.set_redirect(0);
@@ -45,11 +62,21 @@ impl Service {
     }
   }
 
+  /// Cluster mode: the near cache, when reads may be cached now (every
+  /// node's broadcast tracking is up).
+  pub(super) fn broadcast_near(&self) -> Option<Arc<NearCache>> {
+    self.node_tracking.as_ref()?;
+    self.near.clone().filter(|n| n.live() && !self.resilience.is_degraded())
+  }
+
   /// GET's near-cache hit, answered on the JS thread with no I/O.
   pub fn near_get(&self, key: &[u8]) -> Option<Reply> {
     let near = self.near.as_ref()?;
     if self.resilience.is_degraded() {
       return None;
+    }
+    if self.node_tracking.is_some() {
+      return if near.live() { near.lookup_string(key) } else { None };
     }
     let lane = self.live_lane()?;
     if !near.usable(lane.serial(), lane.tracking()) {
@@ -145,7 +172,22 @@ pub(super) fn lane_settings(config: &Config) -> Option<LaneSettings> {
   if !config.read_replicas.is_empty() {
     return None;
   }
-  Some(LaneSettings {
+  Some(connection_settings(config))
+}
+
+/// Cluster over plain TCP with `nearCache`: broadcast tracking per node.
+pub(super) fn node_tracking(config: &Config, near: Option<&Arc<NearCache>>) -> Option<Arc<NodeTracking>> {
+  let near = near?;
+  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Cluster { .. }) {
+    return None;
+  }
+  Some(Arc::new(NodeTracking::new(near.clone(), connection_settings(config))))
+}
+
+/// What every plain-TCP connection of ours needs (the endpoint is the
+/// configured one; cluster connections replace it).
+fn connection_settings(config: &Config) -> LaneSettings {
+  LaneSettings {
     endpoint: config.endpoint.clone(),
     username: config.username.clone(),
     password: config.password.clone(),
@@ -155,5 +197,24 @@ pub(super) fn lane_settings(config: &Config) -> Option<LaneSettings> {
     command_timeout: config.command_timeout,
     max_in_flight: config.max_in_flight,
     tracking_redirect: None,
-  })
+  }
+}
+
+/// Tickets for the commands about to be sent (`None` where not cacheable).
+pub(super) fn tickets<'a>(near: Option<&Arc<NearCache>>, sent: impl Iterator<Item = &'a Command>) -> Vec<Option<Ticket>> {
+  match near {
+    Some(c) => sent.map(|cmd| c.ticket(cmd)).collect(),
+    None => Vec::new(),
+  }
+}
+
+/// Stores Redis' own replies (never a fallback's answer) under their tickets.
+pub(super) fn store_replies(near: Option<&Arc<NearCache>>, tickets: Vec<Option<Ticket>>, results: &[Result<Reply>]) {
+  if let Some(c) = near {
+    for (ticket, result) in tickets.into_iter().zip(results) {
+      if let (Some(t), Ok(reply)) = (ticket, result) {
+        c.store(t, reply);
+      }
+    }
+  }
 }

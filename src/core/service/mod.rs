@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
-use crate::core::config::Config;
+use crate::core::config::{Config, Topology};
 use crate::core::lane::{self, Done, Lane, LaneSettings};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
-use crate::core::near_cache::{NearCache, Ticket};
+use crate::core::near_cache::NearCache;
 use crate::core::pubsub::{Op, PubSub, Sink};
 use crate::core::resilience::{Plan, Resilience, Route};
 
@@ -50,9 +50,13 @@ pub struct Service {
   lanes_driven_outside: AtomicBool,
   /// Reopening a dead lane happens off the JS thread, on this runtime.
   runtime: Option<tokio::runtime::Handle>,
-  /// Tracking-invalidated reads (`nearCache`); standalone with a lane only.
+  /// Tracking-invalidated reads (`nearCache`): standalone with a lane, or a
+  /// plain-TCP cluster.
   near: Option<Arc<NearCache>>,
-  /// The near cache's invalidation subscriber task.
+  /// Cluster: the near cache's broadcast tracking on every node.
+  node_tracking: Option<Arc<crate::core::node_tracking::NodeTracking>>,
+  /// The near cache's invalidation subscriber task (cluster: the node
+  /// tracking's upkeep).
   tracker: Mutex<Option<tokio::task::JoinHandle<()>>>,
   /// Pub/sub receiving: its own connection, opened on the first subscribe.
   pubsub: PubSub,
@@ -64,10 +68,13 @@ impl Service {
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone());
     let lane_settings = lane_settings(&config);
+    let cluster_plain = config.enabled && !config.tls.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
       (Some(c), Some(_)) => Some(Arc::new(NearCache::new(c))),
+      (Some(c), None) if cluster_plain => Some(Arc::new(NearCache::new(c))),
       _ => None,
     };
+    let node_tracking = lanes::node_tracking(&config, near.as_ref());
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
     }
@@ -89,6 +96,7 @@ impl Service {
       lanes_driven_outside: AtomicBool::new(false),
       runtime: tokio::runtime::Handle::try_current().ok(),
       near,
+      node_tracking,
       tracker: Mutex::new(None),
       pubsub: PubSub::new(),
     })
@@ -203,20 +211,10 @@ impl Service {
       return Ok(());
     };
     let (bytes, n) = Lane::encode(redis_part(&plan, &cmds));
-    let tickets: Vec<Option<Ticket>> = match &near {
-      Some(c) => redis_part(&plan, &cmds).map(|cmd| c.ticket(cmd, lane.serial())).collect(),
-      None => Vec::new(),
-    };
+    let tickets = lanes::tickets(near.as_ref(), redis_part(&plan, &cmds));
     let service = self.clone();
     let finish: Done = Box::new(move |results| {
-      // Only Redis' own replies are cached, never a fallback's answer.
-      if let Some(c) = &near {
-        for (ticket, result) in tickets.into_iter().zip(&results) {
-          if let (Some(t), Ok(reply)) = (ticket, result) {
-            c.store(t, reply);
-          }
-        }
-      }
+      lanes::store_replies(near.as_ref(), tickets, &results);
       let (out, trouble) = service.resilience.finish(plan, &cmds, results);
       done(out);
       service.after_batch(trouble);
@@ -346,9 +344,14 @@ impl Service {
     if !self.resilience.is_degraded() && self.redis_down() {
       self.resilience.enter_degraded("the connection to Redis was lost");
     }
-    self.note_writes(&cmds);
-    let plan = self.resilience.plan(&cmds, |_| None);
+    // Cluster: reads may be cached whatever path they took (broadcast tracking).
+    let near = self.broadcast_near();
+    if near.is_none() {
+      self.note_writes(&cmds);
+    }
+    let plan = self.resilience.plan(&cmds, |cmd| near.as_ref().and_then(|n| n.before_plan(cmd)));
     let redis_cmds: Vec<Command> = redis_part(&plan, &cmds).cloned().collect();
+    let tickets = lanes::tickets(near.as_ref(), redis_cmds.iter());
     let results = if redis_cmds.is_empty() {
       Vec::new()
     } else if redis_cmds.len() == 1 || redis_cmds.iter().any(Command::is_blocking) {
@@ -357,6 +360,7 @@ impl Service {
     } else {
       clients.pipeline(redis_cmds).await
     };
+    lanes::store_replies(near.as_ref(), tickets, &results);
     let (out, trouble) = self.resilience.finish(plan, &cmds, results);
     self.after_batch(trouble);
     out

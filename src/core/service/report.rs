@@ -30,7 +30,7 @@ impl Service {
         let s = n.stats();
         serde_json::json!({
           "hits": s.hits, "misses": s.misses, "invalidations": s.invalidations, "flushes": s.flushes,
-          "entries": s.entries, "bytes": s.bytes, "tracking": n.redirect() != 0,
+          "entries": s.entries, "bytes": s.bytes, "tracking": n.live(),
         })
       }),
     })
