@@ -316,6 +316,7 @@ impl Lane {
       // SAFETY: `read` only writes initialised bytes into the slice it
       // is given, and `set_len` covers exactly what it reported.
       let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), spare.len()) };
+      let slice_len = slice.len();
       match (&self.socket).read(slice) {
         Ok(0) => break Some(connection_error("Redis closed the connection", Sent::Unknown)),
         Ok(n) => {
@@ -330,6 +331,12 @@ impl Lane {
           };
           if broken.is_some() {
             break broken;
+          }
+          // A short read took everything the socket had: stop here rather
+          // than pay a second syscall for EAGAIN (libuv polls are level-
+          // triggered; with tokio, later bytes raise a new edge).
+          if n < slice_len {
+            break None;
           }
         },
         Err(e) if e.kind() == IoKind::WouldBlock => break None,
