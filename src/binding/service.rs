@@ -162,6 +162,8 @@ impl NativeService {
   /// task over fred.
   fn submit_chunks(&self, chunks: Vec<(Vec<Command>, Done)>) {
     self.attach_new_lane();
+    // Several batches, one write.
+    let corked = if chunks.len() > 1 { self.core.cork_lane() } else { None };
     let mut chunks = chunks.into_iter();
     let mut refused = Vec::new();
     for (cmds, done) in chunks.by_ref() {
@@ -169,6 +171,9 @@ impl NativeService {
         refused.push(back);
         break;
       }
+    }
+    if let Some(lane) = corked {
+      lane.uncork();
     }
     refused.extend(chunks);
     if refused.is_empty() {

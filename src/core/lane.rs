@@ -63,6 +63,8 @@ struct State {
   dead: bool,
   /// Commands in `in_flight`, answered or not.
   pending: usize,
+  /// Batches queue in `backlog` without a write until `uncork`.
+  corked: bool,
 }
 
 /// True for commands that can share the pipelined connection: nothing
@@ -239,7 +241,7 @@ impl Lane {
   /// out with a non-blocking write when the socket takes them, else the
   /// driver is asked to finish the job. A dead or undriven lane hands
   /// `done` back.
-  pub fn send(&self, mut wire: Wire, n: usize, done: Done) -> std::result::Result<(), Done> {
+  pub fn send(&self, wire: Wire, n: usize, done: Done) -> std::result::Result<(), Done> {
     let Some(driver) = self.driver.get() else { return Err(done) };
     let mut st = self.lock();
     if st.dead || self.retiring.load(Ordering::Acquire) {
@@ -261,23 +263,53 @@ impl Lane {
       done: Some(done),
       deadline: Instant::now() + self.command_timeout,
     });
-    if !st.backlog.is_empty() {
+    if st.corked || !st.backlog.is_empty() {
       st.backlog.append(wire);
       return Ok(());
     }
+    if let Some((failed, e)) = self.write_now(&mut st, wire, driver.as_ref()) {
+      drop(st);
+      fail_all(failed, e);
+    }
+    Ok(())
+  }
+
+  /// Batches sent from now on wait for `uncork` and go out in one write
+  /// (several batches of one JS tick: one syscall, each settling apart).
+  pub fn cork(&self) {
+    self.lock().corked = true;
+  }
+
+  /// Writes what `cork` held back.
+  pub fn uncork(&self) {
+    let Some(driver) = self.driver.get() else { return };
+    let mut st = self.lock();
+    st.corked = false;
+    if st.dead || st.backlog.is_empty() {
+      return;
+    }
+    let wire = std::mem::take(&mut st.backlog);
+    if let Some((failed, e)) = self.write_now(&mut st, wire, driver.as_ref()) {
+      drop(st);
+      fail_all(failed, e);
+    }
+  }
+
+  /// Writes `wire` (the backlog is empty or taken); what the socket does
+  /// not take becomes the backlog and the driver is asked to finish. A
+  /// failed write kills the lane: the caller fails the batches returned,
+  /// after releasing the lock.
+  #[must_use]
+  fn write_now(&self, st: &mut State, mut wire: Wire, driver: &dyn LaneDriver) -> Option<(Vec<InFlight>, Error)> {
     match wire.write_to(&self.socket) {
-      Ok(()) => {},
+      Ok(()) => None,
       Err(e) if e.kind() == IoKind::WouldBlock || e.kind() == IoKind::Interrupted => {
         st.backlog = wire;
         driver.want_write();
+        None
       },
-      Err(e) => {
-        let failed = self.kill(&mut st);
-        drop(st);
-        fail_all(failed, connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
-      },
+      Err(e) => Some((self.kill(st), connection_error(format!("write to Redis failed: {e}"), Sent::Unknown))),
     }
-    Ok(())
   }
 
   /// The driver saw the socket writable: writes what is waiting. True

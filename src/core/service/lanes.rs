@@ -122,6 +122,14 @@ impl Service {
     }
   }
 
+  /// Corks the fast lane for a tick's several batches (see `Lane::cork`);
+  /// the caller uncorks the lane returned.
+  pub fn cork_lane(&self) -> Option<Arc<Lane>> {
+    let lane = self.live_lane()?;
+    lane.cork();
+    Some(lane)
+  }
+
   pub(super) fn live_lane(&self) -> Option<Arc<Lane>> {
     let slot = self.lane.read().ok()?;
     slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
