@@ -80,6 +80,12 @@ impl Completions {
     }
   }
 
+  /// Wakes the JS thread (from any thread) even with nothing to settle:
+  /// its `drain()` also attaches new lanes and sends deferred commands.
+  pub fn poke(&self) {
+    self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+  }
+
   pub fn has_pending(&self) -> bool {
     self.queue.lock().map(|q| !q.is_empty()).unwrap_or(true)
   }

@@ -88,17 +88,23 @@ impl NativeService {
     }));
     let js_waker = JsWaker::new(js_env.raw(), on_wake_raw, completions.clone());
     if js_waker.is_some() {
-      core.drive_lanes_outside();
+      let poked = completions.clone();
+      core.drive_lanes_outside(Box::new(move || poked.poke()));
     }
     Ok(NativeService { core: Arc::new(core), completions, js_waker })
   }
 
-  /// A lane the core opened since the last call starts polling here, on
-  /// the JS thread (libuv is not thread-safe).
-  fn attach_new_lane(&self) {
+  /// Lanes the core opened since the last call start polling here, on
+  /// the JS thread (libuv is not thread-safe): before every submit, and on
+  /// every wake-up (a cluster lane opened in the background pokes it).
+  fn attach_new_lanes(&self) {
     if let Some(waker) = &self.js_waker {
-      if let Some(lane) = self.core.undriven_lane() {
-        waker.attach(lane);
+      for lane in self.core.undriven_lanes() {
+        waker.attach(lane.clone());
+        if !lane.is_driven() {
+          // libuv refused the socket: a dead lane is reopened, a stuck one never.
+          lane.close();
+        }
       }
     }
   }
@@ -161,7 +167,7 @@ impl NativeService {
   /// refuses, the rest go together (one batch, order kept) as one tokio
   /// task over fred.
   fn submit_chunks(&self, chunks: Vec<(Vec<Command>, Done)>) {
-    self.attach_new_lane();
+    self.attach_new_lanes();
     // Several batches, one write.
     let corked = if chunks.len() > 1 { self.core.cork_lane() } else { None };
     let mut chunks = chunks.into_iter();
@@ -234,6 +240,8 @@ impl NativeService {
   /// Every completion since the last drain, as `[id, status, value, ...]`.
   #[napi(catch_unwind, ts_return_type = "Array<unknown>")]
   pub fn drain(&self) -> Drained {
+    self.attach_new_lanes();
+    self.core.run_deferred();
     self.completions.drain()
   }
 

@@ -72,6 +72,15 @@ impl Command {
     CustomCommand::new(self.name.as_str(), hash, self.is_blocking())
   }
 
+  /// The argument that names the command's cluster slot; `None` for a
+  /// keyless command (any node may run it).
+  pub fn slot_key(&self) -> Option<&Value> {
+    match self.cluster_hash() {
+      ClusterHash::Offset(n) => self.args.get(n),
+      _ => None,
+    }
+  }
+
   /// The key this command touches first, if any.
   pub fn first_key(&self) -> Option<&[u8]> {
     match self.args.first()? {

@@ -135,15 +135,32 @@ impl Service {
     slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
   }
 
-  /// The binding drives lanes itself: `undriven_lane` hands each new one over.
-  pub fn drive_lanes_outside(&self) {
+  /// The binding drives lanes itself: `undriven_lanes` hands each new one
+  /// over, and `poke` (any thread) asks its thread to come and take them
+  /// and to run `run_deferred`.
+  pub fn drive_lanes_outside(&self, poke: Box<dyn Fn() + Send + Sync>) {
     self.lanes_driven_outside.store(true, Ordering::Release);
+    if let Some(router) = &self.cluster {
+      router.drive_outside(poke);
+    }
   }
 
-  /// A freshly opened lane waiting for its driver.
-  pub fn undriven_lane(&self) -> Option<Arc<Lane>> {
-    let slot = self.lane.read().ok()?;
-    slot.as_ref().filter(|l| l.is_alive() && !l.is_driven()).cloned()
+  /// Freshly opened lanes (the standalone one, cluster masters') waiting
+  /// for their driver.
+  pub fn undriven_lanes(&self) -> Vec<Arc<Lane>> {
+    let mut lanes: Vec<Arc<Lane>> = self.cluster.as_ref().map(|r| r.take_undriven()).unwrap_or_default();
+    if let Ok(slot) = self.lane.read() {
+      lanes.extend(slot.as_ref().filter(|l| l.is_alive() && !l.is_driven()).cloned());
+    }
+    lanes
+  }
+
+  /// On the binding's thread, after attaching new lanes: cluster commands
+  /// waiting to be sent again (redirected, retried, parked for a new lane).
+  pub fn run_deferred(&self) {
+    if let Some(router) = &self.cluster {
+      router.run_deferred();
+    }
   }
 
   /// One reopen attempt at a time, spaced out while Redis is away.
@@ -194,7 +211,7 @@ pub(super) fn node_tracking(config: &Config, near: Option<&Arc<NearCache>>) -> O
 
 /// What every plain-TCP connection of ours needs (the endpoint is the
 /// configured one; cluster connections replace it).
-fn connection_settings(config: &Config) -> LaneSettings {
+pub(super) fn connection_settings(config: &Config) -> LaneSettings {
   LaneSettings {
     endpoint: config.endpoint.clone(),
     username: config.username.clone(),

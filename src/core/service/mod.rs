@@ -2,6 +2,7 @@
 //! connect, then Redis. Later layers (breaker, fallback, near cache) plug in
 //! here, so every command group gets them at once.
 
+mod cluster_path;
 mod lanes;
 mod recovery;
 mod report;
@@ -22,6 +23,7 @@ use crate::core::reply::Reply;
 use crate::core::near_cache::NearCache;
 use crate::core::pubsub::{Op, PubSub, Sink};
 use crate::core::resilience::{Plan, Resilience, Route};
+use crate::core::topology::cluster_lanes::ClusterLanes;
 
 pub struct Service {
   config: Config,
@@ -50,6 +52,8 @@ pub struct Service {
   lanes_driven_outside: AtomicBool,
   /// Reopening a dead lane happens off the JS thread, on this runtime.
   runtime: Option<tokio::runtime::Handle>,
+  /// Cluster commands on a lane per master; `None` outside a plain-TCP cluster.
+  cluster: Option<Arc<ClusterLanes>>,
   /// Tracking-invalidated reads (`nearCache`): standalone with a lane, or a
   /// plain-TCP cluster.
   near: Option<Arc<NearCache>>,
@@ -75,6 +79,8 @@ impl Service {
       _ => None,
     };
     let node_tracking = lanes::node_tracking(&config, near.as_ref());
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let cluster = cluster_path::cluster_lanes(&config, runtime.as_ref());
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
     }
@@ -94,7 +100,8 @@ impl Service {
       lane: std::sync::RwLock::new(None),
       lane_reopening: AtomicBool::new(false),
       lanes_driven_outside: AtomicBool::new(false),
-      runtime: tokio::runtime::Handle::try_current().ok(),
+      runtime,
+      cluster,
       near,
       node_tracking,
       tracker: Mutex::new(None),
@@ -156,6 +163,9 @@ impl Service {
     self.ever_connected.store(true, Ordering::Release);
     self.start_tracking().await;
     self.open_lane().await;
+    if let Some(router) = &self.cluster {
+      router.start().await;
+    }
     self.resilience.emit(Event::Connect);
     self.resilience.emit(Event::Ready);
     Ok(())
@@ -165,6 +175,9 @@ impl Service {
   /// now (or is answered from the fallback now), or comes back and the
   /// caller takes the async path (`dispatch_batch`).
   pub fn submit_fast(self: &Arc<Self>, cmds: Vec<Command>, done: Done) -> std::result::Result<(), (Vec<Command>, Done)> {
+    if let Some(router) = &self.cluster {
+      return self.submit_cluster(router, cmds, done);
+    }
     if self.lane_settings.is_none()
       || cmds.is_empty()
       || self.closed.load(Ordering::Acquire)
@@ -287,6 +300,9 @@ impl Service {
     let taken = self.clients.lock().ok().and_then(|mut slot| slot.take());
     self.connected.store(false, Ordering::Release);
     self.close_lane();
+    if let Some(router) = &self.cluster {
+      router.close();
+    }
     self.stop_tracking();
     self.resilience.emit(Event::End);
     if let Some(clients) = taken {
@@ -430,7 +446,7 @@ impl Service {
 
 
 /// The commands of a batch that its plan sends to Redis, in order.
-fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
+pub(super) fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
   plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
 }
 

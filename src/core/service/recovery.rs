@@ -27,7 +27,7 @@ impl Service {
   /// Redis cannot be reached at all: no live connection of any kind.
   pub(super) fn redis_down(&self) -> bool {
     let fred_down = self.clients().map(|c| !c.is_connected()).unwrap_or(true);
-    fred_down && self.live_lane().is_none()
+    fred_down && self.live_lane().is_none() && !self.cluster.as_ref().is_some_and(|r| r.any_open())
   }
 
   pub(super) fn start_recovery(self: &Arc<Self>) {
@@ -69,6 +69,9 @@ impl Service {
       }
       if self.lane_settings.is_some() && self.live_lane().is_none() {
         self.open_lane().await;
+      }
+      if let Some(router) = &self.cluster {
+        router.kick();
       }
       if self.resilience.fallback().journal_is_empty() {
         self.resilience.leave_degraded();

@@ -3,9 +3,13 @@
 //! following and the cluster helpers (multi-key splitting, read scaling).
 
 pub mod cluster;
+pub mod cluster_lanes;
+mod cluster_upkeep;
+pub mod gather;
 pub mod nodes;
 pub mod replicas;
 pub mod sentinel;
+pub mod slot_map;
 pub mod tls;
 
 use std::time::Duration;
