@@ -598,35 +598,8 @@ fn handshake_commands(s: &LaneSettings) -> Vec<Command> {
 mod tests {
   use super::*;
   use fred::prelude::Value;
-  use std::process::{Child, Command as Process, Stdio};
 
-  /// A throwaway redis-server on a free loopback port.
-  struct Server(Child, u16);
-
-  impl Server {
-    fn start() -> Server {
-      let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-      let child = Process::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (.ci/run installs it)");
-      for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-          break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-      }
-      Server(child, port)
-    }
-  }
-
-  impl Drop for Server {
-    fn drop(&mut self) {
-      let _ = self.0.kill();
-      let _ = self.0.wait();
-    }
-  }
+  use crate::core::test_server::Server;
 
   fn settings(port: u16) -> LaneSettings {
     LaneSettings {

@@ -18,6 +18,8 @@ pub mod resilience;
 pub mod resp;
 pub mod service;
 pub mod stats;
+#[cfg(test)]
+pub mod test_server;
 pub mod topology;
 pub mod tracking;
 pub mod wire;

@@ -354,3 +354,7 @@ fn too_many_redirections(slot: u16, last: &str) -> Error {
   )
   .with_sent(Sent::No)
 }
+
+#[cfg(all(test, unix))]
+#[path = "cluster_lanes_tests.rs"]
+mod tests;
