@@ -1,8 +1,8 @@
 //! The cluster lanes' upkeep, on tokio: the slot map from `CLUSTER SLOTS`
 //! (asked of any reachable node), a lane per master, and a loop that keeps
 //! at it every 200 ms while a slot has no live master lane (a killed
-//! master, until its replica is promoted). Healthy nodes' lanes are left
-//! alone.
+//! master, until its replica is promoted; every second after the first
+//! 10 s). Healthy nodes' lanes are left alone.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,8 +18,11 @@ use crate::core::topology::cluster_lanes::ClusterLanes;
 use crate::core::topology::gather::settle;
 use crate::core::topology::slot_map::{endpoint_of, SlotMap};
 
-/// Between two upkeep rounds while a master is missing.
+/// Between two upkeep rounds while a master is missing; after
+/// `PATIENT_ROUNDS` of them (a master gone for good), `RETRY_SLOWLY`.
 const RETRY_EVERY: Duration = Duration::from_millis(200);
+const PATIENT_ROUNDS: u32 = 50;
+const RETRY_SLOWLY: Duration = Duration::from_secs(1);
 
 impl ClusterLanes {
   /// The first map and lanes, within the connect timeout. Failing here is
@@ -48,7 +51,9 @@ impl ClusterLanes {
   }
 
   async fn maintain(self: Arc<Self>) {
+    let mut rounds = 0u32;
     loop {
+      rounds = rounds.saturating_add(1);
       self.wanted.store(false, Ordering::Release);
       if self.closed.load(Ordering::Acquire) {
         break;
@@ -56,7 +61,7 @@ impl ClusterLanes {
       self.refresh().await;
       self.open_missing().await;
       if !self.complete() {
-        tokio::time::sleep(RETRY_EVERY).await;
+        tokio::time::sleep(if rounds < PATIENT_ROUNDS { RETRY_EVERY } else { RETRY_SLOWLY }).await;
       } else if self.wanted.load(Ordering::Acquire) {
         // More MOVED replies came meanwhile: one more round, not a busy loop.
         tokio::time::sleep(Duration::from_millis(20)).await;
