@@ -1,30 +1,16 @@
 // publish: a real subscriber on an independent connection receives what resilis publishes,
 // and publish resolves the receiver count Redis reports.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis } from './harness/redis.mjs';
 import { connectResp } from './harness/resp.mjs';
-import { openService, closeServices } from './harness/service.mjs';
+import { useService } from './harness/suite.mjs';
 import { uniqueKey, settleWithin } from './harness/util.mjs';
 
-let redis;
-let svc;
 const subs = [];
-
-before(async () => {
-  redis = await startRedis();
-  svc = openService(redis);
-  await svc.connect();
-});
-
-after(async () => {
-  for (const s of subs) s.close();
-  await closeServices();
-  await redis?.stop();
-});
+const ctx = useService({ teardown: () => { for (const s of subs) s.close(); } });
 
 async function subscriber(channel) {
-  const sub = await connectResp(redis.port);
+  const sub = await connectResp(ctx.redis.port);
   subs.push(sub);
   const received = [];
   let notify;
@@ -40,7 +26,7 @@ async function subscriber(channel) {
 }
 
 test('publish with no subscriber resolves 0', async () => {
-  assert.equal(await svc.publish(uniqueKey('chan-empty'), 'nobody listens'), 0);
+  assert.equal(await ctx.svc.publish(uniqueKey('chan-empty'), 'nobody listens'), 0);
 });
 
 test('publish reaches a real subscriber and resolves the receiver count', async () => {
@@ -48,7 +34,7 @@ test('publish reaches a real subscriber and resolves the receiver count', async 
   const s1 = await subscriber(channel);
   const s2 = await subscriber(channel);
   const payload = JSON.stringify({ message: 'Hello!' });
-  assert.equal(await svc.publish(channel, payload), 2);
+  assert.equal(await ctx.svc.publish(channel, payload), 2);
   await s1.next();
   await s2.next();
   assert.deepEqual(s1.received, [['message', channel, payload]]);
@@ -58,7 +44,7 @@ test('publish reaches a real subscriber and resolves the receiver count', async 
 test('publish preserves message order', async () => {
   const channel = uniqueKey('chan-order');
   const s = await subscriber(channel);
-  for (let i = 0; i < 20; i++) assert.equal(await svc.publish(channel, `m${i}`), 1);
+  for (let i = 0; i < 20; i++) assert.equal(await ctx.svc.publish(channel, `m${i}`), 1);
   await settleWithin((async () => {
     while (s.received.length < 20) await new Promise((r) => setTimeout(r, 20));
   })(), 10000, '20 messages');
