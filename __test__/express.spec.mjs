@@ -1,34 +1,19 @@
 // Express middleware with a real express app on a free port, fetched with global fetch:
 // the route cache (entries read back from Redis), the health routes, the rate limit.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { startRedis } from './harness/redis.mjs';
-import { closeServices, remember } from './harness/service.mjs';
-import { openCache } from './harness/cache.mjs';
+import { remember } from './harness/service.mjs';
+import { useCache } from './harness/suite.mjs';
 import { freePort } from './harness/ports.mjs';
 import { uniqueKey, captureError, assertCode } from './harness/util.mjs';
 
 const require = createRequire(import.meta.url);
 const express = require('express');
 
-let redis;
-let svc;
-let cache;
-let resilis;
 const servers = [];
-
-before(async () => {
-  redis = await startRedis();
-  ({ resilis, svc, cache } = openCache(redis));
-  await svc.connect();
-});
-
-after(async () => {
-  for (const s of servers) s.close();
-  await closeServices();
-  await redis?.stop();
-});
+const ctx = useCache({ teardown: () => { for (const s of servers) s.close(); } });
 
 /** Listens on a free port; resolves the base URL. */
 async function listen(app) {
@@ -38,14 +23,14 @@ async function listen(app) {
 }
 
 async function redisKeys(pattern) {
-  const out = await redis.cli('--scan', '--pattern', pattern);
+  const out = await ctx.redis.cli('--scan', '--pattern', pattern);
   return out ? out.split('\n').sort() : [];
 }
 
 test('cache(): a GET is served by the handler once, then from Redis with status, headers and body', async () => {
   const prefix = uniqueKey('route');
   let handled = 0;
-  const mw = resilis.cacheMiddleware({ ttlSeconds: 120, keyPrefix: prefix, service: svc });
+  const mw = ctx.resilis.cacheMiddleware({ ttlSeconds: 120, keyPrefix: prefix, service: ctx.svc });
   const app = express();
   app.get('/api/products', mw, (req, res) => {
     handled++;
@@ -62,14 +47,14 @@ test('cache(): a GET is served by the handler once, then from Redis with status,
   const key = `${prefix}:/api/products`;
   let stored;
   for (let i = 0; i < 50 && !stored; i++) {
-    stored = await redis.cli('get', key);
+    stored = await ctx.redis.cli('get', key);
     if (!stored) await new Promise((r) => setTimeout(r, 20));
   }
   const entry = JSON.parse(stored);
   assert.equal(entry.status, 201);
   assert.equal(entry.headers['x-custom'], 'yes');
   assert.deepEqual(JSON.parse(Buffer.from(entry.body, 'base64').toString()), { products: ['a', 'b'], n: 1 });
-  const ttl = Number(await redis.cli('ttl', key));
+  const ttl = Number(await ctx.redis.cli('ttl', key));
   assert.ok(ttl > 100 && ttl <= 120, `ttl ${ttl}`);
 
   const r2 = await fetch(`${base}/api/products`);
@@ -84,13 +69,13 @@ test('cache(): a GET is served by the handler once, then from Redis with status,
   // what the middleware serves is what Redis holds: change it there, the response follows
   entry.body = Buffer.from('{"changed":true}').toString('base64');
   entry.headers['content-length'] = '16';
-  await redis.cli('set', key, JSON.stringify(entry));
+  await ctx.redis.cli('set', key, JSON.stringify(entry));
   assert.deepEqual(await (await fetch(`${base}/api/products`)).json(), { changed: true });
 });
 
 test('cache(): query params, user and headers make separate entries; invalidateRoute drops them all', async () => {
   const prefix = uniqueKey('vary');
-  const mw = resilis.cacheMiddleware({ ttlSeconds: 60, keyPrefix: prefix, includeQueryParams: true, varyByUser: true, varyByHeaders: ['X-Tenant'], service: svc });
+  const mw = ctx.resilis.cacheMiddleware({ ttlSeconds: 60, keyPrefix: prefix, includeQueryParams: true, varyByUser: true, varyByHeaders: ['X-Tenant'], service: ctx.svc });
   let handled = 0;
   const app = express();
   app.use((req, _res, next) => { if (req.headers['x-user']) req.user = { id: req.headers['x-user'] }; next(); });
@@ -120,7 +105,7 @@ test('cache(): query params, user and headers make separate entries; invalidateR
 
 test('cache(): only GET 2xx without Set-Cookie / no-store is cached', async () => {
   const prefix = uniqueKey('nocache');
-  const mw = resilis.cacheMiddleware({ ttlSeconds: 60, keyPrefix: prefix, service: svc });
+  const mw = ctx.resilis.cacheMiddleware({ ttlSeconds: 60, keyPrefix: prefix, service: ctx.svc });
   const app = express();
   app.use(express.json());
   app.get('/missing', mw, (req, res) => res.status(404).send('no'));
@@ -136,7 +121,7 @@ test('cache(): only GET 2xx without Set-Cookie / no-store is cached', async () =
 
 test('CacheMiddleware class (seed 004) and warm(): entries stored directly, or fetched from the app', async () => {
   const prefix = uniqueKey('warm');
-  const cm = new resilis.CacheMiddleware(cache);
+  const cm = new ctx.resilis.CacheMiddleware(ctx.cache);
   let handled = 0;
   const app = express();
   app.get('/api/stats', cm.cache({ ttlSeconds: 300, keyPrefix: prefix }), (req, res) => { handled++; res.json({ live: true }); });
@@ -144,7 +129,7 @@ test('CacheMiddleware class (seed 004) and warm(): entries stored directly, or f
   const base = await listen(app);
 
   assert.equal(await cm.warm([{ path: '/api/stats', body: { warmed: true } }], { keyPrefix: prefix, ttlSeconds: 50 }), 1);
-  const ttl = Number(await redis.cli('ttl', `${prefix}:/api/stats`));
+  const ttl = Number(await ctx.redis.cli('ttl', `${prefix}:/api/stats`));
   assert.ok(ttl > 40 && ttl <= 50);
   const r = await fetch(`${base}/api/stats`);
   assert.equal(r.headers.get('x-cache'), 'HIT');
@@ -154,7 +139,7 @@ test('CacheMiddleware class (seed 004) and warm(): entries stored directly, or f
   assert.equal(await cm.warm(['/api/fetched'], { baseUrl: base }), 1);
   assert.equal(handled, 1);
   await new Promise((res) => setTimeout(res, 50));
-  assert.ok(await redis.cli('get', `${prefix}:/api/fetched`), 'the fetched response was cached');
+  assert.ok(await ctx.redis.cli('get', `${prefix}:/api/fetched`), 'the fetched response was cached');
   assert.deepEqual(await (await fetch(`${base}/api/fetched`)).json(), { fetched: true });
   assert.equal(handled, 1);
   assert.deepEqual(cm.getStats(), { hits: 2, misses: 1, errors: 0, hitRate: 2 / 3 });
@@ -164,8 +149,8 @@ test('CacheMiddleware class (seed 004) and warm(): entries stored directly, or f
 });
 
 test('cache(): Redis down -> requests are served uncached and counted as errors', async () => {
-  const dead = remember(resilis.createRedisService({ url: `redis://127.0.0.1:${await freePort()}`, enabled: true, connectTimeout: 200 }));
-  const mw = resilis.cacheMiddleware({ ttlSeconds: 60, service: dead });
+  const dead = remember(ctx.resilis.createRedisService({ url: `redis://127.0.0.1:${await freePort()}`, enabled: true, connectTimeout: 200 }));
+  const mw = ctx.resilis.cacheMiddleware({ ttlSeconds: 60, service: dead });
   let handled = 0;
   const app = express();
   app.get('/x', mw, (req, res) => { handled++; res.send('fresh'); });
@@ -178,7 +163,7 @@ test('cache(): Redis down -> requests are served uncached and counted as errors'
 
 test('healthRouter: /health and /health/detailed answer 200 with the seed 001 shape', async () => {
   const app = express();
-  app.use(resilis.healthRouter({ service: svc }));
+  app.use(ctx.resilis.healthRouter({ service: ctx.svc }));
   app.get('/other', (req, res) => res.send('other'));
   const base = await listen(app);
   const r = await fetch(`${base}/health`);
@@ -195,20 +180,20 @@ test('healthRouter: /health and /health/detailed answer 200 with the seed 001 sh
 
   const d = await (await fetch(`${base}/health/detailed`)).json();
   const details = d.checks[0].details;
-  assert.equal(details.port, redis.port);
+  assert.equal(details.port, ctx.redis.port);
   assert.equal(details.mode, 'standalone');
   assert.equal(typeof details.latency, 'number');
   assert.equal(details.circuitBreakerOpen, false);
-  assert.equal(details.redisUptime, Number(/uptime_in_seconds:(\d+)/.exec(await redis.cli('info', 'server'))[1]));
+  assert.equal(details.redisUptime, Number(/uptime_in_seconds:(\d+)/.exec(await ctx.redis.cli('info', 'server'))[1]));
   assert.equal(await (await fetch(`${base}/other`)).text(), 'other', 'other routes pass through');
 });
 
 test('healthRouter: 503 with overall degraded when Redis is unreachable (the fallback serves); mountable under a path', async () => {
   const own = await startRedis();
-  const s = remember(resilis.createRedisService({ url: own.url, enabled: true, connectTimeout: 300, commandTimeout: 500 }));
+  const s = remember(ctx.resilis.createRedisService({ url: own.url, enabled: true, connectTimeout: 300, commandTimeout: 500 }));
   await s.connect();
   const app = express();
-  app.use('/api', resilis.healthRouter({ service: s }));
+  app.use('/api', ctx.resilis.healthRouter({ service: s }));
   const base = await listen(app);
   assert.equal((await fetch(`${base}/api/health`)).status, 200);
   await own.stop();
@@ -220,9 +205,9 @@ test('healthRouter: 503 with overall degraded when Redis is unreachable (the fal
   assert.equal(body.checks[0].status, 'degraded');
   assert.ok(body.checks[0].details.error);
 
-  const mem = remember(resilis.createRedisService({ enabled: false }));
+  const mem = remember(ctx.resilis.createRedisService({ enabled: false }));
   const app2 = express();
-  app2.use(resilis.healthRouter({ service: mem }));
+  app2.use(ctx.resilis.healthRouter({ service: mem }));
   const base2 = await listen(app2);
   const m = await fetch(`${base2}/health`);
   assert.equal(m.status, 200, 'memory by configuration is healthy');
@@ -232,7 +217,7 @@ test('healthRouter: 503 with overall degraded when Redis is unreachable (the fal
 test('rateLimitMiddleware: 429 after the limit with X-RateLimit-* and Retry-After, per key', async () => {
   const prefix = `${uniqueKey('rlmw')}:`;
   const app = express();
-  app.use(resilis.rateLimitMiddleware({ limit: 3, windowMs: 60000, service: svc, prefix, keyGenerator: (req) => req.headers['x-api-key'] ?? 'anon' }));
+  app.use(ctx.resilis.rateLimitMiddleware({ limit: 3, windowMs: 60000, service: ctx.svc, prefix, keyGenerator: (req) => req.headers['x-api-key'] ?? 'anon' }));
   app.get('/', (req, res) => res.json(req.rateLimit));
   const base = await listen(app);
   const statuses = [];
@@ -248,14 +233,14 @@ test('rateLimitMiddleware: 429 after the limit with X-RateLimit-* and Retry-Afte
   assert.ok(Number(last.headers.get('retry-after')) > 50);
   assert.ok(Number(last.headers.get('x-ratelimit-reset')) > Date.now() / 1000);
   assert.equal((await last.json()).error, 'Too Many Requests');
-  assert.equal(await redis.cli('zcard', `${prefix}k1`), '3');
+  assert.equal(await ctx.redis.cli('zcard', `${prefix}k1`), '3');
   const other = await fetch(base, { headers: { 'x-api-key': 'k2' } });
   assert.equal(other.status, 200);
   assert.equal((await other.json()).remaining, 2);
 });
 
 test('express middleware options are checked', () => {
-  assert.throws(() => resilis.cacheMiddleware({ ttlSeconds: -1 }), { code: 'ERR_RESILIS_ARGUMENT', message: /ttlSeconds/ });
-  assert.throws(() => resilis.rateLimitMiddleware({ limit: 0, windowMs: 10 }), { code: 'ERR_RESILIS_ARGUMENT', message: /limit/ });
-  assert.throws(() => resilis.cacheMiddleware({ varyByHeaders: 'x' }), { code: 'ERR_RESILIS_ARGUMENT', message: /varyByHeaders/ });
+  assert.throws(() => ctx.resilis.cacheMiddleware({ ttlSeconds: -1 }), { code: 'ERR_RESILIS_ARGUMENT', message: /ttlSeconds/ });
+  assert.throws(() => ctx.resilis.rateLimitMiddleware({ limit: 0, windowMs: 10 }), { code: 'ERR_RESILIS_ARGUMENT', message: /limit/ });
+  assert.throws(() => ctx.resilis.cacheMiddleware({ varyByHeaders: 'x' }), { code: 'ERR_RESILIS_ARGUMENT', message: /varyByHeaders/ });
 });
