@@ -9,7 +9,6 @@ use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::lane::Done;
 use crate::core::service::{lanes, redis_part, Service};
-use crate::core::topology::cluster::ClusterOptions;
 use crate::core::topology::cluster_lanes::{routable, ClusterLanes};
 
 impl Service {
@@ -72,11 +71,6 @@ pub(super) fn cluster_lanes(config: &Config, runtime: Option<&tokio::runtime::Ha
   base.endpoint = nodes.first()?.clone();
   // Redis Cluster has database 0 only: no SELECT.
   base.db = 0;
-  let opts = ClusterOptions {
-    scale_reads: false,
-    cluster_down_delay: *retry_delay_on_cluster_down,
-    cluster_down_retries: config.max_retries.max(1),
-  };
   let seeds = nodes.iter().map(|n| format!("{}:{}", n.host, n.port)).collect();
-  Some(Arc::new(ClusterLanes::new(base, seeds, &opts, *max_redirections, runtime?.clone())))
+  Some(Arc::new(ClusterLanes::new(base, seeds, *retry_delay_on_cluster_down, *max_redirections, runtime?.clone())))
 }

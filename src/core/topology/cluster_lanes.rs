@@ -21,7 +21,7 @@ use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::lane::{Done, Lane, LaneSettings};
 use crate::core::reply::Reply;
-use crate::core::topology::cluster::{self, ClusterOptions};
+use crate::core::topology::cluster;
 use crate::core::topology::gather::{settle, Gather, Sink};
 use crate::core::topology::slot_map::{parse_redirect, Redirect, SlotMap};
 
@@ -88,14 +88,15 @@ pub struct ClusterLanes {
 }
 
 impl ClusterLanes {
-  /// `base`: the settings every node's lane shares (its endpoint is replaced).
-  pub fn new(base: LaneSettings, seeds: Vec<String>, opts: &ClusterOptions, max_redirections: u32, runtime: tokio::runtime::Handle) -> Self {
+  /// `base`: the settings every node's lane shares (its endpoint is
+  /// replaced); `retry_delay`: the wait before a TRYAGAIN/CLUSTERDOWN retry.
+  pub fn new(base: LaneSettings, seeds: Vec<String>, retry_delay: Duration, max_redirections: u32, runtime: tokio::runtime::Handle) -> Self {
     ClusterLanes {
       base,
       seeds,
       routes: RwLock::new(Routes { map: SlotMap::default(), lanes: HashMap::new() }),
       max_redirections: max_redirections.max(1),
-      retry_delay: opts.cluster_down_delay.max(Duration::from_millis(1)),
+      retry_delay: retry_delay.max(Duration::from_millis(1)),
       runtime,
       outside: AtomicBool::new(false),
       undriven: Mutex::new(Vec::new()),

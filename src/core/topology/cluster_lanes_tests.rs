@@ -38,8 +38,7 @@ fn router(seed: &Server) -> Arc<ClusterLanes> {
     max_in_flight: 100_000,
     tracking_redirect: None,
   };
-  let opts = ClusterOptions { scale_reads: false, cluster_down_delay: Duration::from_millis(50), cluster_down_retries: 3 };
-  Arc::new(ClusterLanes::new(base, vec![seed.addr()], &opts, 5, tokio::runtime::Handle::current()))
+  Arc::new(ClusterLanes::new(base, vec![seed.addr()], Duration::from_millis(50), 5, tokio::runtime::Handle::current()))
 }
 
 fn cmd(name: &str, args: &[&str]) -> Command {
