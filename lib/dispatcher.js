@@ -134,8 +134,9 @@ class Dispatcher {
   }
 
   /** Called by the native side (one wake-up per batch of results). */
-  onWake() {
-    const out = this.native.drain();
+  onWake(results) {
+    // From Node's loop the results come along; a threadsafe wake-up brings none.
+    const out = Array.isArray(results) ? results : this.native.drain();
     for (let i = 0; i < out.length; i += 3) {
       if (out[i + 1] === 3) {
         if (this.onEvent) this.onEvent(out[i + 2][0], out[i + 2][1]);

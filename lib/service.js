@@ -45,7 +45,7 @@ class RedisService extends EventEmitter {
   constructor(options = {}) {
     super();
     let native;
-    const onWake = () => this._dispatcher.onWake();
+    const onWake = (results) => this._dispatcher.onWake(results);
     try {
       native = new NativeService(optionsJson(options), redisEnv(), onWake);
     } catch (err) {

@@ -12,9 +12,10 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 
+use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-use crate::binding::completions::Completions;
+use crate::binding::completions::{Completions, Drained};
 use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::lane::{Lane, LaneDriver};
 
@@ -158,7 +159,12 @@ impl JsWaker {
       let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
       sys::napi_get_reference_value(env, self.on_wake, &mut func);
       sys::napi_get_global(env, &mut recv);
-      let status = sys::napi_make_callback(env, self.async_context, recv, func, 0, ptr::null(), &mut result);
+      // The results go along as the argument: no `drain()` call back in.
+      let Ok(results) = Drained::to_napi_value(env, self.completions.drain()) else {
+        sys::napi_close_handle_scope(env, scope);
+        return;
+      };
+      let status = sys::napi_make_callback(env, self.async_context, recv, func, 1, &results, &mut result);
       if status == sys::Status::napi_pending_exception {
         let mut exception = ptr::null_mut();
         sys::napi_get_and_clear_last_exception(env, &mut exception);
