@@ -146,6 +146,23 @@ test('while Redis is down, a fallback write with EX 1 expires there and is not r
   assert.equal(await server.cli('exists', key), '0', 'an expired outage write was replayed');
 });
 
+test('values set and read just before Redis dies are served by the fallback (the mirror settles on the switch)', { timeout: 30000 }, async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const s = openService(server, { commandTimeout: 1000, circuitBreaker: { resetTimeout: 1000 } });
+  s.on('error', () => {});
+  const keys = Array.from({ length: 50 }, (_, i) => uniqueKey(`fallback-last-${i}`));
+  await s.ping();
+  await server.cli('set', keys[0], 'read-before');
+  assert.equal(await s.get(keys[0]), 'read-before');
+  await Promise.all(keys.slice(1).map((k, i) => s.set(k, `written-${i}`)));
+  // No pause: the mirror thread's next pass is up to 100 ms away.
+  await server.kill('SIGKILL');
+  assert.equal(await settleWithin(s.get(keys[0]), 2500, 'get during the outage'), 'read-before');
+  const got = await Promise.all(keys.slice(1).map((k) => settleWithin(s.get(k), 2500, 'get during the outage')));
+  assert.deepEqual(got, keys.slice(1).map((_, i) => `written-${i}`));
+});
+
 // 300 MB of 64 KiB values into a 32 MiB store, in a child so its RSS is its own.
 const STORM = `
 const maxSize = 32 * 1024 * 1024;

@@ -29,6 +29,9 @@ pub fn is_read(cmd: &Command) -> bool {
   READS.iter().any(|r| cmd.name.eq_ignore_ascii_case(r))
 }
 
+/// Values up to this size are copied when queued for the mirror thread.
+const OWN_MAX: usize = 1024;
+
 /// Work for the mirror thread; the hot path only queues it.
 enum Mirror {
   Put { key: Bytes, value: Bytes, ttl: Option<Duration> },
@@ -41,7 +44,7 @@ pub struct Fallback {
   policy: FallbackWrites,
   /// `None`: mirroring is off. Producers append; the mirror thread takes
   /// the whole queue every few milliseconds (no wake-up per value).
-  mirror: Option<Arc<Mutex<Vec<Mirror>>>>,
+  mirror: Option<Arc<MirrorQueue>>,
   /// Keys whose read value was mirrored in the last second: a hot key is
   /// refreshed once a second, not on every GET (no copy, no queueing).
   recently_read: moka::sync::Cache<Bytes, ()>,
@@ -49,7 +52,7 @@ pub struct Fallback {
 
 /// Updates queued beyond this between two passes are dropped (best effort).
 const MIRROR_QUEUE_MAX: usize = 64 * 1024;
-const MIRROR_EVERY: Duration = Duration::from_millis(20);
+const MIRROR_EVERY: Duration = Duration::from_millis(100);
 
 fn arg_bytes(v: &Value) -> Option<Bytes> {
   match v {
@@ -163,36 +166,46 @@ impl Fallback {
   pub fn mirror(&self, cmd: &Command, reply: &Result<Reply>) {
     let Some(tx) = &self.mirror else { return };
     let Ok(reply) = reply else { return };
-    let Some(key) = cmd.args.first().and_then(arg_bytes) else { return };
+    // Owned copies of the key and of small values: a slice would keep its
+    // whole batch arena or read buffer alive while it waits (keys for a
+    // second in `recently_read`); large values are copied by the thread.
+    let Some(slice) = cmd.args.first().and_then(arg_bytes) else { return };
+    let own = |v: &Bytes| if v.len() <= OWN_MAX { Bytes::copy_from_slice(v) } else { v.clone() };
     let name = &cmd.name;
     let op = if name.eq_ignore_ascii_case("get") {
-      if self.recently_read.contains_key(&key) {
+      if self.recently_read.contains_key(&slice) {
         return;
       }
+      let key = Bytes::copy_from_slice(&slice);
       self.recently_read.insert(key.clone(), ());
       match reply {
-        // No copy here: the slice waits in the queue (at most one pass)
-        // and is copied only if the store takes it.
-        Reply::Bytes(v) => Mirror::Put { key, value: v.clone(), ttl: None },
+        Reply::Bytes(v) => Mirror::Put { key, value: own(v), ttl: None },
         Reply::Nil => Mirror::Forget { key },
         _ => return,
       }
     } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
+      let key = Bytes::copy_from_slice(&slice);
       let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
       match (keeps_ttl, arg_bytes(&cmd.args[1])) {
-        (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
+        (false, Some(v)) => Mirror::Put { key, value: own(&v), ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
     } else if is_read(cmd) {
       return;
     } else {
+      let key = Bytes::copy_from_slice(&slice);
       self.recently_read.invalidate(&key);
       // Any other write makes a mirrored copy stale.
       Mirror::Forget { key }
     };
-    let mut queue = tx.lock().unwrap_or_else(|p| p.into_inner());
-    if queue.len() < MIRROR_QUEUE_MAX {
-      queue.push(op);
+    tx.push(op);
+  }
+
+  /// Applies the mirror's queue now (the service is turning to the
+  /// fallback: writes acknowledged just before must be in it).
+  pub fn settle_mirror(&self) {
+    if let Some(queue) = &self.mirror {
+      queue.pass();
     }
   }
 
@@ -230,33 +243,57 @@ impl Fallback {
   }
 }
 
-fn start_mirror(memory: Arc<MemoryStore>) -> Option<Arc<Mutex<Vec<Mirror>>>> {
-  let queue: Arc<Mutex<Vec<Mirror>>> = Arc::new(Mutex::new(Vec::new()));
+/// The mirror's queue and the one place it is applied: the background
+/// thread every `MIRROR_EVERY`, or `settle` when the service turns to the
+/// fallback (so a write acknowledged just before an outage is there).
+pub(crate) struct MirrorQueue {
+  pending: Mutex<Vec<Mirror>>,
+  /// Held while a pass applies: passes never overlap, so an older batch
+  /// cannot land after a newer one. Also the pass's scratch map.
+  applying: Mutex<HashMap<Bytes, Mirror>>,
+  memory: Arc<MemoryStore>,
+}
+
+impl MirrorQueue {
+  fn push(&self, op: Mirror) {
+    let mut queue = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+    if queue.len() < MIRROR_QUEUE_MAX {
+      queue.push(op);
+    }
+  }
+
+  /// Applies everything queued: the last update per key, skipping values
+  /// the store already holds (hot keys cost one lookup per pass).
+  fn pass(&self) {
+    let mut latest = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+    for m in taken {
+      let key = match &m {
+        Mirror::Put { key, .. } | Mirror::Forget { key } => key.clone(),
+      };
+      latest.insert(key, m);
+    }
+    for (key, m) in latest.drain() {
+      match m {
+        Mirror::Put { value, ttl: None, .. } if self.memory.holds_string(&key, &value) => {},
+        // Own the bytes: a slice would keep its whole read buffer alive.
+        Mirror::Put { value, ttl, .. } => self.memory.mirror_string(&key, Bytes::copy_from_slice(&value), ttl),
+        Mirror::Forget { .. } => self.memory.forget(&key),
+      }
+    }
+  }
+}
+
+fn start_mirror(memory: Arc<MemoryStore>) -> Option<Arc<MirrorQueue>> {
+  let queue = Arc::new(MirrorQueue { pending: Mutex::new(Vec::new()), applying: Mutex::new(HashMap::new()), memory });
   let shared = queue.clone();
   std::thread::Builder::new()
     .name("resilis-mirror".into())
     .spawn(move || {
-      // Keep the last update per key and skip values the store already
-      // holds: hot keys read again and again cost one lookup per pass.
-      let mut latest: HashMap<Bytes, Mirror> = HashMap::new();
       // Alone with the queue: the service is gone.
       while Arc::strong_count(&shared) > 1 {
         std::thread::sleep(MIRROR_EVERY);
-        let taken = std::mem::take(&mut *shared.lock().unwrap_or_else(|p| p.into_inner()));
-        for m in taken {
-          let key = match &m {
-            Mirror::Put { key, .. } | Mirror::Forget { key } => key.clone(),
-          };
-          latest.insert(key, m);
-        }
-        for (key, m) in latest.drain() {
-          match m {
-            Mirror::Put { value, ttl: None, .. } if memory.holds_string(&key, &value) => {},
-            // Own the bytes: a slice would keep its whole read buffer alive.
-            Mirror::Put { value, ttl, .. } => memory.mirror_string(&key, Bytes::copy_from_slice(&value), ttl),
-            Mirror::Forget { .. } => memory.forget(&key),
-          }
-        }
+        shared.pass();
       }
     })
     .ok()?;

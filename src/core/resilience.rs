@@ -119,6 +119,7 @@ impl Resilience {
     if self.degraded.swap(true, Ordering::AcqRel) {
       return false;
     }
+    self.fallback.settle_mirror();
     eprintln!("[resilis] Redis unavailable ({reason}): serving from the in-memory fallback");
     self.emit(Event::Error { code: ErrorKind::Connection.code(), message: format!("Redis unavailable: {reason}") });
     self.emit(Event::Reconnecting { reason: reason.to_string() });
