@@ -15,6 +15,7 @@ use crate::core::config::FallbackWrites;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::journal::{Journal, JournalEntry, JournalStats};
 use crate::core::memory::MemoryStore;
+use crate::core::recent_keys::RecentKeys;
 use crate::core::reply::Reply;
 
 /// Commands that never change data: not journalled, not forgotten.
@@ -47,7 +48,7 @@ pub struct Fallback {
   mirror: Option<Arc<MirrorQueue>>,
   /// Keys whose read value was mirrored in the last second: a hot key is
   /// refreshed once a second, not on every GET (no copy, no queueing).
-  recently_read: moka::sync::Cache<Bytes, ()>,
+  recently_read: RecentKeys,
 }
 
 /// Updates queued beyond this between two passes are dropped (best effort).
@@ -131,7 +132,7 @@ fn approx_size(cmd: &Command) -> usize {
 impl Fallback {
   pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
     let mirror = mirror.then(|| start_mirror(memory.clone())).flatten();
-    let recently_read = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(1)).build();
+    let recently_read = RecentKeys::new(64 * 1024);
     Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read }
   }
 
@@ -167,17 +168,16 @@ impl Fallback {
     let Some(tx) = &self.mirror else { return };
     let Ok(reply) = reply else { return };
     // Owned copies of the key and of small values: a slice would keep its
-    // whole batch arena or read buffer alive while it waits (keys for a
-    // second in `recently_read`); large values are copied by the thread.
+    // whole batch arena or read buffer alive while it waits; large values
+    // are copied by the thread.
     let Some(slice) = cmd.args.first().and_then(arg_bytes) else { return };
     let own = |v: &Bytes| if v.len() <= OWN_MAX { Bytes::copy_from_slice(v) } else { v.clone() };
     let name = &cmd.name;
     let op = if name.eq_ignore_ascii_case("get") {
-      if self.recently_read.contains_key(&slice) {
+      if self.recently_read.seen_or_mark(&slice) {
         return;
       }
       let key = Bytes::copy_from_slice(&slice);
-      self.recently_read.insert(key.clone(), ());
       match reply {
         Reply::Bytes(v) => Mirror::Put { key, value: own(v), ttl: None },
         Reply::Nil => Mirror::Forget { key },
@@ -194,7 +194,7 @@ impl Fallback {
       return;
     } else {
       let key = Bytes::copy_from_slice(&slice);
-      self.recently_read.invalidate(&key);
+      self.recently_read.forget(&key);
       // Any other write makes a mirrored copy stale.
       Mirror::Forget { key }
     };

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod near_cache;
 pub mod node_tracking;
 pub mod pubsub;
+pub mod recent_keys;
 pub mod reply;
 pub mod resilience;
 pub mod resp;
