@@ -331,15 +331,15 @@ impl RedisClients {
     info
   }
 
-  /// The nodes a keyspace-wide command (SCAN) must visit, as `host:port`:
-  /// every primary of a cluster; empty for the other topologies (one
-  /// keyspace: the service itself is the only node).
   /// Cluster mode: the nodes `CLUSTER NODES` lists (any node answers).
   pub async fn cluster_nodes(&self, limit: Duration) -> Result<Vec<topology::nodes::NodeLine>> {
     let text = topology::nodes::cluster_text(self.pool.next(), "NODES", limit).await?;
     Ok(topology::nodes::parse_cluster_nodes(&text))
   }
 
+  /// The nodes a keyspace-wide command (SCAN) must visit, as `host:port`:
+  /// every primary of a cluster; empty for the other topologies (one
+  /// keyspace: the service itself is the only node).
   pub async fn scan_nodes(&self) -> Result<Vec<String>> {
     if self.cluster.is_none() {
       return Ok(Vec::new());
