@@ -351,7 +351,10 @@ impl Service {
         self.resilience.enter_degraded(&e.message);
         self.note_writes(&cmds);
         let plan = self.resilience.plan(&cmds, |_| None);
-        let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+        // The recovery loop may have left degraded mode since: commands the
+        // plan still gives to Redis get this (never sent) error, not none.
+        let unsent = (0..plan.redis_count()).map(|_| Err(e.clone().with_sent(Sent::No))).collect();
+        let (out, _) = self.resilience.finish(plan, &cmds, unsent);
         self.after_batch(false);
         return out;
       },
