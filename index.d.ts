@@ -194,7 +194,7 @@ export interface ServiceStats {
   fallbacks: number;
   /** Milliseconds. */
   latency: { p50: number; p99: number };
-  replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number };
+  replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number; inDoubt: number };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   fallbackCache: FallbackCacheStats;
   /** `null` when the near cache is off. */

@@ -125,6 +125,22 @@ fn with_remaining_ttl(cmd: &Command, remaining: Duration) -> Command {
   }
 }
 
+/// Journal entries with the commands that replay them now: TTLs shortened
+/// to what is left (an expired entry gets 1 ms).
+fn with_commands(entries: Vec<JournalEntry<Command>>) -> Vec<(JournalEntry<Command>, Command)> {
+  let now = Instant::now();
+  entries
+    .into_iter()
+    .map(|e| {
+      let cmd = match e.remaining_ttl(now) {
+        Some(left) => with_remaining_ttl(&e.entry, left),
+        None => e.entry.clone(),
+      };
+      (e, cmd)
+    })
+    .collect()
+}
+
 fn approx_size(cmd: &Command) -> usize {
   cmd.name.len() + cmd.args.iter().map(|a| arg_bytes(a).map_or(8, |b| b.len())).sum::<usize>()
 }
@@ -219,19 +235,17 @@ impl Fallback {
 
   /// The next writes to replay, oldest first, with their remaining TTLs.
   pub fn take_replay(&self, max: usize) -> Vec<(JournalEntry<Command>, Command)> {
-    let now = Instant::now();
-    self
-      .journal
-      .take_batch(max, now)
-      .into_iter()
-      .map(|e| {
-        let cmd = match e.remaining_ttl(now) {
-          Some(left) => with_remaining_ttl(&e.entry, left),
-          None => e.entry.clone(),
-        };
-        (e, cmd)
-      })
-      .collect()
+    with_commands(self.journal.take_batch(max, Instant::now()))
+  }
+
+  /// The batch held by `hold` and its token: it goes first, whole.
+  pub fn take_held_replay(&self) -> Option<(Vec<(JournalEntry<Command>, Command)>, u64)> {
+    self.journal.take_held().map(|(entries, token)| (with_commands(entries), token))
+  }
+
+  /// A replayed batch whose outcome is unknown waits to be sent again.
+  pub fn hold(&self, entries: Vec<JournalEntry<Command>>, token: u64) {
+    self.journal.hold(entries, token);
   }
 
   pub fn requeue(&self, entries: Vec<JournalEntry<Command>>) {

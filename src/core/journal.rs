@@ -37,7 +37,8 @@ impl<T> JournalEntry<T> {
 
 /// Counters: `journaled` writes accepted, `replayed` as marked by the
 /// replayer, `dropped` refused because the journal was full, `expired`
-/// skipped at replay because their TTL ran out.
+/// skipped at replay because their TTL ran out, `in_doubt` replays whose
+/// outcome was unknown (held, then sent again under the same token).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
   pub pending: usize,
@@ -46,10 +47,14 @@ pub struct JournalStats {
   pub replayed: u64,
   pub dropped: u64,
   pub expired: u64,
+  pub in_doubt: u64,
 }
 
 struct Inner<T> {
   queue: VecDeque<JournalEntry<T>>,
+  /// A replayed batch whose outcome is unknown, with its replay token: it
+  /// goes again, first and whole, before anything else.
+  held: Option<(Vec<JournalEntry<T>>, u64)>,
   stats: JournalStats,
 }
 
@@ -62,7 +67,7 @@ pub struct Journal<T> {
 impl<T> Journal<T> {
   /// At most `capacity` entries and `max_bytes` bytes are kept.
   pub fn new(capacity: usize, max_bytes: usize) -> Self {
-    Journal { capacity, max_bytes, inner: Mutex::new(Inner { queue: VecDeque::new(), stats: JournalStats::default() }) }
+    Journal { capacity, max_bytes, inner: Mutex::new(Inner { queue: VecDeque::new(), held: None, stats: JournalStats::default() }) }
   }
 
   fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -113,6 +118,23 @@ impl<T> Journal<T> {
     }
   }
 
+  /// Keeps a batch whose replay may or may not have landed, under the
+  /// token it was sent with (see service/replay.rs).
+  pub fn hold(&self, entries: Vec<JournalEntry<T>>, token: u64) {
+    let mut g = self.lock();
+    g.stats.pending_bytes += entries.iter().map(|e| e.bytes).sum::<usize>();
+    g.stats.in_doubt += 1;
+    g.held = Some((entries, token));
+  }
+
+  /// The held batch and its token, if any.
+  pub fn take_held(&self) -> Option<(Vec<JournalEntry<T>>, u64)> {
+    let mut g = self.lock();
+    let held = g.held.take()?;
+    g.stats.pending_bytes -= held.0.iter().map(|e| e.bytes).sum::<usize>();
+    Some(held)
+  }
+
   /// The TTL left at `now`; see `JournalEntry::remaining_ttl`.
   pub fn remaining_ttl(entry: &JournalEntry<T>, now: Instant) -> Option<Duration> {
     entry.remaining_ttl(now)
@@ -125,15 +147,12 @@ impl<T> Journal<T> {
 
   pub fn stats(&self) -> JournalStats {
     let g = self.lock();
-    JournalStats { pending: g.queue.len(), ..g.stats }
-  }
-
-  pub fn len(&self) -> usize {
-    self.lock().queue.len()
+    JournalStats { pending: g.queue.len() + g.held.as_ref().map_or(0, |h| h.0.len()), ..g.stats }
   }
 
   pub fn is_empty(&self) -> bool {
-    self.lock().queue.is_empty()
+    let g = self.lock();
+    g.queue.is_empty() && g.held.is_none()
   }
 }
 
@@ -215,6 +234,21 @@ mod tests {
     assert_eq!(j.stats().pending_bytes, 70);
     assert_eq!(values(&j.take_batch(100, t)), vec![1, 2, 3, 4, 5, 6, 7]);
     assert_eq!(j.stats().journaled, 7);
+  }
+
+  #[test]
+  fn a_held_batch_counts_as_pending_until_taken() {
+    let (j, t) = (Journal::new(5, 1000), Instant::now());
+    (1..=3).for_each(|i| assert!(j.push(i, 10, None)));
+    let batch = j.take_batch(2, t);
+    j.hold(batch, 7);
+    let s = j.stats();
+    assert_eq!((s.pending, s.pending_bytes, s.in_doubt), (3, 30, 1));
+    let (held, token) = j.take_held().unwrap_or_default();
+    assert_eq!((values(&held), token), (vec![1, 2], 7));
+    assert!(j.take_held().is_none() && !j.is_empty());
+    assert_eq!(values(&j.take_batch(10, t)), vec![3]);
+    assert!(j.is_empty());
   }
 
   #[test]

@@ -5,6 +5,7 @@
 mod cluster_path;
 mod lanes;
 mod recovery;
+mod replay;
 mod report;
 
 use lanes::lane_settings;
@@ -64,6 +65,8 @@ pub struct Service {
   tracker: Mutex<Option<tokio::task::JoinHandle<()>>>,
   /// Pub/sub receiving: its own connection, opened on the first subscribe.
   pubsub: PubSub,
+  /// Tokens and marker keys for replaying the outage journal exactly once.
+  replay_markers: replay::ReplayMarkers,
 }
 
 impl Service {
@@ -106,6 +109,7 @@ impl Service {
       node_tracking,
       tracker: Mutex::new(None),
       pubsub: PubSub::new(),
+      replay_markers: replay::ReplayMarkers::new(),
     })
   }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
-use crate::core::error::ErrorKind;
 use crate::core::service::Service;
 
 impl Service {
@@ -90,30 +89,5 @@ impl Service {
     let ping = clients.send(Command::new("PING", Vec::new()));
     let wait = self.config.connect_timeout.min(std::time::Duration::from_secs(2));
     matches!(tokio::time::timeout(wait, ping).await, Ok(Ok(_)))
-  }
-
-  /// Replays journalled writes in order; false if Redis failed midway
-  /// (the unsent rest stays journalled).
-  pub(super) async fn replay(&self, clients: &RedisClients) -> bool {
-    loop {
-      let batch = self.resilience.fallback().take_replay(200);
-      if batch.is_empty() {
-        return true;
-      }
-      let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-      let results = clients.pipeline(cmds).await;
-      let failed_at = results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection)));
-      match failed_at {
-        None => self.resilience.fallback().mark_replayed(entries.len()),
-        Some(i) => {
-          // Writes before `i` landed; from `i` on they may not have: the
-          // journal keeps them (a repeat of an idempotent write is harmless,
-          // others were never sent when the connection was already down).
-          self.resilience.fallback().mark_replayed(i);
-          self.resilience.fallback().requeue(entries.into_iter().skip(i).collect());
-          return false;
-        },
-      }
-    }
   }
 }

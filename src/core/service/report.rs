@@ -24,6 +24,7 @@ impl Service {
         "replayed": j.replayed,
         "dropped": j.dropped,
         "expired": j.expired,
+        "inDoubt": j.in_doubt,
       },
       "circuitBreakers": breakers,
       "nearCache": self.near.as_ref().map(|n| {
