@@ -16,8 +16,11 @@ export declare class NativeService {
    * results are ready to `drain()`.
    */
   constructor(optionsJson: string, env: Record<string, string>, onWake: () => void)
-  /** Flat batch: `[id, flags, name, argc, ...args]` repeated. */
-  submit(batch: unknown[]): void
+  /**
+   * A tick's commands, packed by lib/dispatcher.js (see packed.rs):
+   * `ints[..n]` describes them, `text` holds their strings.
+   */
+  submit(text: unknown, ints: Uint32Array, n: number, others: unknown[]): void
   /** A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated. */
   submitGroup(id: number, flags: number, transaction: boolean, batch: unknown[]): void
   /** Every completion since the last drain, as `[id, status, value, ...]`. */

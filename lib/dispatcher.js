@@ -7,6 +7,9 @@ const { makeError } = require('./errors');
 
 const FLAG_BUFFERS = 1;
 
+/** In the packed layout, an argument that is not a string: its index in `others`. */
+const OTHER = 0x80000000;
+
 const PACK_NIL = 0xffffff;
 
 /** A packed array reply (see src/binding/reply.rs `packed_array`). */
@@ -32,7 +35,13 @@ class Dispatcher {
     this.native = native;
     this.pending = new Map();
     this.nextId = 1;
-    this.batch = [];
+    // The tick's commands, packed (see src/binding/packed.rs): every string
+    // in one concatenation, the numbers in one typed array, anything else
+    // (numbers, Buffers, bad values) aside.
+    this.text = '';
+    this.ints = new Uint32Array(1024);
+    this.n = 0;
+    this.others = [];
     this.flushScheduled = false;
     this.flush = () => this.flushBatch();
     /** (name, payloadJson) for core events; set by the service. */
@@ -58,13 +67,38 @@ class Dispatcher {
     return id;
   }
 
+  /** True when no command waits for this tick's flush. */
+  get idle() {
+    return this.n === 0;
+  }
+
   /** One command; `args` is an array of strings, numbers or Buffers. */
   send(name, args, flags = 0) {
+    if (typeof name !== 'string' || name.length === 0) {
+      return Promise.reject(makeError('ERR_RESILIS_ARGUMENT', 'the command name must be a non-empty string', 'no'));
+    }
     return new Promise((resolve, reject) => {
       const id = this.track(resolve, reject);
-      const b = this.batch;
-      b.push(id, flags, name, args.length);
-      for (let i = 0; i < args.length; i++) b.push(args[i]);
+      let ints = this.ints;
+      let n = this.n;
+      if (n + 4 + args.length > ints.length) ints = this.grow(n + 4 + args.length);
+      ints[n++] = id;
+      ints[n++] = flags;
+      ints[n++] = args.length + 1;
+      ints[n++] = name.length;
+      let text = this.text + name;
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        if (typeof a === 'string') {
+          ints[n++] = a.length;
+          text += a;
+        } else {
+          ints[n++] = OTHER | this.others.length;
+          this.others.push(a);
+        }
+      }
+      this.text = text;
+      this.n = n;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         process.nextTick(this.flush);
@@ -72,19 +106,26 @@ class Dispatcher {
     });
   }
 
+  grow(needed) {
+    const bigger = new Uint32Array(Math.max(needed, this.ints.length * 2));
+    bigger.set(this.ints.subarray(0, this.n));
+    this.ints = bigger;
+    return bigger;
+  }
+
   flushBatch() {
     this.flushScheduled = false;
-    const b = this.batch;
-    if (b.length === 0) return;
-    this.batch = [];
+    const n = this.n;
+    if (n === 0) return;
+    const { text, ints, others } = this;
+    this.text = '';
+    this.n = 0;
+    if (others.length > 0) this.others = [];
     try {
-      this.native.submit(b);
+      this.native.submit(text, ints, n, others);
     } catch (err) {
-      for (let i = 0; i < b.length; ) {
-        const id = b[i];
-        const argc = b[i + 3];
-        this.settleError(id, 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
-        i += 4 + argc;
+      for (let i = 0; i < n; i += 3 + ints[i + 2]) {
+        this.settleError(ints[i], 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
       }
     }
   }

@@ -66,7 +66,7 @@ function installNearCache(service) {
   };
   service._nearCacheCopyHits = () => copyHits;
   service.get = function get(key) {
-    if (typeof key === 'string' && dispatcher.batch.length === 0) {
+    if (typeof key === 'string' && dispatcher.idle) {
       const hit = lookup(key);
       if (hit !== undefined) {
         if (budget > 0) {

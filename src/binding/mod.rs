@@ -6,6 +6,7 @@ mod completions;
 mod errors;
 mod event_loop;
 mod near_get;
+mod packed;
 mod reply;
 mod service;
 mod symbols;

@@ -1,4 +1,4 @@
-//! `NativeService`: the one class JS talks to. Commands arrive in flat
+//! `NativeService`: the one class JS talks to. Commands arrive in packed
 //! batches (`submit`), run on tokio through the core's dispatch path, and
 //! settle through the completion queue (`drain`).
 
@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use napi::bindgen_prelude::{Array, Function};
+use napi::bindgen_prelude::{Array, Function, Unknown};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
@@ -16,6 +16,7 @@ use crate::binding::args::{read_command, Arena};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
 use crate::binding::event_loop::JsWaker;
 use crate::binding::near_get::{NearEpoch, NearGetFn};
+use crate::binding::packed::{read_batch, Text};
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::lane::Done;
@@ -126,23 +127,29 @@ impl NativeService {
     }
   }
 
-  /// Flat batch: `[id, flags, name, argc, ...args]` repeated.
+  /// A tick's commands, packed by lib/dispatcher.js (see packed.rs):
+  /// `ints[..n]` describes them, `text` holds their strings.
   #[napi(catch_unwind)]
-  pub fn submit(&self, batch: Array) {
-    let mut pos = 0u32;
-    let mut arena = Arena::new();
-    let len = batch.len();
+  pub fn submit(&self, env: Env, text: Unknown, ints: &[u32], n: u32, others: Array) {
+    let ints = &ints[..(n as usize).min(ints.len())];
     let mut jobs = Vec::new();
-    // Each entry is at least `id, flags, name, argc`.
-    while pos + 4 <= len {
-      let id: u32 = batch.get::<u32>(pos).ok().flatten().unwrap_or(0);
-      let flags: u32 = batch.get::<u32>(pos + 1).ok().flatten().unwrap_or(0);
-      pos += 2;
-      let buffers = flags & FLAG_BUFFERS != 0;
-      match read_command(&batch, &mut pos, &mut arena) {
-        Ok(cmd) => jobs.push((id, buffers, cmd)),
-        Err(e) => self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
-      }
+    match unsafe { Text::read(env.raw(), text.raw()) } {
+      Ok(mut text) => {
+        for entry in read_batch(&mut text, ints, &others) {
+          let buffers = entry.flags & FLAG_BUFFERS != 0;
+          match entry.cmd {
+            Ok(cmd) => jobs.push((entry.id, buffers, cmd)),
+            Err(e) => self.completions.push(Completion { id: entry.id, buffers, outcome: Outcome::Single(Err(e)) }),
+          }
+        }
+      },
+      Err(e) => {
+        let mut i = 0;
+        while i + 3 <= ints.len() {
+          self.completions.push(Completion { id: ints[i], buffers: false, outcome: Outcome::Single(Err(e.clone())) });
+          i += 3 + ints[i + 2] as usize;
+        }
+      },
     }
     // A tick's batch settles when its last reply is in. Heavy commands
     // (MGET of many keys) go out in several batches, so the first replies
