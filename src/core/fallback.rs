@@ -48,7 +48,7 @@ pub struct Fallback {
   mirror: Option<Arc<MirrorQueue>>,
   /// Keys whose read value was mirrored in the last second: a hot key is
   /// refreshed once a second, not on every GET (no copy, no queueing).
-  recently_read: RecentKeys,
+  recently_read: Arc<RecentKeys>,
 }
 
 /// Updates queued beyond this between two passes are dropped (best effort).
@@ -147,8 +147,8 @@ fn approx_size(cmd: &Command) -> usize {
 
 impl Fallback {
   pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
-    let mirror = mirror.then(|| start_mirror(memory.clone())).flatten();
-    let recently_read = RecentKeys::new(64 * 1024);
+    let recently_read = Arc::new(RecentKeys::new(64 * 1024));
+    let mirror = mirror.then(|| start_mirror(memory.clone(), recently_read.clone())).flatten();
     Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read }
   }
 
@@ -298,16 +298,25 @@ impl MirrorQueue {
   }
 }
 
-fn start_mirror(memory: Arc<MemoryStore>) -> Option<Arc<MirrorQueue>> {
+/// Passes of the mirror thread per period of `RecentKeys` (one second).
+const PASSES_PER_PERIOD: u64 = 10;
+
+fn start_mirror(memory: Arc<MemoryStore>, recently_read: Arc<RecentKeys>) -> Option<Arc<MirrorQueue>> {
   let queue = Arc::new(MirrorQueue { pending: Mutex::new(Vec::new()), applying: Mutex::new(HashMap::new()), memory });
   let shared = queue.clone();
   std::thread::Builder::new()
     .name("resilis-mirror".into())
     .spawn(move || {
       // Alone with the queue: the service is gone.
-      while Arc::strong_count(&shared) > 1 {
+      for n in 1u64.. {
+        if Arc::strong_count(&shared) <= 1 {
+          break;
+        }
         std::thread::sleep(MIRROR_EVERY);
         shared.pass();
+        if n % PASSES_PER_PERIOD == 0 {
+          recently_read.advance();
+        }
       }
     })
     .ok()?;

@@ -1,15 +1,15 @@
-//! Keys seen in the current second, for the fallback's mirror: a GET of a
-//! hot key queues its value once a second, not on every read. A
-//! direct-mapped table of 64-bit tags (key hash and second): one hash and
-//! one atomic load per check, no lock, no allocation. Two keys sharing a
+//! Keys seen in the current period, for the fallback's mirror: a GET of a
+//! hot key queues its value once a period (the mirror thread advances it
+//! every second), not on every read. A direct-mapped table of 64-bit tags
+//! (key hash and period): one hash and two atomic loads per check, no
+//! lock, no allocation, no clock read. Two keys sharing a
 //! slot only evict each other (the value is queued again, harmless).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Instant;
 
 pub struct RecentKeys {
   slots: Box<[AtomicU64]>,
-  start: Instant,
+  period: AtomicU64,
 }
 
 /// FNV-1a: keys are short, and a collision costs one extra mirror.
@@ -21,13 +21,17 @@ impl RecentKeys {
   /// `slots` is rounded up to a power of two.
   pub fn new(slots: usize) -> RecentKeys {
     let n = slots.max(1).next_power_of_two();
-    RecentKeys { slots: (0..n).map(|_| AtomicU64::new(0)).collect(), start: Instant::now() }
+    RecentKeys { slots: (0..n).map(|_| AtomicU64::new(0)).collect(), period: AtomicU64::new(0) }
+  }
+
+  /// Starts a new period: every key is unseen again.
+  pub fn advance(&self) {
+    self.period.fetch_add(1, Relaxed);
   }
 
   fn slot_and_tag(&self, key: &[u8]) -> (&AtomicU64, u64) {
     let h = hash(key);
-    let second = self.start.elapsed().as_secs();
-    let tag = (h ^ second.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+    let tag = (h ^ self.period.load(Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
     (&self.slots[(h as usize) & (self.slots.len() - 1)], tag)
   }
 
@@ -53,7 +57,7 @@ mod tests {
   use super::*;
 
   #[test]
-  fn a_key_is_seen_once_per_second_until_forgotten() {
+  fn a_key_is_seen_once_per_period_until_forgotten() {
     let r = RecentKeys::new(1000);
     assert!(!r.seen_or_mark(b"a"));
     assert!(r.seen_or_mark(b"a"));
@@ -61,5 +65,7 @@ mod tests {
     r.forget(b"a");
     assert!(!r.seen_or_mark(b"a"));
     assert!(r.seen_or_mark(b"b"));
+    r.advance();
+    assert!(!r.seen_or_mark(b"b"));
   }
 }
