@@ -9,6 +9,11 @@ const FLAG_BUFFERS = 1;
 
 /** In the packed layout, an argument that is not a string: its index in `others`. */
 const OTHER = 0x80000000;
+/**
+ * Longer strings go aside too: concatenated, V8 would copy them once more when
+ * it flattens the tick's string (a 16 KiB SET paid twice).
+ */
+const INLINE_MAX = 1024;
 
 const PACK_NIL = 0xffffff;
 
@@ -35,9 +40,9 @@ class Dispatcher {
     this.native = native;
     this.pending = new Map();
     this.nextId = 1;
-    // The tick's commands, packed (see src/binding/packed.rs): every string
-    // in one concatenation, the numbers in one typed array, anything else
-    // (numbers, Buffers, bad values) aside.
+    // The tick's commands, packed (see src/binding/packed.rs): the strings
+    // in one concatenation, their lengths in one typed array, anything else
+    // (numbers, Buffers, long strings, bad values) aside.
     this.text = '';
     this.ints = new Uint32Array(1024);
     this.n = 0;
@@ -89,7 +94,7 @@ class Dispatcher {
       let text = this.text + name;
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
-        if (typeof a === 'string') {
+        if (typeof a === 'string' && a.length <= INLINE_MAX) {
           ints[n++] = a.length;
           text += a;
         } else {
