@@ -196,6 +196,13 @@ export interface ServiceStats {
   latency: { p50: number; p99: number };
   replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number; inDoubt: number };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
+  /**
+   * Bytes the call path copied, process-wide, beside the kernel's copies: argument bytes taken out of JS
+   * (`fromJs`), copied into write buffers (`intoWire`) or written from where they were (`wireByReference`,
+   * arguments of 4 KiB and more), reply bytes copied into JS values (`toJs`) or read by JS in place
+   * (`toJsByReference`, external strings of 4 KiB and more).
+   */
+  copies: { fromJs: number; intoWire: number; wireByReference: number; toJs: number; toJsByReference: number };
   fallbackCache: FallbackCacheStats;
   /** `null` when the near cache is off. */
   nearCache: {

@@ -84,6 +84,33 @@ test('large values come back as strings over the reply bytes: intact after later
   for (let i = 0; i < values.length; i++) assert.ok(kept[i] === values[i], `value ${i} changed after later replies`);
 });
 
+test('a 16 KiB value is copied once on its way in (out of V8) and not at all on its way out (getStats().copies)', async () => {
+  const svc = openService(redis);
+  await svc.connect();
+  const k = uniqueKey('copies');
+  const value = 'c'.repeat(16 * 1024);
+  // getStats() copies bytes of its own (INFO): take off what a run without the operation counts
+  const counted = async (op) => {
+    const before = (await svc.getStats()).copies;
+    await op();
+    const after = (await svc.getStats()).copies;
+    return Object.fromEntries(Object.keys(after).map((name) => [name, after[name] - before[name]]));
+  };
+  const delta = async (op) => {
+    const [withOp, without] = [await counted(op), await counted(async () => {})];
+    return Object.fromEntries(Object.keys(withOp).map((name) => [name, withOp[name] - without[name]]));
+  };
+  const small = 64; // the key, the reply 'OK' and such
+  const set = await delta(() => svc.set(k, value));
+  assert.ok(set.fromJs >= value.length && set.fromJs < value.length + small, `SET out of JS: ${JSON.stringify(set)}`);
+  assert.ok(set.intoWire < small, `SET copied the value into a write buffer: ${JSON.stringify(set)}`);
+  assert.equal(set.wireByReference, value.length, `SET: ${JSON.stringify(set)}`);
+  const get = await delta(() => svc.get(k).then((v) => assert.equal(v, value)));
+  assert.ok(get.toJs < small, `GET copied the value into JS: ${JSON.stringify(get)}`);
+  // (INFO's length can differ by a few bytes between the two runs)
+  assert.ok(Math.abs(get.toJsByReference - value.length) < small, `GET: ${JSON.stringify(get)}`);
+});
+
 test('values far larger than a socket buffer go out whole (partial writes) and come back whole', async () => {
   const svc = openService(redis);
   const big = 'x'.repeat(4 * 1024 * 1024) + 'end';

@@ -121,6 +121,7 @@ async function resilisAdapter({ url }) {
     },
     checkRateLimit: (k) => cache.checkRateLimit(k, RL_LIMIT_OPTIONS),
     getOrSet: (k) => cache.getOrSet(k, factory, PATTERN_PARAMS.getOrSetTtl),
+    copies: async () => (await service.getStats()).copies,
     close: () => (typeof service.quit === 'function' ? service.quit() : service.disconnect()),
   };
 }

@@ -114,9 +114,11 @@ async function drive(op, { concurrency, durationMs, maxCalls, hardTimeoutMs, sam
  * Returns { opsPerSec, p50Ms, p99Ms, cpuMsPer1kOps, calls, ops, errors, ... }.
  */
 export async function measure(op, { concurrency, opsPerCall = 1, durationMs, warmupMs, maxCalls, hardTimeoutMs = 10_000, latencySamples = 200_000 }) {
+  let warmupOps = 0;
   if (warmupMs > 0) {
     const w = await drive(op, { concurrency, durationMs: warmupMs, maxCalls, hardTimeoutMs, sampler: null });
     if (w.timedOut) return failedCell('timed out during warmup', w);
+    warmupOps = w.completed * opsPerCall;
   }
   const sampler = samplerFor(latencySamples);
   const r = await drive(op, { concurrency, durationMs, maxCalls, hardTimeoutMs, sampler });
@@ -130,6 +132,7 @@ export async function measure(op, { concurrency, opsPerCall = 1, durationMs, war
     cpuMsPer1kOps: ops > 0 ? r.cpuMs / (ops / 1000) : null,
     calls: r.completed,
     ops,
+    warmupOps,
     elapsedMs: r.elapsedMs,
     cpuMs: r.cpuMs,
     latencySamples: sampler.n,
@@ -164,6 +167,7 @@ export function medianCell(runs) {
   out.errors = ok.reduce((a, r) => a + r.errors, 0);
   out.firstError = ok.find((r) => r.firstError)?.firstError ?? null;
   out.runsOk = ok.length;
+  out.copiesPerOp = ok.find((r) => r.copiesPerOp)?.copiesPerOp;
   out.runsFailed = runs.length - ok.length;
   return out;
 }

@@ -158,6 +158,7 @@ async function main() {
           } else if (broken.has(name)) {
             cell = { failed: `skipped: ${broken.get(name)}` };
           } else {
+            const copiesBefore = adapter.copies ? await adapter.copies() : null;
             cell = await measure((i) => wl.op(adapter, i), {
               concurrency: wl.concurrency,
               opsPerCall: wl.opsPerCall,
@@ -166,6 +167,7 @@ async function main() {
               maxCalls: config.maxCalls,
             });
             if (cell.failed) broken.set(name, `earlier cell ${wl.name} ${cell.failed}`);
+            if (copiesBefore && !cell.failed) cell.copiesPerOp = perOp(copiesBefore, await adapter.copies(), cell);
           }
           const runs = results.get(wl.name);
           if (!runs.has(name)) runs.set(name, []);
@@ -208,6 +210,7 @@ async function main() {
       console.log(formatTable(rows, baselineOps));
       console.log('');
       console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
+      printCopies(rows);
     }
 
     let nearCache = [];
@@ -263,3 +266,21 @@ main().then(
     process.exit(1);
   },
 );
+
+/** Bytes copied per operation (getStats().copies, warm-up included in the count, so approximate). */
+function perOp(before, after, cell) {
+  const ops = cell.ops + (cell.warmupOps ?? 0);
+  return Object.fromEntries(Object.keys(after).map((k) => [k, ops > 0 ? Math.round((after[k] - before[k]) / ops) : null]));
+}
+
+/** The copies resilis made per operation on the 16 KiB rows (median run). */
+function printCopies(rows) {
+  const shown = rows.filter((r) => r.cell.copiesPerOp && /16KiB/.test(r.workload));
+  if (shown.length === 0) return;
+  console.log('Bytes resilis copied per operation, beside the kernel (getStats().copies):');
+  for (const r of shown) {
+    const c = r.cell.copiesPerOp;
+    console.log(`  ${r.workload}: out of JS ${c.fromJs} B, into write buffers ${c.intoWire} B, written in place ${c.wireByReference} B, ` +
+      `copied into JS ${c.toJs} B, read by JS in place ${c.toJsByReference} B`);
+  }
+}

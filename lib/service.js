@@ -220,6 +220,7 @@ class RedisService extends EventEmitter {
       latency: { p50: core.latencyP50, p99: core.latencyP99 },
       replay: core.journal,
       circuitBreakers: core.circuitBreakers,
+      copies: core.copies,
       fallbackCache: this.getFallbackCacheStats(),
       nearCache: core.nearCache && this._nearCacheCopyHits
         ? { ...core.nearCache, hits: core.nearCache.hits + this._nearCacheCopyHits() }

@@ -8,6 +8,7 @@ use napi::bindgen_prelude::{Array, Buffer, FromNapiValue, Unknown, ValueType};
 use napi::{sys, JsValue};
 
 use crate::core::command::Command;
+use crate::core::copies::COPIES;
 use crate::core::error::Error;
 
 /// Where a batch's string arguments are written: one growing buffer, each
@@ -40,6 +41,7 @@ impl Arena {
     }
     // SAFETY: napi wrote `written` initialised bytes (plus a NUL we drop).
     self.0.set_len(self.0.len() + written);
+    COPIES.from_js(written);
     Ok(self.0.split().freeze())
   }
 }
@@ -65,6 +67,7 @@ pub fn to_value(v: Unknown<'_>, position: usize, arena: &mut Arena) -> Result<Va
       let buf = unsafe { Buffer::from_napi_value(v.value().env, v.raw()) }.map_err(|_| {
         Error::argument(format!("argument {position} is an object; pass a string, number or Buffer"))
       })?;
+      COPIES.from_js(buf.len());
       Ok(Value::Bytes(Bytes::copy_from_slice(&buf)))
     },
     ValueType::BigInt => Err(Error::argument(format!(

@@ -12,6 +12,7 @@ use napi::sys;
 
 use crate::binding::args::{to_value, Arena};
 use crate::core::command::Command;
+use crate::core::copies::COPIES;
 use crate::core::error::{Error, ErrorKind};
 
 /// The top bit of a length: the argument is `others[len & !OTHER]`.
@@ -45,6 +46,7 @@ impl Text {
     }
     // SAFETY: napi wrote `written` initialised bytes (plus a NUL left out).
     buf.set_len(written);
+    COPIES.from_js(written);
     Ok(Text { bytes: buf.freeze(), ascii: written == units, at: 0 })
   }
 

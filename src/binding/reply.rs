@@ -5,11 +5,14 @@ use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
 use napi::sys;
 
 use crate::binding::errors::js_error;
+use crate::core::copies::COPIES;
 use crate::core::reply::Reply;
 
 unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> napi::Result<sys::napi_value> {
   if buffers {
-    // Vec::from(Bytes) reuses the allocation when fred's buffer is unique.
+    // Vec::from(Bytes) reuses the allocation when fred's buffer is unique
+    // (counted as a copy all the same).
+    COPIES.to_js(b.len());
     return Buffer::to_napi_value(env, Buffer::from(Vec::<u8>::from(b)));
   }
   // ASCII (most values) is latin1 to V8: a plain copy, no UTF-8 decoding.
@@ -21,6 +24,7 @@ unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> nap
       return Ok(v);
     }
   }
+  COPIES.to_js(b.len());
   if b.is_ascii() {
     let mut v = std::ptr::null_mut();
     napi::check_status!(sys::napi_create_string_latin1(env, b.as_ptr().cast(), b.len() as isize, &mut v))?;
@@ -69,6 +73,8 @@ pub unsafe fn packed_array(env: sys::napi_env, items: &[Reply]) -> Option<sys::n
       out.extend_from_slice(b);
     }
   }
+  // Two copies: into `out`, then V8's own.
+  COPIES.to_js(2 * data);
   let mut v = std::ptr::null_mut();
   let status = sys::napi_create_string_latin1(env, out.as_ptr().cast(), out.len() as isize, &mut v);
   (status == sys::Status::napi_ok).then_some(v)
@@ -110,6 +116,11 @@ unsafe fn external_latin1(env: sys::napi_env, b: bytes::Bytes) -> Option<sys::na
     return None;
   }
   // `copied`: Node made its own copy and has already run the finalizer.
+  if copied {
+    COPIES.to_js(len);
+  } else {
+    COPIES.to_js_by_reference(len);
+  }
   Some(v)
 }
 

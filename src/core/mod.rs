@@ -4,6 +4,7 @@ pub mod breaker;
 pub mod client;
 pub mod command;
 pub mod config;
+pub mod copies;
 pub mod error;
 pub mod events;
 pub mod fallback;

@@ -4,6 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::core::copies::COPIES;
 use crate::core::wire::{Wire, SHARED_MIN};
 use fred::prelude::Value;
 
@@ -63,8 +64,10 @@ impl Out for Wire {
   }
   fn put_arg(&mut self, bytes: &Bytes) {
     if bytes.len() >= SHARED_MIN {
+      COPIES.wire_by_reference(bytes.len());
       self.put_shared(bytes);
     } else {
+      COPIES.into_wire(bytes.len());
       Wire::put(self, bytes);
     }
   }

@@ -27,6 +27,7 @@ impl Service {
         "inDoubt": j.in_doubt,
       },
       "circuitBreakers": breakers,
+      "copies": crate::core::copies::COPIES.to_json(),
       "nearCache": self.near.as_ref().map(|n| {
         let s = n.stats();
         serde_json::json!({
