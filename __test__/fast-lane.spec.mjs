@@ -111,6 +111,31 @@ test('a 16 KiB value is copied once on its way in (out of V8) and not at all on 
   assert.ok(Math.abs(get.toJsByReference - value.length) < small, `GET: ${JSON.stringify(get)}`);
 });
 
+test('16 KiB values read in a loop: the process stays small (V8 is told what its external strings hold)', async (t) => {
+  const svc = openService(redis);
+  await svc.connect();
+  const k = uniqueKey('rss');
+  const value = 'r'.repeat(16 * 1024);
+  await Promise.all(Array.from({ length: 100 }, (_, i) => svc.set(`${k}:${i}`, value)));
+  const start = process.memoryUsage().rss;
+  let peak = start;
+  let reads = 0;
+  const end = Date.now() + 2500;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const v = await svc.get(`${k}:${reads++ % 100}`);
+      if (v.length !== value.length) throw new Error('a value came back cut');
+      if (reads % 1000 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  const grownMb = (peak - start) / 2 ** 20;
+  t.diagnostic(`${reads} reads of 16 KiB; RSS grew by ${grownMb.toFixed(0)} MB at most`);
+  assert.ok(reads > 10000, `only ${reads} reads`);
+  // Unreported, the young generation held about a gigabyte of read buffers before a scavenge.
+  assert.ok(grownMb < 400, `RSS grew by ${grownMb.toFixed(0)} MB`);
+});
+
 test('values far larger than a socket buffer go out whole (partial writes) and come back whole', async () => {
   const svc = openService(redis);
   const big = 'x'.repeat(4 * 1024 * 1024) + 'end';

@@ -3,6 +3,7 @@
 
 use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
 use napi::sys;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::binding::errors::js_error;
 use crate::core::copies::COPIES;
@@ -120,12 +121,28 @@ unsafe fn external_latin1(env: sys::napi_env, b: bytes::Bytes) -> Option<sys::na
     COPIES.to_js(len);
   } else {
     COPIES.to_js_by_reference(len);
+    report_external(env, len);
   }
   Some(v)
 }
 
+/// Bytes of collected external strings not yet reported back to V8.
+static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+/// Tells V8 about the memory its small external-string objects hold: it
+/// schedules collections by heap use, and without this a young generation
+/// full of 16 KiB values (each keeping its read buffer) grew the process to
+/// gigabytes before a scavenge freed them. Releases are netted here, not in
+/// the finalizer (which may run inside a collection).
+unsafe fn report_external(env: sys::napi_env, len: usize) {
+  let released = RELEASED.swap(0, Ordering::Relaxed);
+  let mut total = 0i64;
+  sys::napi_adjust_external_memory(env, len as i64 - released as i64, &mut total);
+}
+
 unsafe extern "C" fn release_bytes(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
-  drop(Box::from_raw(hint.cast::<bytes::Bytes>()));
+  let bytes = Box::from_raw(hint.cast::<bytes::Bytes>());
+  RELEASED.fetch_add(bytes.len(), Ordering::Relaxed);
 }
 
 pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> napi::Result<sys::napi_value> {
