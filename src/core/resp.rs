@@ -145,11 +145,27 @@ fn line_end(b: &[u8], pos: usize) -> Option<usize> {
   None
 }
 
+/// A header's decimal (lengths, integer replies): ASCII digits with an
+/// optional sign, no UTF-8 validation, overflow refused.
 fn parse_int(line: &[u8]) -> Result<i64> {
-  std::str::from_utf8(line)
-    .ok()
-    .and_then(|s| s.parse::<i64>().ok())
-    .ok_or_else(|| protocol_error("a length or integer that is not a number"))
+  let bad = || protocol_error("a length or integer that is not a number");
+  let (negative, digits) = match line.split_first() {
+    Some((b'-', rest)) => (true, rest),
+    Some((b'+', rest)) => (false, rest),
+    _ => (false, line),
+  };
+  if digits.is_empty() {
+    return Err(bad());
+  }
+  let mut n: i64 = 0;
+  for &d in digits {
+    if !d.is_ascii_digit() {
+      return Err(bad());
+    }
+    let digit = i64::from(d - b'0');
+    n = n.checked_mul(10).and_then(|n| if negative { n.checked_sub(digit) } else { n.checked_add(digit) }).ok_or_else(bad)?;
+  }
+  Ok(n)
 }
 
 fn protocol_error(what: &str) -> Error {
@@ -248,6 +264,17 @@ mod tests {
     }
     assert!(buf.is_empty(), "left over: {:?}", buf);
     out
+  }
+
+  #[test]
+  fn header_integers_parse_strictly() {
+    assert_eq!(parse_int(b"0").ok(), Some(0));
+    assert_eq!(parse_int(b"-1").ok(), Some(-1));
+    assert_eq!(parse_int(b"9223372036854775807").ok(), Some(i64::MAX));
+    assert_eq!(parse_int(b"-9223372036854775808").ok(), Some(i64::MIN));
+    for bad in [&b""[..], b"-", b"12a", b"9223372036854775808", b" 1", b"1.5"] {
+      assert!(parse_int(bad).is_err(), "{:?}", bad);
+    }
   }
 
   #[test]
