@@ -16,7 +16,7 @@ use crate::core::config::Topology;
 use crate::core::error::{ErrorKind, Sent};
 use crate::core::journal::JournalEntry;
 use crate::core::service::Service;
-use crate::core::topology::cluster::slot_of;
+use crate::core::topology::cluster::{slot_of, slot_of_value};
 
 /// KEYS[1] the marker; ARGV: token, marker TTL (ms), then per command its
 /// argument count, name and arguments. `pcall`: one refused write (say
@@ -132,7 +132,7 @@ impl Service {
   }
 
   async fn replay_script(&self, clients: &RedisClients, batch: &Batch, token: u64) -> Outcome {
-    let key_slot = batch.first().and_then(|(_, c)| c.first_key()).map(slot_of).filter(|_| self.in_cluster());
+    let key_slot = batch.first().and_then(|(_, c)| c.slot_key()).map(slot_of_value).filter(|_| self.in_cluster());
     let mut args = vec![Value::from(SCRIPT), Value::Integer(1), Value::from(self.replay_markers.key(key_slot))];
     args.push(Value::from(token.to_string()));
     args.push(Value::Integer(MARKER_TTL_MS));
@@ -182,5 +182,9 @@ mod tests {
     }
     assert_ne!(markers.key(None), ReplayMarkers::new().key(None).replace(&markers.id, "other"));
     assert_ne!(markers.token(), markers.token());
+    // A numeric key (`set(123, v)`) hashes as its digits.
+    let slot = slot_of_value(&Value::Integer(123));
+    assert_eq!(slot, slot_of(b"123"));
+    assert_eq!(slot_of(markers.key(Some(slot)).as_bytes()), slot);
   }
 }

@@ -40,6 +40,17 @@ pub fn slot_of(key: &[u8]) -> u16 {
   fred::util::redis_keyslot(key)
 }
 
+/// The slot of a key argument as Redis will see it (numbers as their digits).
+pub fn slot_of_value(v: &Value) -> u16 {
+  match v {
+    Value::Bytes(b) => slot_of(b),
+    Value::String(s) => slot_of(s.as_bytes()),
+    Value::Integer(i) => slot_of(i.to_string().as_bytes()),
+    Value::Double(d) => slot_of(d.to_string().as_bytes()),
+    _ => 0,
+  }
+}
+
 fn arg_bytes(v: &Value) -> Option<Vec<u8>> {
   match v {
     Value::Bytes(b) => Some(b.to_vec()),

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use fred::prelude::Value;
 
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
@@ -39,15 +38,6 @@ pub fn routable(cmd: &Command) -> bool {
     && !SERVER_WIDE.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
 }
 
-fn slot_of_value(v: &Value) -> u16 {
-  match v {
-    Value::Bytes(b) => cluster::slot_of(b),
-    Value::String(s) => cluster::slot_of(s.as_bytes()),
-    Value::Integer(i) => cluster::slot_of(i.to_string().as_bytes()),
-    Value::Double(d) => cluster::slot_of(d.to_string().as_bytes()),
-    _ => 0,
-  }
-}
 
 /// One command on its way, with what its redirections so far allow.
 pub(crate) struct Item {
@@ -336,7 +326,7 @@ impl ClusterLanes {
 
 impl Item {
   pub(crate) fn new(sink: Sink, cmd: Command, deadline: Instant) -> Item {
-    let slot = cmd.slot_key().map(slot_of_value).unwrap_or(0);
+    let slot = cmd.slot_key().map(cluster::slot_of_value).unwrap_or(0);
     Item { sink, cmd, slot, redirects: 0, ask: None, deadline }
   }
 }

@@ -3,6 +3,7 @@
 //! ASK during a migration, MOVED after it, a redirection loop bounded.
 
 use super::*;
+use fred::prelude::Value;
 use crate::core::config::Endpoint;
 use crate::core::test_server::Server;
 
