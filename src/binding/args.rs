@@ -92,6 +92,36 @@ fn type_name(t: ValueType) -> &'static str {
   }
 }
 
+/// `array[index]` as a command's argument at `position` (1-based).
+pub fn arg_at(array: &Array<'_>, index: u32, position: usize, arena: &mut Arena) -> Result<Value, Error> {
+  match array.get::<Unknown>(index) {
+    Ok(Some(v)) => to_value(v, position, arena),
+    _ => Err(Error::argument(format!("argument {position} is missing"))),
+  }
+}
+
+/// The command from its arguments as converted, in order: every one is
+/// consumed, and the first bad one fails the command, named after it.
+pub fn command_from(name: String, args: impl ExactSizeIterator<Item = Result<Value, Error>>) -> Result<Command, Error> {
+  let mut values = Vec::with_capacity(args.len());
+  let mut first_error = None;
+  for arg in args {
+    match arg {
+      Ok(v) => values.push(v),
+      Err(e) => {
+        first_error.get_or_insert(e);
+      },
+    }
+  }
+  match first_error {
+    Some(mut e) => {
+      e.message = format!("{name}: {}", e.message);
+      Err(e)
+    },
+    None => Ok(Command::new(name, values)),
+  }
+}
+
 /// Reads one command at `*pos`: `name, argc, ...args`. On a bad argument
 /// the whole command is skipped and the error returned.
 pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Result<Command, Error> {
@@ -101,33 +131,7 @@ pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Resu
     .flatten()
     .ok_or_else(|| Error::argument("command name must be a string"))?;
   let argc: u32 = batch.get::<u32>(*pos + 1).ok().flatten().unwrap_or(0);
-  *pos += 2;
-  let start = *pos;
-  *pos += argc;
-  let mut args = Vec::with_capacity(argc as usize);
-  let mut first_error = None;
-  for i in start..start + argc {
-    match batch.get::<Unknown>(i) {
-      Ok(Some(v)) => match to_value(v, (i - start + 1) as usize, arena) {
-        Ok(val) => args.push(val),
-        Err(e) => {
-          if first_error.is_none() {
-            first_error = Some(e);
-          }
-        },
-      },
-      _ => {
-        if first_error.is_none() {
-          first_error = Some(Error::argument(format!("argument {} is missing", i - start + 1)));
-        }
-      },
-    }
-  }
-  match first_error {
-    Some(mut e) => {
-      e.message = format!("{name}: {}", e.message);
-      Err(e)
-    },
-    None => Ok(Command::new(name, args)),
-  }
+  let start = *pos + 2;
+  *pos = start + argc;
+  command_from(name, (start..start + argc).map(|i| arg_at(batch, i, (i - start + 1) as usize, arena)))
 }

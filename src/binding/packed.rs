@@ -7,10 +7,10 @@
 
 use bytes::{Bytes, BytesMut};
 use fred::prelude::Value;
-use napi::bindgen_prelude::{Array, Unknown};
+use napi::bindgen_prelude::Array;
 use napi::sys;
 
-use crate::binding::args::{to_value, Arena};
+use crate::binding::args::{arg_at, command_from, Arena};
 use crate::core::command::Command;
 use crate::core::copies::COPIES;
 use crate::core::error::{Error, ErrorKind};
@@ -88,55 +88,42 @@ pub struct Entry {
   pub cmd: Result<Command, Error>,
 }
 
-/// Reads every command of a packed batch, in order.
+fn malformed() -> Error {
+  Error::new(ErrorKind::Internal, "a malformed command batch")
+}
+
+/// Reads every command of a packed batch, in order; strings and Buffers
+/// kept aside are copied into one arena for the whole batch.
 pub fn read_batch(text: &mut Text, ints: &[u32], others: &Array<'_>) -> Vec<Entry> {
   let mut entries = Vec::new();
+  let mut arena = Arena::new();
   let mut i = 0;
   while i + 3 <= ints.len() {
     let (id, flags, count) = (ints[i], ints[i + 1], ints[i + 2] as usize);
     i += 3;
     let Some(lens) = ints.get(i..i + count).filter(|l| !l.is_empty()) else {
-      entries.push(Entry { id, flags, cmd: Err(Error::new(ErrorKind::Internal, "a malformed command batch")) });
+      entries.push(Entry { id, flags, cmd: Err(malformed()) });
       break;
     };
     i += count;
-    entries.push(Entry { id, flags, cmd: read_command(text, lens, others) });
+    entries.push(Entry { id, flags, cmd: read_command(text, lens, others, &mut arena) });
   }
   entries
 }
 
 /// `lens[0]` is the name, the rest the arguments. A bad argument fails
 /// the command (the others of the batch go on).
-fn read_command(text: &mut Text, lens: &[u32], others: &Array<'_>) -> Result<Command, Error> {
-  let name = text.take(lens[0] as usize).ok_or_else(|| Error::new(ErrorKind::Internal, "a malformed command batch"))?;
+fn read_command(text: &mut Text, lens: &[u32], others: &Array<'_>, arena: &mut Arena) -> Result<Command, Error> {
+  let name = text.take(lens[0] as usize).ok_or_else(malformed)?;
   let name = String::from_utf8_lossy(&name).into_owned();
-  let mut args = Vec::with_capacity(lens.len() - 1);
-  let mut first_error = None;
-  let mut arena = Arena::new();
-  for (at, &len) in lens[1..].iter().enumerate() {
-    let position = at + 1;
-    let arg = if len & OTHER == 0 {
-      text.take(len as usize).map(Value::Bytes).ok_or_else(|| Error::new(ErrorKind::Internal, "a malformed command batch"))
+  let args = lens[1..].iter().enumerate().map(|(at, &len)| {
+    if len & OTHER == 0 {
+      text.take(len as usize).map(Value::Bytes).ok_or_else(malformed)
     } else {
-      match others.get::<Unknown>(len & !OTHER) {
-        Ok(Some(v)) => to_value(v, position, &mut arena),
-        _ => Err(Error::argument(format!("argument {position} is missing"))),
-      }
-    };
-    match arg {
-      Ok(v) => args.push(v),
-      Err(e) => {
-        first_error.get_or_insert(e);
-      },
+      arg_at(others, len & !OTHER, at + 1, arena)
     }
-  }
-  match first_error {
-    Some(mut e) => {
-      e.message = format!("{name}: {}", e.message);
-      Err(e)
-    },
-    None => Ok(Command::new(name, args)),
-  }
+  });
+  command_from(name, args)
 }
 
 #[cfg(test)]
