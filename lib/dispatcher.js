@@ -35,6 +35,18 @@ function unpack(s) {
   return out;
 }
 
+/**
+ * Drops a settled entry's resolvers. An entry that lived long enough to be
+ * tenured stays in the old generation until the next full GC; through its
+ * resolvers it would keep the promise, and the promise its value, alive
+ * across every scavenge in between (a 16 KiB GET then promoted every value
+ * it read and ran full GCs back to back).
+ */
+function forget(p) {
+  p.resolve = null;
+  p.reject = null;
+}
+
 class Dispatcher {
   constructor(native) {
     this.native = native;
@@ -176,6 +188,7 @@ class Dispatcher {
     if (!p) return;
     this.pending.delete(id);
     p.reject(makeError(code, message, sent));
+    forget(p);
     if (this.pending.size === 0) this.keepAlive.unref();
   }
 
@@ -201,6 +214,7 @@ class Dispatcher {
       if (status === 1) p.reject(makeError(value[0], value[1], value[2]));
       else if (status === 5) p.resolve(unpack(value));
       else p.resolve(value);
+      forget(p);
     }
     if (this.pending.size === 0) this.keepAlive.unref();
   }
