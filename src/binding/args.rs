@@ -2,6 +2,8 @@
 //! (`[id, flags, name, argc, ...args]` repeated), read with one napi call
 //! per element and no intermediate JS objects.
 
+use std::borrow::Cow;
+
 use bytes::{Bytes, BytesMut};
 use fred::prelude::Value;
 use napi::bindgen_prelude::{Array, Buffer, FromNapiValue, Unknown, ValueType};
@@ -102,7 +104,7 @@ pub fn arg_at(array: &Array<'_>, index: u32, position: usize, arena: &mut Arena)
 
 /// The command from its arguments as converted, in order: every one is
 /// consumed, and the first bad one fails the command, named after it.
-pub fn command_from(name: String, args: impl ExactSizeIterator<Item = Result<Value, Error>>) -> Result<Command, Error> {
+pub fn command_from(name: Cow<'static, str>, args: impl ExactSizeIterator<Item = Result<Value, Error>>) -> Result<Command, Error> {
   let mut values = Vec::with_capacity(args.len());
   let mut first_error = None;
   for arg in args {
@@ -133,5 +135,5 @@ pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Resu
   let argc: u32 = batch.get::<u32>(*pos + 1).ok().flatten().unwrap_or(0);
   let start = *pos + 2;
   *pos = start + argc;
-  command_from(name, (start..start + argc).map(|i| arg_at(batch, i, (i - start + 1) as usize, arena)))
+  command_from(name.into(), (start..start + argc).map(|i| arg_at(batch, i, (i - start + 1) as usize, arena)))
 }

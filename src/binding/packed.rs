@@ -95,7 +95,8 @@ fn malformed() -> Error {
 /// Reads every command of a packed batch, in order; strings and Buffers
 /// kept aside are copied into one arena for the whole batch.
 pub fn read_batch(text: &mut Text, ints: &[u32], others: &Array<'_>) -> Vec<Entry> {
-  let mut entries = Vec::new();
+  // A command takes at least 4 ints (id, flags, count, name).
+  let mut entries = Vec::with_capacity(ints.len() / 4);
   let mut arena = Arena::new();
   let mut i = 0;
   while i + 3 <= ints.len() {
@@ -115,7 +116,7 @@ pub fn read_batch(text: &mut Text, ints: &[u32], others: &Array<'_>) -> Vec<Entr
 /// the command (the others of the batch go on).
 fn read_command(text: &mut Text, lens: &[u32], others: &Array<'_>, arena: &mut Arena) -> Result<Command, Error> {
   let name = text.take(lens[0] as usize).ok_or_else(malformed)?;
-  let name = String::from_utf8_lossy(&name).into_owned();
+  let name = Command::name_from(&name);
   let args = lens[1..].iter().enumerate().map(|(at, &len)| {
     if len & OTHER == 0 {
       text.take(len as usize).map(Value::Bytes).ok_or_else(malformed)

@@ -142,7 +142,9 @@ impl NativeService {
     let mut jobs = Vec::new();
     match unsafe { Text::read(env.raw(), text.raw()) } {
       Ok(mut text) => {
-        for entry in read_batch(&mut text, ints, &others) {
+        let entries = read_batch(&mut text, ints, &others);
+        jobs.reserve(entries.len());
+        for entry in entries {
           let buffers = entry.flags & FLAG_BUFFERS != 0;
           match entry.cmd {
             Ok(cmd) => jobs.push((entry.id, buffers, cmd)),

@@ -1,13 +1,16 @@
 //! One Redis command as the core receives it from any caller.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use fred::prelude::Value;
 use fred::types::{ClusterHash, CustomCommand};
 
 #[derive(Clone, Debug)]
 pub struct Command {
-  /// As the caller spelled it (Redis is case-insensitive).
-  pub name: String,
+  /// As the caller spelled it (Redis is case-insensitive); the common
+  /// names are static (`Command::name_from`), not one allocation each.
+  pub name: Cow<'static, str>,
   pub args: Vec<Value>,
 }
 
@@ -17,9 +20,25 @@ pub fn bytes_arg(b: Bytes) -> Value {
   Value::Bytes(b)
 }
 
+/// The names JS sends most, as lib/ spells them: one of these costs no
+/// allocation per command.
+const STATIC_NAMES: [&str; 24] = [
+  "get", "set", "mget", "mset", "del", "exists", "expire", "pexpire", "ttl", "pttl", "incr", "incrby", "decr",
+  "hget", "hset", "hgetall", "hdel", "lpush", "rpush", "lpop", "rpop", "sadd", "evalsha", "eval",
+];
+
 impl Command {
-  pub fn new(name: impl Into<String>, args: Vec<Value>) -> Self {
+  pub fn new(name: impl Into<Cow<'static, str>>, args: Vec<Value>) -> Self {
     Command { name: name.into(), args }
+  }
+
+  /// A name read from the caller's bytes: a common one is borrowed from
+  /// `STATIC_NAMES`, any other one copied (invalid UTF-8 becomes U+FFFD).
+  pub fn name_from(bytes: &[u8]) -> Cow<'static, str> {
+    match STATIC_NAMES.iter().find(|n| n.as_bytes() == bytes) {
+      Some(n) => Cow::Borrowed(n),
+      None => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+    }
   }
 
   pub fn upper_name(&self) -> String {
@@ -69,7 +88,7 @@ impl Command {
   /// The fred command: any command, routed in a cluster by its key.
   pub fn to_custom(&self) -> CustomCommand {
     let hash = if self.args.is_empty() { ClusterHash::Random } else { self.cluster_hash() };
-    CustomCommand::new(self.name.as_str(), hash, self.is_blocking())
+    CustomCommand::new(&*self.name, hash, self.is_blocking())
   }
 
   /// The argument that names the command's cluster slot; `None` for a
@@ -102,6 +121,8 @@ mod tests {
     let c = Command::new("get", vec![Value::from("k")]);
     assert!(!c.is_blocking());
     assert_eq!(c.first_key(), Some(&b"k"[..]));
+    assert!(matches!(Command::name_from(b"get"), Cow::Borrowed("get")));
+    assert!(matches!(Command::name_from(b"GETEX"), Cow::Owned(ref n) if n == "GETEX"));
     let e = Command::new("EVAL", vec![Value::from("return 1"), Value::from(1), Value::from("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)));
     let arg = |s: &'static str| Value::Bytes(Bytes::from_static(s.as_bytes()));

@@ -30,9 +30,6 @@ pub fn is_read(cmd: &Command) -> bool {
   READS.iter().any(|r| cmd.name.eq_ignore_ascii_case(r))
 }
 
-/// Values up to this size are copied when queued for the mirror thread.
-const OWN_MAX: usize = 1024;
-
 /// Work for the mirror thread; the hot path only queues it.
 enum Mirror {
   Put { key: Bytes, value: Bytes, ttl: Option<Duration> },
@@ -80,16 +77,17 @@ fn arg_is(v: &Value, word: &str) -> bool {
 /// EXPIRE, PEXPIRE).
 pub fn ttl_of(cmd: &Command) -> Option<Duration> {
   let a = &cmd.args;
-  let n = cmd.name.to_ascii_lowercase();
-  let ms = match n.as_str() {
-    "set" => {
-      let at = a.iter().skip(2).position(|v| arg_is(v, "ex") || arg_is(v, "px"))? + 2;
-      let amount = arg_int(a.get(at + 1)?)?;
-      if arg_is(&a[at], "ex") { amount.checked_mul(1000)? } else { amount }
-    },
-    "setex" | "expire" => arg_int(a.get(1)?)?.checked_mul(1000)?,
-    "psetex" | "pexpire" => arg_int(a.get(1)?)?,
-    _ => return None,
+  let is = |name: &str| cmd.name.eq_ignore_ascii_case(name);
+  let ms = if is("set") {
+    let at = a.iter().skip(2).position(|v| arg_is(v, "ex") || arg_is(v, "px"))? + 2;
+    let amount = arg_int(a.get(at + 1)?)?;
+    if arg_is(&a[at], "ex") { amount.checked_mul(1000)? } else { amount }
+  } else if is("setex") || is("expire") {
+    arg_int(a.get(1)?)?.checked_mul(1000)?
+  } else if is("psetex") || is("pexpire") {
+    arg_int(a.get(1)?)?
+  } else {
+    return None;
   };
   (ms > 0).then(|| Duration::from_millis(ms as u64))
 }
@@ -183,33 +181,30 @@ impl Fallback {
   pub fn mirror(&self, cmd: &Command, reply: &Result<Reply>) {
     let Some(tx) = &self.mirror else { return };
     let Ok(reply) = reply else { return };
-    // Owned copies of the key and of small values: a slice would keep its
-    // whole batch arena or read buffer alive while it waits; large values
-    // are copied by the thread.
-    let Some(slice) = cmd.args.first().and_then(arg_bytes) else { return };
-    let own = |v: &Bytes| if v.len() <= OWN_MAX { Bytes::copy_from_slice(v) } else { v.clone() };
+    // Slices, not copies: the mirror thread copies what it keeps. Until
+    // its next pass (at most MIRROR_EVERY) a slice holds its batch's
+    // arguments or its read buffer alive: bounded by what is read or sent
+    // in that time.
+    let Some(key) = cmd.args.first().and_then(arg_bytes) else { return };
     let name = &cmd.name;
     let op = if name.eq_ignore_ascii_case("get") {
-      if self.recently_read.seen_or_mark(&slice) {
+      if self.recently_read.seen_or_mark(&key) {
         return;
       }
-      let key = Bytes::copy_from_slice(&slice);
       match reply {
-        Reply::Bytes(v) => Mirror::Put { key, value: own(v), ttl: None },
+        Reply::Bytes(v) => Mirror::Put { key, value: v.clone(), ttl: None },
         Reply::Nil => Mirror::Forget { key },
         _ => return,
       }
     } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
-      let key = Bytes::copy_from_slice(&slice);
       let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
       match (keeps_ttl, arg_bytes(&cmd.args[1])) {
-        (false, Some(v)) => Mirror::Put { key, value: own(&v), ttl: ttl_of(cmd) },
+        (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
     } else if is_read(cmd) {
       return;
     } else {
-      let key = Bytes::copy_from_slice(&slice);
       self.recently_read.forget(&key);
       // Any other write makes a mirrored copy stale.
       Mirror::Forget { key }
@@ -328,7 +323,7 @@ mod tests {
   use super::*;
 
   fn cmd(name: &str, args: &[&str]) -> Command {
-    Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+    Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect())
   }
 
   fn store() -> Arc<MemoryStore> {
@@ -351,7 +346,7 @@ mod tests {
     assert_eq!(set.args[2], Value::from("PX"));
     assert_eq!(set.args[3], Value::Integer(2500));
     let setex = with_remaining_ttl(&cmd("setex", &["k", "10", "v"]), Duration::from_millis(10));
-    assert_eq!((setex.name.as_str(), &setex.args[1]), ("PSETEX", &Value::Integer(10)));
+    assert_eq!((&*setex.name, &setex.args[1]), ("PSETEX", &Value::Integer(10)));
   }
 
   #[test]

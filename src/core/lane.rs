@@ -625,7 +625,7 @@ mod tests {
   }
 
   fn cmd(name: &str, args: &[&str]) -> Command {
-    Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+    Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect())
   }
 
   #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

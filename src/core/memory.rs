@@ -838,7 +838,7 @@ mod tests {
   fn run(s: &MemoryStore, line: &str) -> Reply {
     let mut words = line.split_whitespace();
     let name = words.next().expect("a command name");
-    match s.execute(&Command::new(name, words.map(Value::from).collect())) {
+    match s.execute(&Command::new(name.to_string(), words.map(Value::from).collect())) {
       Ok(reply) => reply,
       Err(e) => {
         assert_eq!(e.kind, ErrorKind::Reply, "{line}: {e}");

@@ -397,7 +397,7 @@ mod tests {
   use super::*;
 
   fn cmd(name: &str, args: &[&str]) -> Command {
-    Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+    Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect())
   }
 
   fn bulk(s: &'static str) -> Reply {

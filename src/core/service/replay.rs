@@ -138,7 +138,7 @@ impl Service {
     args.push(Value::Integer(MARKER_TTL_MS));
     for (_, cmd) in batch {
       args.push(Value::Integer(cmd.args.len() as i64 + 1));
-      args.push(Value::from(cmd.name.as_str()));
+      args.push(Value::from(&*cmd.name));
       args.extend(cmd.args.iter().cloned());
     }
     match clients.send(Command::new("EVAL", args)).await {

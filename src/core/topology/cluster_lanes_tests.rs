@@ -43,7 +43,7 @@ fn router(seed: &Server) -> Arc<ClusterLanes> {
 }
 
 fn cmd(name: &str, args: &[&str]) -> Command {
-  Command::new(name, args.iter().map(|a| Value::from(*a)).collect())
+  Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect())
 }
 
 async fn run(router: &Arc<ClusterLanes>, cmds: Vec<Command>) -> Vec<Result<Reply>> {
