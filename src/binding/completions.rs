@@ -86,27 +86,6 @@ impl Completions {
     self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
   }
 
-  pub fn len(&self) -> usize {
-    self.queue.lock().map(|q| q.len()).unwrap_or(0)
-  }
-
-  pub fn has_pending(&self) -> bool {
-    self.queue.lock().map(|q| !q.is_empty()).unwrap_or(true)
-  }
-
-  /// At most `max` of the oldest completions.
-  pub fn drain_some(&self, max: usize) -> Drained {
-    let mut q = match self.queue.lock() {
-      Ok(q) => q,
-      Err(poisoned) => poisoned.into_inner(),
-    };
-    if q.len() <= max {
-      return Drained(std::mem::take(&mut *q));
-    }
-    let rest = q.split_off(max);
-    Drained(std::mem::replace(&mut *q, rest))
-  }
-
   pub fn drain(&self) -> Drained {
     let taken = match self.queue.lock() {
       Ok(mut q) => std::mem::take(&mut *q),
@@ -121,6 +100,26 @@ impl Completions {
 /// (`[name, payload JSON]`), 4 = pub/sub message (`[kind, channel,
 /// pattern | null, payload]`, strings).
 pub struct Drained(Vec<Completion>);
+
+impl Drained {
+  pub fn is_empty(&self) -> bool {
+    self.0.is_empty()
+  }
+
+  /// From `from` completions on, the older half; `self` keeps the rest.
+  pub fn split_front_half(&mut self, from: usize) -> Option<Drained> {
+    if self.0.len() < from {
+      return None;
+    }
+    let rest = self.0.split_off(self.0.len() / 2);
+    Some(Drained(std::mem::replace(&mut self.0, rest)))
+  }
+
+  /// Appends completions that arrived later.
+  pub fn append(&mut self, later: Drained) {
+    self.0.extend(later.0);
+  }
+}
 
 impl ToNapiValue for Drained {
   unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::lane::{Done, Lane, LaneSettings};
@@ -37,7 +36,6 @@ pub fn routable(cmd: &Command) -> bool {
     && cmd.slot_key().is_some()
     && !SERVER_WIDE.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
 }
-
 
 /// One command on its way, with what its redirections so far allow.
 pub(crate) struct Item {
