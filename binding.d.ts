@@ -17,10 +17,10 @@ export declare class NativeService {
    */
   constructor(optionsJson: string, env: Record<string, string>, onWake: () => void)
   /**
-   * A tick's commands, packed by lib/dispatcher.js (see packed.rs):
-   * `ints[..n]` describes them, `text` holds their strings.
+   * `submit(text, ints, n, others)`: a tick's commands, packed by
+   * lib/dispatcher.js (see packed.rs), as a bare function (submit.rs).
    */
-  submit(text: unknown, ints: Uint32Array, n: number, others: unknown[]): void
+  submitFunction(): (text: string, ints: Uint32Array, n: number, others?: unknown[]) => void
   /** A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated. */
   submitGroup(id: number, flags: number, transaction: boolean, batch: unknown[]): void
   /** Every completion since the last drain, as `[id, status, value, ...]`. */

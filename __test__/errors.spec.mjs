@@ -134,3 +134,20 @@ test('a password inside a malformed url option is not in the error', async () =>
   assert.ok(!err.message.includes(secret), `message leaks the password: ${err.message}`);
   assert.ok(!String(err.stack).includes(secret), 'stack leaks the password');
 });
+
+test('the native submit function refuses a malformed batch with a coded Error, and the service goes on', async () => {
+  // lib/dispatcher.js is its only caller; a bad call must throw, never crash.
+  const submit = ctx.svc._native.submitFunction();
+  const calls = [
+    () => submit('GETk', [7, 0, 2, 3, 1], 5),
+    () => submit('GETk', new Uint32Array([7, 0, 2, 3, 1]), 'five'),
+    () => submit('GETk', new Uint32Array([7, 0, 2, 3, 1]), 5, 'not an array'),
+    () => submit(),
+  ];
+  for (const call of calls) {
+    assert.throws(call, (err) => err instanceof Error && err.code === 'ERR_RESILIS_INTERNAL' && /submit: /.test(err.message));
+  }
+  const key = uniqueKey('after-bad-submit');
+  assert.equal(await ctx.svc.set(key, 'v'), 'OK');
+  assert.equal(await ctx.svc.get(key), 'v');
+});

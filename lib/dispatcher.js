@@ -50,6 +50,8 @@ function forget(p) {
 class Dispatcher {
   constructor(native) {
     this.native = native;
+    /** `submit(text, ints, n, others?)`: a bare native function (src/binding/submit.rs). */
+    this.submit = native.submitFunction();
     this.pending = new Map();
     this.nextId = 1;
     // The tick's commands, packed (see src/binding/packed.rs): the strings
@@ -137,9 +139,10 @@ class Dispatcher {
     const { text, ints, others } = this;
     this.text = '';
     this.n = 0;
-    if (others.length > 0) this.others = [];
+    const hasOthers = others.length > 0;
+    if (hasOthers) this.others = [];
     try {
-      this.native.submit(text, ints, n, others);
+      this.submit(text, ints, n, hasOthers ? others : undefined);
     } catch (err) {
       for (let i = 0; i < n; i += 3 + ints[i + 2]) {
         this.settleError(ints[i], 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
@@ -192,31 +195,39 @@ class Dispatcher {
     if (this.pending.size === 0) this.keepAlive.unref();
   }
 
-  /** Called by the native side (one wake-up per batch of results). */
-  onWake(results) {
-    // From Node's loop the results come along; a threadsafe wake-up brings none.
-    const out = Array.isArray(results) ? results : this.native.drain();
-    for (let i = 0; i < out.length; i += 3) {
-      if (out[i + 1] === 3) {
-        if (this.onEvent) this.onEvent(out[i + 2][0], out[i + 2][1]);
-        continue;
-      }
-      if (out[i + 1] === 4) {
-        const m = out[i + 2]; // [kind, channel, pattern | null, payload]
-        if (this.onMessage) this.onMessage(m[0], m[1], m[2], m[3]);
-        continue;
-      }
-      const p = this.pending.get(out[i]);
-      if (p === undefined) continue;
-      this.pending.delete(out[i]);
-      const status = out[i + 1];
-      const value = out[i + 2];
-      if (status === 1) p.reject(makeError(value[0], value[1], value[2]));
-      else if (status === 5) p.resolve(unpack(value));
-      else p.resolve(value);
-      forget(p);
+  /**
+   * Called by the native side (one wake-up per batch of results): from
+   * Node's loop `(id, status, value)` for one result or `([id, status,
+   * value, ...])` for more; a threadsafe wake-up brings none (then drain).
+   */
+  onWake(results, status, value) {
+    if (typeof results === 'number') {
+      this.settle(results, status, value);
+    } else {
+      const out = Array.isArray(results) ? results : this.native.drain();
+      for (let i = 0; i < out.length; i += 3) this.settle(out[i], out[i + 1], out[i + 2]);
     }
     if (this.pending.size === 0) this.keepAlive.unref();
+  }
+
+  /** One result: status 0 value, 1 error triple, 2 group, 3 event, 4 message, 5 packed array. */
+  settle(id, status, value) {
+    if (status === 3) {
+      if (this.onEvent) this.onEvent(value[0], value[1]);
+      return;
+    }
+    if (status === 4) {
+      // [kind, channel, pattern | null, payload]
+      if (this.onMessage) this.onMessage(value[0], value[1], value[2], value[3]);
+      return;
+    }
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    if (status === 1) p.reject(makeError(value[0], value[1], value[2]));
+    else if (status === 5) p.resolve(unpack(value));
+    else p.resolve(value);
+    forget(p);
   }
 }
 

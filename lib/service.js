@@ -45,7 +45,7 @@ class RedisService extends EventEmitter {
   constructor(options = {}) {
     super();
     let native;
-    const onWake = (results) => this._dispatcher.onWake(results);
+    const onWake = (results, status, value) => this._dispatcher.onWake(results, status, value);
     try {
       native = new NativeService(optionsJson(options), redisEnv(), onWake);
     } catch (err) {

@@ -38,25 +38,27 @@ pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 pub struct Completions {
   queue: Mutex<Vec<Completion>>,
+  /// An emptied queue handed back after a drain (`recycle`): the next
+  /// results go into it instead of a fresh allocation.
+  spare: Mutex<Vec<Completion>>,
   wake: Wake,
+}
+
+/// The guarded value, even if a panic poisoned the lock.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Completions {
   pub fn new(wake: Wake) -> Self {
-    Completions { queue: Mutex::new(Vec::with_capacity(256)), wake }
+    Completions { queue: Mutex::new(Vec::with_capacity(256)), spare: Mutex::new(Vec::new()), wake }
   }
 
   pub fn push(&self, c: Completion) {
-    let first = match self.queue.lock() {
-      Ok(mut q) => {
-        q.push(c);
-        q.len() == 1
-      },
-      Err(poisoned) => {
-        let mut q = poisoned.into_inner();
-        q.push(c);
-        q.len() == 1
-      },
+    let first = {
+      let mut q = lock(&self.queue);
+      q.push(c);
+      q.len() == 1
     };
     if first && !crate::binding::event_loop::driving() {
       self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
@@ -66,10 +68,7 @@ impl Completions {
   /// A batch's results under one lock and at most one wake-up.
   pub fn push_all(&self, items: impl IntoIterator<Item = Completion>) {
     let first = {
-      let mut q = match self.queue.lock() {
-        Ok(q) => q,
-        Err(poisoned) => poisoned.into_inner(),
-      };
+      let mut q = lock(&self.queue);
       let was_empty = q.is_empty();
       q.extend(items);
       was_empty && !q.is_empty()
@@ -87,11 +86,17 @@ impl Completions {
   }
 
   pub fn drain(&self) -> Drained {
-    let taken = match self.queue.lock() {
-      Ok(mut q) => std::mem::take(&mut *q),
-      Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-    };
-    Drained(taken)
+    let spare = std::mem::take(&mut *lock(&self.spare));
+    Drained(std::mem::replace(&mut *lock(&self.queue), spare))
+  }
+
+  /// Keeps a drained batch's vector (emptied) for the next one.
+  pub fn recycle(&self, mut used: Vec<Completion>) {
+    used.clear();
+    let mut spare = lock(&self.spare);
+    if used.capacity() > spare.capacity() {
+      *spare = used;
+    }
   }
 }
 
@@ -121,44 +126,60 @@ impl Drained {
   }
 }
 
-impl ToNapiValue for Drained {
-  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-    let mut arr = std::ptr::null_mut();
-    napi::check_status!(sys::napi_create_array_with_length(env, val.0.len() * 3, &mut arr))?;
-    let mut i = 0u32;
-    for c in val.0 {
-      let (status, value) = match c.outcome {
-        Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
-          Some(packed) => (5u32, packed),
-          None => (0, reply_to_js(env, Reply::Array(items), false)?),
-        },
-        Outcome::Single(Ok(reply)) => (0u32, reply_to_js(env, reply, c.buffers)?),
-        Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (1, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
-        Outcome::Group(Ok(items)) => {
-          let mut group = std::ptr::null_mut();
-          napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
-          for (j, item) in items.into_iter().enumerate() {
-            let v = match item {
-              Ok(reply) => reply_to_js(env, reply, c.buffers)?,
-              Err(e) => js_error(env, e.code(), &e.message)?,
-            };
-            napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
-          }
-          (2, group)
-        },
-        Outcome::Event(event) => {
-          let pair = vec![event.name().to_string(), event.payload().to_string()];
-          (3, Vec::<String>::to_napi_value(env, pair)?)
-        },
-        Outcome::Message(m) => (4, message_to_js(env, m)?),
-      };
-      napi::check_status!(sys::napi_set_element(env, arr, i, u32::to_napi_value(env, c.id)?))?;
-      napi::check_status!(sys::napi_set_element(env, arr, i + 1, u32::to_napi_value(env, status)?))?;
-      napi::check_status!(sys::napi_set_element(env, arr, i + 2, value))?;
-      i += 3;
-    }
-    Ok(arr)
+impl Drained {
+  /// The completions, for a caller that converts them one by one.
+  pub fn into_vec(self) -> Vec<Completion> {
+    self.0
   }
+}
+
+impl ToNapiValue for Drained {
+  unsafe fn to_napi_value(env: sys::napi_env, mut val: Self) -> napi::Result<sys::napi_value> {
+    flat_array(env, &mut val.0)
+  }
+}
+
+/// `[id, status, value, ...]` of every completion, taken out of `items`.
+pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>) -> napi::Result<sys::napi_value> {
+  let mut arr = std::ptr::null_mut();
+  napi::check_status!(sys::napi_create_array_with_length(env, items.len() * 3, &mut arr))?;
+  for (i, c) in items.drain(..).enumerate() {
+    let i = 3 * i as u32;
+    for (j, v) in completion_to_js(env, c)?.into_iter().enumerate() {
+      napi::check_status!(sys::napi_set_element(env, arr, i + j as u32, v))?;
+    }
+  }
+  Ok(arr)
+}
+
+/// One completion as its `[id, status, value]`.
+pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion) -> napi::Result<[sys::napi_value; 3]> {
+  let (status, value) = match c.outcome {
+    Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
+      Some(packed) => (5u32, packed),
+      None => (0, reply_to_js(env, Reply::Array(items), false)?),
+    },
+    Outcome::Single(Ok(reply)) => (0u32, reply_to_js(env, reply, c.buffers)?),
+    Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (1, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
+    Outcome::Group(Ok(items)) => {
+      let mut group = std::ptr::null_mut();
+      napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
+      for (j, item) in items.into_iter().enumerate() {
+        let v = match item {
+          Ok(reply) => reply_to_js(env, reply, c.buffers)?,
+          Err(e) => js_error(env, e.code(), &e.message)?,
+        };
+        napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
+      }
+      (2, group)
+    },
+    Outcome::Event(event) => {
+      let pair = vec![event.name().to_string(), event.payload().to_string()];
+      (3, Vec::<String>::to_napi_value(env, pair)?)
+    },
+    Outcome::Message(m) => (4, message_to_js(env, m)?),
+  };
+  Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status)?, value])
 }
 
 /// UTF-8 straight from the bytes (invalid sequences become U+FFFD).

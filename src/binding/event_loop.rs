@@ -12,10 +12,9 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 
-use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-use crate::binding::completions::{Completions, Drained};
+use crate::binding::completions::{completion_to_js, flat_array, Completions, Drained};
 use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::lane::{Lane, LaneDriver};
 
@@ -168,7 +167,11 @@ impl JsWaker {
     }
   }
 
+  /// `onWake(id, status, value)` for one result (most polls at one in
+  /// flight: no array to build and fill), `onWake([id, status, value,
+  /// ...])` for more.
   fn call_js(&self, drained: Drained) {
+    let mut items = drained.into_vec();
     unsafe {
       let env = self.env;
       let mut scope = ptr::null_mut();
@@ -178,12 +181,21 @@ impl JsWaker {
       let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
       sys::napi_get_reference_value(env, self.on_wake, &mut func);
       sys::napi_get_global(env, &mut recv);
-      // The results go along as the argument: no `drain()` call back in.
-      let Ok(results) = Drained::to_napi_value(env, drained) else {
+      // The results go along as arguments: no `drain()` call back in.
+      let args = match items.pop() {
+        Some(one) if items.is_empty() => completion_to_js(env, one).map(|a| (a, 3)),
+        Some(last) => {
+          items.push(last);
+          flat_array(env, &mut items).map(|arr| ([arr, arr, arr], 1))
+        },
+        None => Err(napi::Error::from_reason("nothing to settle")),
+      };
+      self.completions.recycle(items);
+      let Ok((argv, argc)) = args else {
         sys::napi_close_handle_scope(env, scope);
         return;
       };
-      let status = sys::napi_make_callback(env, self.async_context, recv, func, 1, &results, &mut result);
+      let status = sys::napi_make_callback(env, self.async_context, recv, func, argc, argv.as_ptr(), &mut result);
       if status == sys::Status::napi_pending_exception {
         let mut exception = ptr::null_mut();
         sys::napi_get_and_clear_last_exception(env, &mut exception);

@@ -2,11 +2,14 @@
 //! and errors back to JS. No Redis logic lives here.
 
 mod args;
+mod bare_fn;
 mod completions;
+mod dispatch;
 mod errors;
 mod event_loop;
 mod near_get;
 mod packed;
 mod reply;
 mod service;
+mod submit;
 mod symbols;

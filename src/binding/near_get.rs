@@ -11,6 +11,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
+use crate::binding::bare_fn;
 use crate::binding::reply::reply_to_js;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
@@ -20,51 +21,21 @@ const STACK_KEY: usize = 512;
 
 /// Creates the function; it keeps the service alive until it is collected.
 pub fn create(env: sys::napi_env, core: &Arc<Service>) -> napi::Result<sys::napi_value> {
-  let data = Arc::into_raw(core.clone()) as *mut c_void;
-  let mut func = ptr::null_mut();
-  unsafe {
-    let name = c"nearGet";
-    let status = sys::napi_create_function(env, name.as_ptr(), -1, Some(near_get), data, &mut func);
-    if status != sys::Status::napi_ok {
-      drop(Arc::from_raw(data as *const Service));
-      return Err(napi::Error::from_reason("could not create nearGet"));
-    }
-    sys::napi_add_finalizer(env, func, data, Some(release), ptr::null_mut(), ptr::null_mut());
-  }
-  Ok(func)
-}
-
-unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-  drop(Arc::from_raw(data as *const Service));
-}
-
-unsafe fn undefined(env: sys::napi_env) -> sys::napi_value {
-  let mut v = ptr::null_mut();
-  sys::napi_get_undefined(env, &mut v);
-  v
+  bare_fn::create(env, c"nearGet", near_get, core.clone())
 }
 
 unsafe extern "C" fn near_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   let outcome = std::panic::catch_unwind(|| lookup(env, info));
   match outcome {
     Ok(Some(v)) => v,
-    _ => undefined(env),
+    _ => bare_fn::undefined(env),
   }
 }
 
 /// `None` (-> `undefined`): a miss, or anything unexpected; the caller
 /// then sends the GET as usual.
 unsafe fn lookup(env: sys::napi_env, info: sys::napi_callback_info) -> Option<sys::napi_value> {
-  let mut argc = 1usize;
-  let mut argv = [ptr::null_mut(); 1];
-  let mut data = ptr::null_mut();
-  if sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) != sys::Status::napi_ok
-    || argc < 1
-    || data.is_null()
-  {
-    return None;
-  }
-  let service = &*(data as *const Service);
+  let (service, argv) = bare_fn::call_args::<Arc<Service>, 1>(env, info)?;
   let mut stack = [0u8; STACK_KEY + 1];
   let mut len = 0usize;
   let ok = sys::napi_get_value_string_utf8(env, argv[0], stack.as_mut_ptr().cast::<c_char>(), stack.len(), &mut len);

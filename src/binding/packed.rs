@@ -2,8 +2,9 @@
 //! string argument, command names included, concatenated into one JS
 //! string; per command `id, flags, count, len...` in a Uint32Array, where a
 //! `len` with the top bit set is not a string but `others[index]` (numbers,
-//! Buffers, bad values). A tick's strings cost three napi calls, instead of
-//! about four per argument with a flat JS array.
+//! Buffers, bad values; `others` is left out when there are none). A
+//! tick's strings cost three napi calls, instead of about four per
+//! argument with a flat JS array.
 
 use bytes::{Bytes, BytesMut};
 use fred::prelude::Value;
@@ -92,36 +93,34 @@ fn malformed() -> Error {
   Error::new(ErrorKind::Internal, "a malformed command batch")
 }
 
-/// Reads every command of a packed batch, in order; strings and Buffers
-/// kept aside are copied into one arena for the whole batch.
-pub fn read_batch(text: &mut Text, ints: &[u32], others: &Array<'_>) -> Vec<Entry> {
-  // A command takes at least 4 ints (id, flags, count, name).
-  let mut entries = Vec::with_capacity(ints.len() / 4);
+/// Reads every command of a packed batch and hands each to `each`, in
+/// order; strings and Buffers kept aside are copied into one arena for
+/// the whole batch.
+pub fn read_batch(text: &mut Text, ints: &[u32], others: Option<&Array<'_>>, mut each: impl FnMut(Entry)) {
   let mut arena = Arena::new();
   let mut i = 0;
   while i + 3 <= ints.len() {
     let (id, flags, count) = (ints[i], ints[i + 1], ints[i + 2] as usize);
     i += 3;
     let Some(lens) = ints.get(i..i + count).filter(|l| !l.is_empty()) else {
-      entries.push(Entry { id, flags, cmd: Err(malformed()) });
+      each(Entry { id, flags, cmd: Err(malformed()) });
       break;
     };
     i += count;
-    entries.push(Entry { id, flags, cmd: read_command(text, lens, others, &mut arena) });
+    each(Entry { id, flags, cmd: read_command(text, lens, others, &mut arena) });
   }
-  entries
 }
 
 /// `lens[0]` is the name, the rest the arguments. A bad argument fails
 /// the command (the others of the batch go on).
-fn read_command(text: &mut Text, lens: &[u32], others: &Array<'_>, arena: &mut Arena) -> Result<Command, Error> {
+fn read_command(text: &mut Text, lens: &[u32], others: Option<&Array<'_>>, arena: &mut Arena) -> Result<Command, Error> {
   let name = text.take(lens[0] as usize).ok_or_else(malformed)?;
   let name = Command::name_from(&name);
   let args = lens[1..].iter().enumerate().map(|(at, &len)| {
     if len & OTHER == 0 {
       text.take(len as usize).map(Value::Bytes).ok_or_else(malformed)
     } else {
-      arg_at(others, len & !OTHER, at + 1, arena)
+      others.ok_or_else(malformed).and_then(|others| arg_at(others, len & !OTHER, at + 1, arena))
     }
   });
   command_from(name, args)

@@ -1,57 +1,30 @@
 //! `NativeService`: the one class JS talks to. Commands arrive in packed
-//! batches (`submit`), run on tokio through the core's dispatch path, and
-//! settle through the completion queue (`drain`).
+//! batches (the bare `submit` function it hands out), run through the
+//! core's dispatch path, and settle through the completion queue.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use napi::bindgen_prelude::{Array, Function, Unknown};
+use napi::bindgen_prelude::{Array, Function};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
 use crate::binding::args::{read_command, Arena};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
+use crate::binding::dispatch::{Dispatch, FLAG_BUFFERS};
 use crate::binding::event_loop::JsWaker;
 use crate::binding::near_get::{NearEpoch, NearGetFn};
-use crate::binding::packed::{read_batch, Text};
-use crate::core::command::Command;
+use crate::binding::submit::SubmitFn;
 use crate::core::config::Config;
 use crate::core::lane::Done;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
-
-const FLAG_BUFFERS: u32 = 1;
-/// Arguments per batch handed to the core (see `submit`).
-const CHUNK_WEIGHT: usize = 128;
-
-/// Scripts run long on the server, and Redis answers all the commands it
-/// read at once only after running them all: each goes in a chunk and a
-/// write of its own, so Redis starts on the first while the rest arrive
-/// (one write for a tick of scripts measured 0.5x ioredis' throughput).
-fn is_script(cmd: &Command) -> bool {
-  ["evalsha", "eval", "fcall", "evalsha_ro", "eval_ro", "fcall_ro"].iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
-}
-
-/// Argument bytes that weigh as much as one argument: a tick of 16 KiB SETs
-/// goes out as chunks of 7 that settle apart (their callers send again
-/// while Redis reads the rest: SET 16 KiB at 16 in flight 44k -> 60k/s).
-const CHUNK_UNIT_BYTES: usize = 1024;
-
-/// A command's share of a chunk: its arguments and their size; a script
-/// fills one.
-fn chunk_weight(cmd: &Command) -> usize {
-  if is_script(cmd) {
-    CHUNK_WEIGHT
-  } else {
-    let bytes: usize = cmd.args.iter().map(|a| if let fred::prelude::Value::Bytes(b) = a { b.len() } else { 0 }).sum();
-    cmd.args.len().max(1) + bytes / CHUNK_UNIT_BYTES
-  }
-}
 
 /// A core error thrown synchronously: the facade reads the code prefix.
 fn throw(e: Error) -> napi::Error {
@@ -68,7 +41,7 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 }
 
 /// Runs `fut` on tokio; a panic inside becomes an `Internal` error result.
-async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
   match AssertUnwindSafe(fut).catch_unwind().await {
     Ok(r) => r,
     Err(payload) => Err(panic_error(payload)),
@@ -77,10 +50,8 @@ async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Er
 
 #[napi]
 pub struct NativeService {
-  core: Arc<Service>,
-  completions: Arc<Completions>,
-  /// Drives fast lanes from Node's event loop; `None`: tokio drives them.
-  js_waker: Option<Box<JsWaker>>,
+  /// Shared with the bare `submit` function (it may outlive this object).
+  dispatch: Rc<Dispatch>,
 }
 
 #[napi]
@@ -116,127 +87,14 @@ impl NativeService {
       let poked = completions.clone();
       core.drive_lanes_outside(Box::new(move || poked.poke()));
     }
-    Ok(NativeService { core: Arc::new(core), completions, js_waker })
+    Ok(NativeService { dispatch: Rc::new(Dispatch { core: Arc::new(core), completions, js_waker }) })
   }
 
-  /// Lanes the core opened since the last call start polling here, on
-  /// the JS thread (libuv is not thread-safe): before every submit, and on
-  /// every wake-up (a cluster lane opened in the background pokes it).
-  fn attach_new_lanes(&self) {
-    if let Some(waker) = &self.js_waker {
-      for lane in self.core.undriven_lanes() {
-        waker.attach(lane.clone());
-        if !lane.is_driven() {
-          // libuv refused the socket: a dead lane is reopened, a stuck one never.
-          lane.close();
-        }
-      }
-    }
-  }
-
-  /// A tick's commands, packed by lib/dispatcher.js (see packed.rs):
-  /// `ints[..n]` describes them, `text` holds their strings.
-  #[napi(catch_unwind)]
-  pub fn submit(&self, env: Env, text: Unknown, ints: &[u32], n: u32, others: Array) {
-    let ints = &ints[..(n as usize).min(ints.len())];
-    let mut jobs = Vec::new();
-    match unsafe { Text::read(env.raw(), text.raw()) } {
-      Ok(mut text) => {
-        let entries = read_batch(&mut text, ints, &others);
-        jobs.reserve(entries.len());
-        for entry in entries {
-          let buffers = entry.flags & FLAG_BUFFERS != 0;
-          match entry.cmd {
-            Ok(cmd) => jobs.push((entry.id, buffers, cmd)),
-            Err(e) => self.completions.push(Completion { id: entry.id, buffers, outcome: Outcome::Single(Err(e)) }),
-          }
-        }
-      },
-      Err(e) => {
-        let mut i = 0;
-        while i + 3 <= ints.len() {
-          self.completions.push(Completion { id: ints[i], buffers: false, outcome: Outcome::Single(Err(e.clone())) });
-          i += 3 + ints[i + 2] as usize;
-        }
-      },
-    }
-    // A tick's batch settles when its last reply is in. Heavy commands
-    // (MGET of many keys) go out in several batches, so the first replies
-    // settle, and their callers send again, while Redis works on the rest.
-    let mut jobs = jobs.into_iter().peekable();
-    let mut chunks = Vec::new();
-    while jobs.peek().is_some() {
-      let mut weight = 0;
-      let chunk: Vec<_> = std::iter::from_fn(|| {
-        if weight >= CHUNK_WEIGHT {
-          return None;
-        }
-        let job = jobs.next()?;
-        weight += chunk_weight(&job.2);
-        Some(job)
-      })
-      .collect();
-      chunks.push(self.settle_jobs(chunk));
-    }
-    self.submit_chunks(chunks);
-  }
-
-  /// The commands, and the callback that settles their promises.
-  fn settle_jobs(&self, jobs: Vec<(u32, bool, Command)>) -> (Vec<Command>, Done) {
-    let (tags, cmds): (Vec<(u32, bool)>, Vec<_>) = jobs.into_iter().map(|(id, b, c)| ((id, b), c)).unzip();
-    let completions = self.completions.clone();
-    let done: Done = Box::new(move |results| {
-      // Every promise settles, even if a path returned too few results.
-      let mut results = results.into_iter();
-      completions.push_all(tags.into_iter().map(|(id, buffers)| {
-        let r = results.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
-        Completion { id, buffers, outcome: Outcome::Single(r) }
-      }));
-    });
-    (cmds, done)
-  }
-
-  /// Batches in order on the lane while it takes them; from the first it
-  /// refuses, the rest go together (one batch, order kept) as one tokio
-  /// task over fred.
-  fn submit_chunks(&self, chunks: Vec<(Vec<Command>, Done)>) {
-    self.attach_new_lanes();
-    // Several batches, one write (scripts excepted, see `is_script`).
-    let corked = if chunks.len() > 1 && !chunks.iter().any(|(cmds, _)| cmds.iter().any(is_script)) {
-      self.core.cork_lane()
-    } else {
-      None
-    };
-    let mut chunks = chunks.into_iter();
-    let mut refused = Vec::new();
-    for (cmds, done) in chunks.by_ref() {
-      if let Err(back) = self.core.submit_fast(cmds, done) {
-        refused.push(back);
-        break;
-      }
-    }
-    if let Some(lane) = corked {
-      lane.uncork();
-    }
-    refused.extend(chunks);
-    if refused.is_empty() {
-      return;
-    }
-    let sizes: Vec<usize> = refused.iter().map(|(c, _)| c.len()).collect();
-    let (cmds, dones): (Vec<Vec<Command>>, Vec<Done>) = refused.into_iter().unzip();
-    let cmds: Vec<Command> = cmds.into_iter().flatten().collect();
-    let core = self.core.clone();
-    napi::bindgen_prelude::spawn(async move {
-      let n = cmds.len();
-      let results = match guarded(async { Ok(core.dispatch_batch(cmds).await) }).await {
-        Ok(results) => results,
-        Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
-      };
-      let mut results = results.into_iter();
-      for (size, done) in sizes.into_iter().zip(dones) {
-        done(results.by_ref().take(size).collect());
-      }
-    });
+  /// `submit(text, ints, n, others)`: a tick's commands, packed by
+  /// lib/dispatcher.js (see packed.rs), as a bare function (submit.rs).
+  #[napi(catch_unwind, ts_return_type = "(text: string, ints: Uint32Array, n: number, others?: unknown[]) => void")]
+  pub fn submit_function(&self) -> SubmitFn {
+    SubmitFn(self.dispatch.clone())
   }
 
   /// A pipeline (`transaction = false`) or MULTI/EXEC: `[name, argc, ...args]` repeated.
@@ -250,13 +108,13 @@ impl NativeService {
       match read_command(&batch, &mut pos, &mut arena) {
         Ok(cmd) => cmds.push(cmd),
         Err(e) => {
-          self.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
+          self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
           return;
         },
       }
     }
-    let completions = self.completions.clone();
-    if let Err(e) = self.core.check_open() {
+    let completions = self.dispatch.completions.clone();
+    if let Err(e) = self.dispatch.core.check_open() {
       completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
       return;
     }
@@ -265,9 +123,9 @@ impl NativeService {
       let done: Done = Box::new(move |results| {
         completions.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
       });
-      return self.submit_chunks(vec![(cmds, done)]);
+      return self.dispatch.submit_chunks(vec![(cmds, done)]);
     }
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(core.transaction(cmds)).await;
       completions.push(Completion { id, buffers, outcome: Outcome::Group(result) });
@@ -277,9 +135,9 @@ impl NativeService {
   /// Every completion since the last drain, as `[id, status, value, ...]`.
   #[napi(catch_unwind, ts_return_type = "Array<unknown>")]
   pub fn drain(&self) -> Drained {
-    self.attach_new_lanes();
-    self.core.run_deferred();
-    self.completions.drain()
+    self.dispatch.attach_new_lanes();
+    self.dispatch.core.run_deferred();
+    self.dispatch.completions.drain()
   }
 
   /// Lifecycle operations settle through the same queue as commands.
@@ -287,7 +145,7 @@ impl NativeService {
   where
     F: Future<Output = Result<Reply, Error>> + Send + 'static,
   {
-    let completions = self.completions.clone();
+    let completions = self.dispatch.completions.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(fut).await;
       completions.push(Completion { id, buffers: false, outcome: Outcome::Single(result) });
@@ -296,13 +154,13 @@ impl NativeService {
 
   #[napi(catch_unwind)]
   pub fn connect(&self, id: u32) {
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     self.run_lifecycle(id, async move { core.connect().await.map(|_| Reply::ok()) });
   }
 
   #[napi(catch_unwind)]
   pub fn disconnect(&self, id: u32) {
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     self.run_lifecycle(id, async move {
       core.disconnect().await;
       Ok(Reply::ok())
@@ -314,7 +172,7 @@ impl NativeService {
   /// Messages arrive through `drain()` (status 4).
   #[napi(catch_unwind)]
   pub fn pubsub(&self, id: u32, op: String, names: Vec<String>) {
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     self.run_lifecycle(id, async move {
       let op = Op::parse(&op).ok_or_else(|| Error::argument(format!("unknown pub/sub operation `{op}`")))?;
       let held = core.pubsub(op, names).await?;
@@ -324,7 +182,7 @@ impl NativeService {
 
   #[napi(getter)]
   pub fn is_connected(&self) -> bool {
-    self.core.is_connected()
+    self.dispatch.core.is_connected()
   }
 
   /// `nearGet(key)`: GET answered from the near cache on the JS thread:
@@ -332,7 +190,7 @@ impl NativeService {
   /// send the command). A bare function (see near_get.rs).
   #[napi(catch_unwind, ts_return_type = "(key: string) => string | null | undefined")]
   pub fn near_get_function(&self) -> NearGetFn {
-    NearGetFn(self.core.clone())
+    NearGetFn(self.dispatch.core.clone())
   }
 
   /// The near cache's epoch: a 4-byte ArrayBuffer over native memory
@@ -340,32 +198,32 @@ impl NativeService {
   /// unchanged. `null` without a near cache.
   #[napi(catch_unwind, ts_return_type = "ArrayBuffer | null")]
   pub fn near_epoch(&self) -> NearEpoch {
-    NearEpoch(self.core.clone())
+    NearEpoch(self.dispatch.core.clone())
   }
 
   /// Core counters, latency percentiles, journal and breaker state (JSON).
   #[napi(catch_unwind)]
   pub fn stats(&self) -> String {
-    self.core.stats_json().to_string()
+    self.dispatch.core.stats_json().to_string()
   }
 
   /// The in-memory store's figures (JSON, lru-cache names).
   #[napi(catch_unwind)]
   pub fn fallback_stats(&self) -> String {
-    self.core.fallback_stats_json().to_string()
+    self.dispatch.core.fallback_stats_json().to_string()
   }
 
   /// One breaker's metrics as JSON, or `null` before its first use.
   #[napi(catch_unwind)]
   pub fn breaker_metrics(&self, name: String) -> String {
-    self.core.breaker_json(&name).to_string()
+    self.dispatch.core.breaker_json(&name).to_string()
   }
 
   /// Topology and endpoint, for health and stats: never the password.
   #[napi(catch_unwind)]
   pub fn describe(&self) -> String {
-    let c = self.core.config();
-    let memory = self.core.serving_from_memory();
+    let c = self.dispatch.core.config();
+    let memory = self.dispatch.core.serving_from_memory();
     serde_json::json!({
       "mode": if memory { "memory" } else { c.mode() },
       "enabled": c.enabled,
@@ -377,10 +235,10 @@ impl NativeService {
       "commandTimeout": c.command_timeout.as_millis() as u64,
       "connectTimeout": c.connect_timeout.as_millis() as u64,
       "lazyConnect": c.lazy_connect,
-      "connectionAttempts": self.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
-      "nearCache": self.core.near_cache_enabled(),
+      "connectionAttempts": self.dispatch.core.connection_attempts.load(std::sync::atomic::Ordering::Relaxed),
+      "nearCache": self.dispatch.core.near_cache_enabled(),
       "nearCacheMaxBytes": c.near_cache.as_ref().map(|n| n.max_bytes),
-      "topology": self.core.topology_info(),
+      "topology": self.dispatch.core.topology_info(),
     })
     .to_string()
   }
@@ -389,7 +247,7 @@ impl NativeService {
   /// within `limit_ms`), settled as one JSON string.
   #[napi(catch_unwind)]
   pub fn topology(&self, id: u32, limit_ms: u32) {
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     let limit = std::time::Duration::from_millis(u64::from(limit_ms.max(1)));
     self.run_lifecycle(id, async move { Ok(Reply::from_str(&core.topology_report(limit).await.to_string())) });
   }
@@ -398,7 +256,7 @@ impl NativeService {
   /// primary); an empty array when the deployment is one keyspace.
   #[napi(catch_unwind)]
   pub fn scan_nodes(&self, id: u32) {
-    let core = self.core.clone();
+    let core = self.dispatch.core.clone();
     self.run_lifecycle(id, async move {
       let nodes = core.scan_nodes().await?;
       Ok(Reply::Array(nodes.iter().map(|n| Reply::from_str(n)).collect()))
@@ -412,10 +270,10 @@ impl NativeService {
     let mut pos = 0u32;
     let cmd = match read_command(&batch, &mut pos, &mut Arena::new()) {
       Ok(cmd) => cmd,
-      Err(e) => return self.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
+      Err(e) => return self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
     };
-    let core = self.core.clone();
-    let completions = self.completions.clone();
+    let core = self.dispatch.core.clone();
+    let completions = self.dispatch.completions.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(core.dispatch_to_node(&node, cmd)).await;
       completions.push(Completion { id, buffers, outcome: Outcome::Single(result) });
