@@ -1,7 +1,7 @@
 //! The near cache: replies of GET, HGET, HGETALL and MGET kept in-process
-//! and invalidated by Redis itself (RESP2 client-side caching, default
-//! tracking mode, invalidations redirected to a subscriber connection; see
-//! `tracking.rs`).
+//! and invalidated by Redis itself (client-side caching, default tracking
+//! mode, invalidations redirected to one RESP3 connection that receives
+//! them as push frames; see `tracking.rs`).
 //!
 //! Why default mode (not OPTIN or BCAST): the server remembers exactly the
 //! keys this client read, so invalidations are precise and cost nothing for

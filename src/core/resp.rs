@@ -1,6 +1,8 @@
-//! RESP2 for the fast lane: commands encoded straight into the write
+//! RESP for our own connections: commands encoded straight into the write
 //! buffer, replies parsed out of the read buffer without copying their
-//! bytes (bulk strings are slices of the frozen frame).
+//! bytes (bulk strings are slices of the frozen frame). The fast lane
+//! speaks RESP2; the near cache's invalidation connection speaks RESP3
+//! (`HELLO 3`: maps, nulls, booleans, doubles and push frames too).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -182,8 +184,8 @@ fn frame_end(b: &[u8], pos: usize, depth: usize) -> Result<Option<usize>> {
   let Some(eol) = line_end(b, pos + 1) else { return Ok(None) };
   let after = eol + 2;
   match kind {
-    b'+' | b'-' | b':' => Ok(Some(after)),
-    b'$' => {
+    b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Ok(Some(after)),
+    b'$' | b'!' | b'=' => {
       let n = parse_int(&b[pos + 1..eol])?;
       if n < 0 {
         return Ok(Some(after));
@@ -191,10 +193,12 @@ fn frame_end(b: &[u8], pos: usize, depth: usize) -> Result<Option<usize>> {
       let end = after + n as usize + 2;
       Ok(if b.len() >= end { Some(end) } else { None })
     },
-    b'*' => {
+    b'*' | b'~' | b'>' | b'%' => {
       let n = parse_int(&b[pos + 1..eol])?;
+      // A map's entries are pairs.
+      let items = if kind == b'%' { n.max(0).saturating_mul(2) } else { n.max(0) };
       let mut at = after;
-      for _ in 0..n.max(0) {
+      for _ in 0..items {
         match frame_end(b, at, depth + 1)? {
           Some(next) => at = next,
           None => return Ok(None),
@@ -226,17 +230,46 @@ fn build(frame: &Bytes, pos: &mut usize) -> Reply {
       *pos = start + n as usize + 2;
       Reply::Bytes(frame.slice(start..start + n as usize))
     },
-    _ => {
+    b'*' | b'~' | b'>' => {
       let n = parse_int(&b[line.0..line.1]).unwrap_or(-1);
       if n < 0 {
         return Reply::Nil;
       }
-      let mut items = Vec::with_capacity(n as usize);
-      for _ in 0..n {
-        items.push(build(frame, pos));
-      }
-      Reply::Array(items)
+      Reply::Array(build_items(frame, pos, n as usize))
     },
+    _ => build_resp3(frame, pos, kind, line),
+  }
+}
+
+fn build_items(frame: &Bytes, pos: &mut usize, n: usize) -> Vec<Reply> {
+  let mut items = Vec::with_capacity(n);
+  for _ in 0..n {
+    items.push(build(frame, pos));
+  }
+  items
+}
+
+/// RESP3's other types (`line` is the header's payload; `pos` is past it).
+fn build_resp3(frame: &Bytes, pos: &mut usize, kind: u8, line: (usize, usize)) -> Reply {
+  let text = &frame[line.0..line.1];
+  match kind {
+    b'#' => Reply::Bool(text == b"t"),
+    b',' => Reply::Double(std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).unwrap_or(f64::NAN)),
+    b'(' => Reply::Bytes(frame.slice(line.0..line.1)),
+    b'%' => Reply::Map(build_items(frame, pos, parse_int(text).unwrap_or(0).max(0) as usize * 2)),
+    b'!' | b'=' => {
+      let n = parse_int(text).unwrap_or(0).max(0) as usize;
+      let start = *pos;
+      *pos = start + n + 2;
+      let body = &frame[start..start + n];
+      if kind == b'!' {
+        Reply::Error(String::from_utf8_lossy(body).into_owned())
+      } else {
+        // Verbatim: a 3-letter format and ':' before the text.
+        Reply::Bytes(frame.slice(start + n.min(4)..start + n))
+      }
+    },
+    _ => Reply::Nil,
   }
 }
 
@@ -304,6 +337,30 @@ mod tests {
     let err = out[6].as_ref().err().map(|e| (e.kind, e.message.clone()));
     assert_eq!(err, Some((ErrorKind::Reply, "ERR bad".to_string())));
     assert_eq!(out[7].as_ref().ok(), Some(&Reply::Bytes(Bytes::new())));
+  }
+
+  #[test]
+  fn parses_resp3_frames() {
+    let out = parse_all(
+      b"_\r\n#t\r\n,1.5\r\n(123456789012345678901\r\n%1\r\n+proto\r\n:3\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n\
+        ~1\r\n:1\r\n=8\r\ntxt:hi!!\r\n!5\r\nERR x\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n",
+    );
+    let ok = |i: usize| out[i].as_ref().ok().cloned();
+    assert_eq!(out.len(), 10);
+    assert_eq!(ok(0), Some(Reply::Nil));
+    assert_eq!(ok(1), Some(Reply::Bool(true)));
+    assert_eq!(ok(2), Some(Reply::Double(1.5)));
+    assert_eq!(ok(3), Some(Reply::Bytes(Bytes::from_static(b"123456789012345678901"))));
+    assert_eq!(ok(4), Some(Reply::Map(vec![Reply::Bytes(Bytes::from_static(b"proto")), Reply::Int(3)])));
+    let invalidate = Reply::Bytes(Bytes::from_static(b"invalidate"));
+    assert_eq!(ok(5), Some(Reply::Array(vec![invalidate.clone(), Reply::Array(vec![Reply::Bytes(Bytes::from_static(b"k"))])])));
+    assert_eq!(ok(6), Some(Reply::Array(vec![Reply::Int(1)])));
+    assert_eq!(ok(7), Some(Reply::Bytes(Bytes::from_static(b"hi!!"))));
+    assert_eq!(out[8].as_ref().err().map(|e| e.message.clone()), Some("ERR x".to_string()));
+    assert_eq!(ok(9), Some(Reply::Array(vec![invalidate, Reply::Nil])));
+    // A map waits for both halves of its last entry.
+    let mut partial = BytesMut::from(&b"%1\r\n+a\r\n"[..]);
+    assert!(next_reply(&mut partial).expect("valid").is_none());
   }
 
   #[test]

@@ -1,8 +1,9 @@
-//! The invalidation subscriber of the near cache: one connection that
-//! subscribes to `__redis__:invalidate`; the lane turns tracking on with
-//! `REDIRECT <this connection's id>`. Each message drops keys (or, when it
-//! carries no keys, everything); losing the connection flushes the cache
-//! and reconnects with backoff.
+//! The invalidation connection of the near cache: one RESP3 connection
+//! (`HELLO 3`) that receives the server's `invalidate` push frames; the
+//! lane turns tracking on with `REDIRECT <this connection's id>` (on a
+//! cluster node, this connection tracks in `BCAST` mode itself). Each push
+//! drops keys (or, when it carries none, everything); losing the
+//! connection flushes the cache and reconnects with backoff.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,17 +21,15 @@ use crate::core::near_cache::NearCache;
 use crate::core::reply::Reply;
 use crate::core::resp;
 
-const CHANNEL: &str = "__redis__:invalidate";
-
 /// How this connection's invalidations come about.
 #[derive(Clone)]
 pub enum Mode {
   /// Standalone: the lane turns tracking on with `REDIRECT <our id>`; the
   /// id is published through `NearCache::set_redirect`.
   Redirect,
-  /// Cluster: this connection turns on `BCAST` tracking redirected to
-  /// itself, so every write on its node is reported whatever connection
-  /// read the key. `up` tells whether it is receiving.
+  /// Cluster: this connection turns on `BCAST` tracking for itself, so
+  /// every write on its node is reported whatever connection read the
+  /// key. `up` tells whether it is receiving.
   Broadcast(Arc<AtomicBool>),
 }
 
@@ -86,6 +85,8 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
   let _ = stream.set_nodelay(true);
   let mut buf = BytesMut::with_capacity(16 * 1024);
   let mut setup: Vec<Command> = crate::core::lane::auth_command(settings).into_iter().collect();
+  // RESP3: invalidations arrive as push frames, no subscription needed.
+  setup.push(Command::new("HELLO", vec![Value::from("3")]));
   let name = settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
   setup.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   setup.push(Command::new("CLIENT", vec![Value::from("ID")]));
@@ -93,13 +94,10 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
     Some(Reply::Int(id)) => id,
     _ => return Err(fail("CLIENT ID gave no id")),
   };
-  let mut subscribe = Vec::new();
   if let Mode::Broadcast(_) = mode {
-    let args = ["TRACKING", "on", "REDIRECT"].iter().map(|a| Value::from(*a)).chain([Value::Integer(id), Value::from("BCAST")]);
-    subscribe.push(Command::new("CLIENT", args.collect()));
+    let args = ["TRACKING", "on", "BCAST"].iter().map(|a| Value::from(*a)).collect();
+    exchange(&mut stream, &mut buf, &[Command::new("CLIENT", args)]).await?;
   }
-  subscribe.push(Command::new("SUBSCRIBE", vec![Value::from(CHANNEL)]));
-  exchange(&mut stream, &mut buf, &subscribe).await?;
   // Receiving from here on: reads may be cached.
   match mode {
     Mode::Redirect => near.set_redirect(id),
@@ -109,7 +107,7 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
   loop {
     while let Some(reply) = resp::next_reply(&mut buf)? {
       if let Ok(Reply::Array(parts)) = reply {
-        on_message(near, parts);
+        on_push(near, parts);
       }
     }
     // The TTL tick rides on this loop: it runs exactly while the cache can hold anything.
@@ -129,13 +127,13 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
   }
 }
 
-/// `["message", channel, keys | nil]`: drop the keys, or everything.
-fn on_message(near: &NearCache, parts: Vec<Reply>) {
-  let is_message = matches!(parts.first(), Some(Reply::Bytes(kind)) if kind.as_ref() == b"message");
-  if !is_message {
+/// `>2 invalidate (keys | null)`: drop the keys, or everything.
+fn on_push(near: &NearCache, parts: Vec<Reply>) {
+  let is_invalidate = matches!(parts.first(), Some(Reply::Bytes(kind)) if kind.as_ref() == b"invalidate");
+  if !is_invalidate {
     return;
   }
-  match parts.into_iter().nth(2) {
+  match parts.into_iter().nth(1) {
     Some(Reply::Array(keys)) => {
       for key in keys {
         if let Reply::Bytes(k) = key {
