@@ -100,6 +100,31 @@ impl Command {
     }
   }
 
+  /// Keys a write may change; `None`: it may change anything (FLUSHDB,
+  /// SWAPDB, ...). Over-naming is harmless: callers drop copies.
+  pub fn written_keys(&self) -> Option<Vec<Bytes>> {
+    let a = &self.args;
+    let key = |v: &Value| match v {
+      Value::String(s) => Some(s.inner().clone()),
+      Value::Bytes(b) => Some(b.clone()),
+      _ => None,
+    };
+    match self.name.to_ascii_lowercase().as_str() {
+      "flushdb" | "flushall" | "swapdb" | "select" | "move" | "restore" | "migrate" => None,
+      "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+        let n = a.get(1).and_then(key).and_then(|b| std::str::from_utf8(&b).ok()?.parse::<usize>().ok())?;
+        Some(a.iter().skip(2).take(n).filter_map(key).collect())
+      },
+      "mset" | "msetnx" => Some(a.iter().step_by(2).filter_map(key).collect()),
+      // Every argument may be a key.
+      "del" | "unlink" | "rename" | "renamenx" | "copy" | "smove" | "lmove" | "rpoplpush" | "sinterstore"
+      | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore" | "bitop" | "touch" => {
+        Some(a.iter().filter_map(key).collect())
+      },
+      _ => Some(a.first().and_then(key).into_iter().collect()),
+    }
+  }
+
   /// The key this command touches first, if any.
   pub fn first_key(&self) -> Option<&[u8]> {
     match self.args.first()? {

@@ -15,7 +15,7 @@ use crate::core::config::FallbackWrites;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::journal::{Journal, JournalEntry, JournalStats};
 use crate::core::memory::MemoryStore;
-use crate::core::recent_keys::RecentKeys;
+use crate::core::recent_keys::{self, RecentKeys};
 use crate::core::reply::Reply;
 
 /// Commands that never change data: not journalled, not forgotten.
@@ -36,6 +36,14 @@ enum Mirror {
   Forget { key: Bytes },
 }
 
+impl Mirror {
+  fn key(&self) -> &Bytes {
+    match self {
+      Mirror::Put { key, .. } | Mirror::Forget { key } => key,
+    }
+  }
+}
+
 pub struct Fallback {
   memory: Arc<MemoryStore>,
   journal: Journal<Command>,
@@ -46,7 +54,15 @@ pub struct Fallback {
   /// Keys whose read value was mirrored in the last second: a hot key is
   /// refreshed once a second, not on every GET (no copy, no queueing).
   recently_read: Arc<RecentKeys>,
+  /// Keys whose plain `SET` was queued this period, marked with a digest
+  /// of the value: the same SET again is not queued (the store will hold
+  /// that value). Any other change to the key unmarks it.
+  recently_set: Arc<RecentKeys>,
 }
+
+/// Values up to this size are digested to skip repeated SETs; larger ones
+/// are always queued (hashing them would cost more than the queueing).
+const SET_DIGEST_MAX: usize = 1024;
 
 /// Updates queued beyond this between two passes are dropped (best effort).
 const MIRROR_QUEUE_MAX: usize = 64 * 1024;
@@ -145,9 +161,13 @@ fn approx_size(cmd: &Command) -> usize {
 
 impl Fallback {
   pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
-    let recently_read = Arc::new(RecentKeys::new(64 * 1024));
-    let mirror = mirror.then(|| start_mirror(memory.clone(), recently_read.clone())).flatten();
-    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read }
+    // 128 KiB each: hot keys stay in the CPU's cache; colder ones sharing
+    // a slot are only queued again.
+    let recently_read = Arc::new(RecentKeys::new(16 * 1024));
+    let recently_set = Arc::new(RecentKeys::new(16 * 1024));
+    let periods = [recently_read.clone(), recently_set.clone()];
+    let mirror = mirror.then(|| start_mirror(memory.clone(), periods)).flatten();
+    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read, recently_set }
   }
 
   pub fn memory(&self) -> &MemoryStore {
@@ -166,6 +186,10 @@ impl Fallback {
         .with_sent(Sent::No),
       ),
       Ok(reply) => {
+        if !is_read(cmd) {
+          // The store changed outside the mirror: no SET may be skipped as already there.
+          self.recently_set.advance();
+        }
         if self.policy == FallbackWrites::Replay && !is_read(cmd) && reply != Reply::Nil {
           let expires = ttl_of(cmd).and_then(|t| Instant::now().checked_add(t));
           self.journal.push(cmd.clone(), approx_size(cmd), expires);
@@ -199,17 +223,36 @@ impl Fallback {
     } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
       let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
       match (keeps_ttl, arg_bytes(&cmd.args[1])) {
+        // `SET k v` of the value queued for `k` this period changes nothing.
+        (false, Some(v)) if cmd.args.len() == 2 && v.len() <= SET_DIGEST_MAX => {
+          if self.recently_set.seen_or_mark_with(&key, recent_keys::hash(&v)) {
+            return;
+          }
+          if let Err(dropped) = tx.push(Mirror::Put { key, value: v, ttl: None }) {
+            self.recently_set.clear(dropped.key());
+          }
+          return;
+        },
         (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
     } else if is_read(cmd) {
       return;
     } else {
-      self.recently_read.forget(&key);
-      // Any other write makes a mirrored copy stale.
-      Mirror::Forget { key }
+      // Any other write makes the mirrored copies of its keys stale.
+      for key in cmd.written_keys().unwrap_or_else(|| vec![key]) {
+        self.recently_read.forget(&key);
+        self.recently_set.clear(&key);
+        let _ = tx.push(Mirror::Forget { key });
+      }
+      return;
     };
-    tx.push(op);
+    // The store's copy of the key changes (or, if the queue is full, is
+    // not what a mark says): the next plain SET or GET is queued again.
+    self.recently_set.clear(op.key());
+    if let Err(dropped) = tx.push(op) {
+      self.recently_read.forget(dropped.key());
+    }
   }
 
   /// Applies the mirror's queue now (the service is turning to the
@@ -264,11 +307,14 @@ pub(crate) struct MirrorQueue {
 }
 
 impl MirrorQueue {
-  fn push(&self, op: Mirror) {
+  /// Queues `op`, or hands it back when the queue is full.
+  fn push(&self, op: Mirror) -> std::result::Result<(), Mirror> {
     let mut queue = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-    if queue.len() < MIRROR_QUEUE_MAX {
-      queue.push(op);
+    if queue.len() >= MIRROR_QUEUE_MAX {
+      return Err(op);
     }
+    queue.push(op);
+    Ok(())
   }
 
   /// Applies everything queued: the last update per key, skipping values
@@ -277,10 +323,7 @@ impl MirrorQueue {
     let mut latest = self.applying.lock().unwrap_or_else(|p| p.into_inner());
     let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
     for m in taken {
-      let key = match &m {
-        Mirror::Put { key, .. } | Mirror::Forget { key } => key.clone(),
-      };
-      latest.insert(key, m);
+      latest.insert(m.key().clone(), m);
     }
     for (key, m) in latest.drain() {
       match m {
@@ -296,7 +339,8 @@ impl MirrorQueue {
 /// Passes of the mirror thread per period of `RecentKeys` (one second).
 const PASSES_PER_PERIOD: u64 = 10;
 
-fn start_mirror(memory: Arc<MemoryStore>, recently_read: Arc<RecentKeys>) -> Option<Arc<MirrorQueue>> {
+/// `periods`: the marks the thread starts afresh every period.
+fn start_mirror(memory: Arc<MemoryStore>, periods: [Arc<RecentKeys>; 2]) -> Option<Arc<MirrorQueue>> {
   let queue = Arc::new(MirrorQueue { pending: Mutex::new(Vec::new()), applying: Mutex::new(HashMap::new()), memory });
   let shared = queue.clone();
   std::thread::Builder::new()
@@ -310,7 +354,7 @@ fn start_mirror(memory: Arc<MemoryStore>, recently_read: Arc<RecentKeys>) -> Opt
         std::thread::sleep(MIRROR_EVERY);
         shared.pass();
         if n % PASSES_PER_PERIOD == 0 {
-          recently_read.advance();
+          periods.iter().for_each(|p| p.advance());
         }
       }
     })
@@ -368,6 +412,45 @@ mod tests {
     let f = Fallback::new(store(), FallbackWrites::Local, 1 << 20, false);
     let _ = f.serve(&cmd("set", &["a", "1"]));
     assert!(f.journal_is_empty());
+  }
+
+  /// Waits (up to 1 s) for the mirror thread to leave `key` as `want`.
+  fn mirrored(memory: &MemoryStore, key: &str, want: Option<&'static str>) -> bool {
+    let want = want.map_or(Reply::Nil, |v| Reply::Bytes(Bytes::from_static(v.as_bytes())));
+    (0..200).any(|_| {
+      let ok = memory.execute(&cmd("get", &[key])).ok() == Some(want.clone());
+      if !ok {
+        std::thread::sleep(Duration::from_millis(5));
+      }
+      ok
+    })
+  }
+
+  #[test]
+  fn a_repeated_set_is_queued_once_and_any_other_change_queues_it_again() {
+    let memory = store();
+    let f = Fallback::new(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
+    let queued = || f.mirror.as_ref().map_or(0, |q| q.pending.lock().map(|p| p.len()).unwrap_or(0));
+    for _ in 0..1000 {
+      f.mirror(&cmd("set", &["hot", "same"]), &Ok(Reply::ok()));
+    }
+    // One queued (two if a period began in between), not a thousand.
+    assert!(queued() <= 2, "{} updates queued", queued());
+    assert!(mirrored(&memory, "hot", Some("same")));
+    // Each of these changes the store's copy; the plain SET after it must land again.
+    let changes: [(&str, Box<dyn Fn()>); 4] = [
+      ("SET with a TTL", Box::new(|| f.mirror(&cmd("set", &["hot", "other", "EX", "100"]), &Ok(Reply::ok())))),
+      ("a GET of another client's write", Box::new(|| f.mirror(&cmd("get", &["hot"]), &Ok(Reply::Bytes(Bytes::from_static(b"other")))))),
+      ("a write served from memory", Box::new(|| drop(f.serve(&cmd("set", &["hot", "other"]))))),
+      ("a DEL of several keys", Box::new(|| f.mirror(&cmd("del", &["x", "hot"]), &Ok(Reply::Int(1))))),
+    ];
+    for (what, change) in changes {
+      change();
+      let after = if what.starts_with("a DEL") { None } else { Some("other") };
+      assert!(mirrored(&memory, "hot", after), "{what} reached the store");
+      f.mirror(&cmd("set", &["hot", "same"]), &Ok(Reply::ok()));
+      assert!(mirrored(&memory, "hot", Some("same")), "the plain SET after {what} was skipped");
+    }
   }
 
   #[test]

@@ -151,26 +151,6 @@ fn reads_of(cmd: &Command) -> Option<(Vec<(Bytes, Slot)>, bool)> {
   }
 }
 
-/// Keys a write may change; `None`: it may change anything (flush).
-fn written_keys(cmd: &Command) -> Option<Vec<Bytes>> {
-  let a = &cmd.args;
-  let lower = cmd.name.to_ascii_lowercase();
-  match lower.as_str() {
-    "flushdb" | "flushall" | "swapdb" | "select" | "move" | "restore" | "migrate" => None,
-    "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
-      let n = a.get(1).and_then(arg).and_then(|b| std::str::from_utf8(&b).ok()?.parse::<usize>().ok())?;
-      Some(a.iter().skip(2).take(n).filter_map(arg).collect())
-    },
-    "mset" | "msetnx" => Some(a.iter().step_by(2).filter_map(arg).collect()),
-    // Every argument may be a key: over-invalidating is only a miss.
-    "del" | "unlink" | "rename" | "renamenx" | "copy" | "smove" | "lmove" | "rpoplpush" | "sinterstore"
-    | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore" | "bitop" | "touch" => {
-      Some(a.iter().filter_map(arg).collect())
-    },
-    _ => Some(a.first().and_then(arg).into_iter().collect()),
-  }
-}
-
 impl NearCache {
   pub fn new(config: &NearCacheConfig) -> NearCache {
     NearCache {
@@ -344,7 +324,7 @@ impl NearCache {
     if is_read(cmd) {
       return;
     }
-    match written_keys(cmd) {
+    match cmd.written_keys() {
       Some(keys) => keys.iter().for_each(|k| self.invalidate(k)),
       None => self.flush(),
     }
