@@ -12,8 +12,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeService {
   /**
    * `options_json`: the JS options object as JSON; `env`: the REDIS_*
-   * variables of the process; `on_wake`: called (no arguments) when
-   * results are ready to `drain()`.
+   * variables of the process; `on_wake`: called with no arguments when
+   * results are ready to `drain()` (woken from another thread), or with
+   * the results themselves from Node's loop (see event_loop.rs).
    */
   constructor(optionsJson: string, env: Record<string, string>, onWake: () => void)
   /**

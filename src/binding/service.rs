@@ -57,8 +57,9 @@ pub struct NativeService {
 #[napi]
 impl NativeService {
   /// `options_json`: the JS options object as JSON; `env`: the REDIS_*
-  /// variables of the process; `on_wake`: called (no arguments) when
-  /// results are ready to `drain()`.
+  /// variables of the process; `on_wake`: called with no arguments when
+  /// results are ready to `drain()` (woken from another thread), or with
+  /// the results themselves from Node's loop (see event_loop.rs).
   #[napi(constructor, catch_unwind)]
   pub fn new(
     js_env: Env,
