@@ -78,6 +78,15 @@ fn arg_bytes(v: &Value) -> Option<Bytes> {
   }
 }
 
+/// A string argument's bytes, borrowed.
+fn arg_slice(v: &Value) -> Option<&[u8]> {
+  match v {
+    Value::String(s) => Some(s.as_bytes()),
+    Value::Bytes(b) => Some(b),
+    _ => None,
+  }
+}
+
 fn arg_int(v: &Value) -> Option<i64> {
   match v {
     Value::Integer(i) => Some(*i),
@@ -205,14 +214,34 @@ impl Fallback {
   pub fn mirror(&self, cmd: &Command, reply: &Result<Reply>) {
     let Some(tx) = &self.mirror else { return };
     let Ok(reply) = reply else { return };
+    let name = &cmd.name;
+    let is_get = name.eq_ignore_ascii_case("get");
+    let plain_set = name.eq_ignore_ascii_case("set") && cmd.args.len() == 2 && *reply != Reply::Nil;
+    // A hot key's GET, or a plain SET of the value queued last for its key,
+    // ends here: checked on borrowed bytes, before anything is cloned.
+    match (cmd.first_key(), cmd.args.get(1).and_then(arg_slice)) {
+      (Some(k), _) if is_get && self.recently_read.seen_or_mark(k) => return,
+      (Some(k), Some(v)) if plain_set && v.len() <= SET_DIGEST_MAX => {
+        if self.recently_set.seen_or_mark_with(k, recent_keys::hash(v)) {
+          return;
+        }
+        // Marked: queue it (the mark goes if the queue is full).
+        let (Some(key), Some(value)) = (arg_bytes(&cmd.args[0]), arg_bytes(&cmd.args[1])) else { return };
+        if let Err(dropped) = tx.push(Mirror::Put { key, value, ttl: None }) {
+          self.recently_set.clear(dropped.key());
+        }
+        return;
+      },
+      _ => {},
+    }
     // Slices, not copies: the mirror thread copies what it keeps. Until
     // its next pass (at most MIRROR_EVERY) a slice holds its batch's
     // arguments or its read buffer alive: bounded by what is read or sent
     // in that time.
     let Some(key) = cmd.args.first().and_then(arg_bytes) else { return };
-    let name = &cmd.name;
-    let op = if name.eq_ignore_ascii_case("get") {
-      if self.recently_read.seen_or_mark(&key) {
+    let op = if is_get {
+      // A key that is not a string (a number) is marked here.
+      if cmd.first_key().is_none() && self.recently_read.seen_or_mark(&key) {
         return;
       }
       match reply {
@@ -223,16 +252,6 @@ impl Fallback {
     } else if name.eq_ignore_ascii_case("set") && *reply != Reply::Nil && cmd.args.len() >= 2 {
       let keeps_ttl = cmd.args.iter().skip(2).any(|a| arg_is(a, "keepttl") || arg_is(a, "get"));
       match (keeps_ttl, arg_bytes(&cmd.args[1])) {
-        // `SET k v` of the value queued for `k` this period changes nothing.
-        (false, Some(v)) if cmd.args.len() == 2 && v.len() <= SET_DIGEST_MAX => {
-          if self.recently_set.seen_or_mark_with(&key, recent_keys::hash(&v)) {
-            return;
-          }
-          if let Err(dropped) = tx.push(Mirror::Put { key, value: v, ttl: None }) {
-            self.recently_set.clear(dropped.key());
-          }
-          return;
-        },
         (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
