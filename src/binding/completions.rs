@@ -44,6 +44,9 @@ pub struct Completions {
   wake: Wake,
 }
 
+/// The largest emptied queue kept for reuse (completions).
+const SPARE_MAX: usize = 4096;
+
 /// The guarded value, even if a panic poisoned the lock.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -90,11 +93,12 @@ impl Completions {
     Drained(std::mem::replace(&mut *lock(&self.queue), spare))
   }
 
-  /// Keeps a drained batch's vector (emptied) for the next one.
+  /// Keeps a drained batch's vector (emptied) for the next one; one grown
+  /// by a burst is let go rather than held for good.
   pub fn recycle(&self, mut used: Vec<Completion>) {
     used.clear();
     let mut spare = lock(&self.spare);
-    if used.capacity() > spare.capacity() {
+    if used.capacity() > spare.capacity() && used.capacity() <= SPARE_MAX {
       *spare = used;
     }
   }
