@@ -128,9 +128,7 @@ impl Drained {
   pub fn append(&mut self, later: Drained) {
     self.0.extend(later.0);
   }
-}
 
-impl Drained {
   /// The completions, for a caller that converts them one by one.
   pub fn into_vec(self) -> Vec<Completion> {
     self.0

@@ -182,13 +182,12 @@ impl JsWaker {
       sys::napi_get_reference_value(env, self.on_wake, &mut func);
       sys::napi_get_global(env, &mut recv);
       // The results go along as arguments: no `drain()` call back in.
-      let args = match items.pop() {
-        Some(one) if items.is_empty() => completion_to_js(env, one).map(|a| (a, 3)),
-        Some(last) => {
-          items.push(last);
-          flat_array(env, &mut items).map(|arr| ([arr, arr, arr], 1))
-        },
-        None => Err(napi::Error::from_reason("nothing to settle")),
+      let args = if items.len() > 1 {
+        flat_array(env, &mut items).map(|arr| ([arr, arr, arr], 1))
+      } else if let Some(one) = items.pop() {
+        completion_to_js(env, one).map(|a| (a, 3))
+      } else {
+        Err(napi::Error::from_reason("nothing to settle"))
       };
       self.completions.recycle(items);
       let Ok((argv, argc)) = args else {

@@ -100,29 +100,37 @@ impl Command {
     }
   }
 
-  /// Keys a write may change; `None`: it may change anything (FLUSHDB,
-  /// SWAPDB, ...). Over-naming is harmless: callers drop copies.
-  pub fn written_keys(&self) -> Option<Vec<Bytes>> {
+  /// Calls `each` with every key a write may change; false when it may
+  /// change anything (FLUSHDB, SWAPDB, ...; `each` is then not called).
+  /// Over-naming is harmless: callers drop copies. No allocation: it runs
+  /// for every write on the hot path.
+  pub fn for_each_written_key(&self, mut each: impl FnMut(Bytes)) -> bool {
     let a = &self.args;
     let key = |v: &Value| match v {
       Value::String(s) => Some(s.inner().clone()),
       Value::Bytes(b) => Some(b.clone()),
       _ => None,
     };
-    match self.name.to_ascii_lowercase().as_str() {
-      "flushdb" | "flushall" | "swapdb" | "select" | "move" | "restore" | "migrate" => None,
-      "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
-        let n = a.get(1).and_then(key).and_then(|b| std::str::from_utf8(&b).ok()?.parse::<usize>().ok())?;
-        Some(a.iter().skip(2).take(n).filter_map(key).collect())
-      },
-      "mset" | "msetnx" => Some(a.iter().step_by(2).filter_map(key).collect()),
-      // Every argument may be a key.
-      "del" | "unlink" | "rename" | "renamenx" | "copy" | "smove" | "lmove" | "rpoplpush" | "sinterstore"
-      | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore" | "bitop" | "touch" => {
-        Some(a.iter().filter_map(key).collect())
-      },
-      _ => Some(a.first().and_then(key).into_iter().collect()),
+    let is_any = |names: &[&str]| names.iter().any(|n| self.name.eq_ignore_ascii_case(n));
+    if is_any(&["flushdb", "flushall", "swapdb", "select", "move", "restore", "migrate"]) {
+      return false;
     }
+    if is_any(&["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]) {
+      let n = a.get(1).and_then(key).and_then(|b| std::str::from_utf8(&b).ok()?.parse::<usize>().ok());
+      let Some(n) = n else { return false };
+      a.iter().skip(2).take(n).filter_map(key).for_each(each);
+    } else if is_any(&["mset", "msetnx"]) {
+      a.iter().step_by(2).filter_map(key).for_each(each);
+    } else if is_any(&[
+      // Every argument may be a key.
+      "del", "unlink", "rename", "renamenx", "copy", "smove", "lmove", "rpoplpush", "sinterstore", "sunionstore",
+      "sdiffstore", "zunionstore", "zinterstore", "zdiffstore", "bitop", "touch",
+    ]) {
+      a.iter().filter_map(key).for_each(each);
+    } else if let Some(k) = a.first().and_then(key) {
+      each(k);
+    }
+    true
   }
 
   /// The key this command touches first, if any.
@@ -146,6 +154,18 @@ mod tests {
     let c = Command::new("get", vec![Value::from("k")]);
     assert!(!c.is_blocking());
     assert_eq!(c.first_key(), Some(&b"k"[..]));
+    let written = |name: &str, args: &[&str]| {
+      let mut keys = Vec::new();
+      let bounded = Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect())
+        .for_each_written_key(|k| keys.push(String::from_utf8_lossy(&k).into_owned()));
+      bounded.then_some(keys)
+    };
+    assert_eq!(written("MSET", &["a", "1", "b", "2"]), Some(vec!["a".into(), "b".into()]));
+    assert_eq!(written("del", &["a", "b"]), Some(vec!["a".into(), "b".into()]));
+    assert_eq!(written("EVALSHA", &["sha", "1", "k", "arg"]), Some(vec!["k".into()]));
+    assert_eq!(written("hset", &["h", "f", "v"]), Some(vec!["h".into()]));
+    assert_eq!(written("FLUSHDB", &[]), None);
+    assert_eq!(written("eval", &["script", "x"]), None, "an unreadable numkeys may touch anything");
     assert!(matches!(Command::name_from(b"get"), Cow::Borrowed("get")));
     assert!(matches!(Command::name_from(b"GETEX"), Cow::Owned(ref n) if n == "GETEX"));
     let e = Command::new("EVAL", vec![Value::from("return 1"), Value::from(1), Value::from("k")]);

@@ -259,10 +259,13 @@ impl Fallback {
       return;
     } else {
       // Any other write makes the mirrored copies of its keys stale.
-      for key in cmd.written_keys().unwrap_or_else(|| vec![key]) {
+      let mut forget = |key: Bytes| {
         self.recently_read.forget(&key);
         self.recently_set.clear(&key);
         let _ = tx.push(Mirror::Forget { key });
+      };
+      if !cmd.for_each_written_key(&mut forget) {
+        forget(key);
       }
       return;
     };

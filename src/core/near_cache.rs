@@ -324,9 +324,8 @@ impl NearCache {
     if is_read(cmd) {
       return;
     }
-    match cmd.written_keys() {
-      Some(keys) => keys.iter().for_each(|k| self.invalidate(k)),
-      None => self.flush(),
+    if !cmd.for_each_written_key(|k| self.invalidate(&k)) {
+      self.flush();
     }
   }
 
