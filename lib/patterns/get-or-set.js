@@ -7,7 +7,7 @@
 //   passes, then call the factory themselves. The lock is released with compare-and-delete.
 // - While Redis is down, the factory is called and its value returned uncached.
 
-const { randomBytes } = require('crypto');
+const { randomHex } = require('./random');
 const V = require('./validate');
 const { encode, decode } = require('./json');
 const { SCRIPTS, runScript } = require('./scripts');
@@ -81,7 +81,7 @@ class GetOrSet {
 
   async _loadLocked(key, factory, ttlSeconds, { ttlMs, waitMs }) {
     const lockKey = this.lockPrefix + key;
-    const token = randomBytes(12).toString('hex');
+    const token = randomHex(12);
     const deadline = Date.now() + waitMs;
     let delay = 10;
     for (;;) {

@@ -9,7 +9,7 @@
 // reads it back. The lock and its counter share a hash tag, so they sit in one cluster slot:
 // the lock for key `order:1` lives at `lock:{order:1}` and its counter at `lock:{order:1}:fence`.
 
-const { randomBytes } = require('crypto');
+const { randomHex } = require('./random');
 const V = require('./validate');
 const { SCRIPTS, runScript } = require('./scripts');
 const { hashTagged } = require('./keys');
@@ -98,7 +98,7 @@ class Locks {
   async acquire(key, ttlSeconds = 30) {
     const ms = ttlMs(ttlSeconds, 'acquireLock: ttlSeconds');
     const { lockKey, fenceKey } = this.keysOf(key);
-    const random = randomBytes(12).toString('hex');
+    const random = randomHex(12);
     const token = await this._run(SCRIPTS.lockAcquire, [lockKey, fenceKey], [random, ms],
       () => this.local.acquire(lockKey, fenceKey, random, ms));
     return token ?? null;

@@ -7,7 +7,7 @@
 // dequeue moves a job from waiting to processing in one Lua step; ack deletes it; a job whose
 // consumer died is re-delivered by requeueStale once its deadline passes (at-least-once).
 
-const { randomUUID } = require('crypto');
+const { randomUUID } = require('./random');
 const V = require('./validate');
 const { encode, decode } = require('./json');
 const { SCRIPTS, runScript } = require('./scripts');

@@ -5,7 +5,7 @@
 // through an in-process limiter that keeps the same limit per process, or denies everything
 // when configured `failClosed`.
 
-const { randomBytes } = require('crypto');
+const { randomHex } = require('./random');
 const V = require('./validate');
 const { SCRIPTS, runScript } = require('./scripts');
 const { isOutage } = require('./outage');
@@ -97,7 +97,7 @@ class RateLimiter {
     try {
       const reply = params.algorithm === 'sliding'
         ? await runScript(this.service, SCRIPTS.rateLimitSliding, [redisKey],
-          [params.limit, params.windowMs, randomBytes(8).toString('hex')])
+          [params.limit, params.windowMs, randomHex(8)])
         : await runScript(this.service, SCRIPTS.rateLimitTokenBucket, [redisKey], [params.limit, params.windowMs]);
       return resultFrom(reply, params.limit);
     } catch (err) {

@@ -5,11 +5,13 @@
 
 const fs = require('fs');
 const path = require('path');
-const { createHash } = require('crypto');
+const { sha1Hex } = require('./random');
 
 function load(name) {
   const source = fs.readFileSync(path.join(__dirname, 'lua', `${name}.lua`), 'utf8');
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+  let sha;
+  // The digest is taken on first use (see random.js on why crypto loads late).
+  return { name, source, get sha() { return (sha ??= sha1Hex(source)); } };
 }
 
 const SCRIPTS = Object.freeze({
