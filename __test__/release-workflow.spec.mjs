@@ -4,7 +4,9 @@
 // Also the per-platform packages: one npm/<platform>/ per target, in step with the version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from './harness/package.mjs';
@@ -82,4 +84,24 @@ test('release.yml publishes after the tests: napi artifacts, napi prepublish, np
   const at = order.map((s) => run.indexOf(s));
   assert.ok(at.every((i) => i >= 0), `publish runs ${order.join(', ')}`);
   assert.deepEqual([...at].sort((a, b) => a - b), at, 'in that order');
+});
+
+test('npm version moves resilis, its optionalDependencies and every npm/<platform> package together', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'resilis-version-'));
+  try {
+    for (const f of ['package.json', 'npm', 'scripts']) cpSync(path.join(repoRoot, f), path.join(dir, f), { recursive: true });
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    execFileSync('git', ['init', '-q'], { cwd: dir });
+    execFileSync('npm', ['version', '9.8.7', '--no-git-tag-version'], { cwd: dir, stdio: 'pipe' });
+    const bumped = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    assert.equal(bumped.version, '9.8.7');
+    assert.deepEqual(Object.keys(bumped.optionalDependencies), Object.keys(pkg.optionalDependencies));
+    for (const [name, version] of Object.entries(bumped.optionalDependencies)) {
+      assert.equal(version, '9.8.7', name);
+      const sub = JSON.parse(readFileSync(path.join(dir, 'npm', name.slice('resilis-'.length), 'package.json'), 'utf8'));
+      assert.equal(sub.version, '9.8.7', `npm/${sub.name}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,13 +5,14 @@ use std::time::Duration;
 use fred::clients::Pool;
 use fred::interfaces::{ClientLike, EventInterface};
 use fred::prelude::{Config as FredConfig, ReconnectPolicy, Server, ServerConfig, Value};
-use fred::types::config::{ClusterDiscoveryPolicy, ConnectionConfig, PerformanceConfig, TcpConfig};
+use fred::types::config::{ClusterDiscoveryPolicy, ConnectionConfig, Options, PerformanceConfig, TcpConfig};
 use fred::types::RespVersion;
 
 use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
+use crate::core::resilience::is_idempotent;
 use crate::core::topology;
 
 pub struct RedisClients {
@@ -433,8 +434,10 @@ impl RedisClients {
       let client = self.pool.next();
       let result = if to_replica {
         client.replicas().custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
-      } else {
+      } else if is_idempotent(&cmd) {
         client.custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
+      } else {
+        client.with_options(&never_resent()).custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
       };
       let reply = match result {
         Ok(frame) => Reply::from_frame(frame),
@@ -496,10 +499,13 @@ impl RedisClients {
       }
     }
     if let Some(opts) = &self.cluster {
-      let special = |c: &Command| topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name));
+      let special = |c: &Command| {
+        topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name)) || !is_idempotent(c)
+      };
       if cmds.iter().any(special) {
         // Each on its own (concurrently): a cross-slot command would fail
-        // with CROSSSLOT inside a pipeline, and replica reads take their own route.
+        // with CROSSSLOT inside a pipeline, replica reads take their own
+        // route, and a write that must not run twice needs `never_resent`.
         let sends = cmds.into_iter().map(|c| self.send_cluster(c, opts));
         return futures::future::join_all(sends).await;
       }
@@ -606,6 +612,15 @@ async fn set_name(client: &fred::clients::Client, name: &str) -> std::result::Re
 }
 
 /// A failure of the request itself (not a Redis error reply).
+/// fred re-sends a cluster command that was in flight on a dropped
+/// connection (the cluster keeps fred's retries: its router spends them on
+/// slot syncs and redirections). A write that is not idempotent (RPUSH,
+/// INCR, ...) must not run twice: with `fail_fast`, a drop answers it with a
+/// connection error (`sent: unknown`) instead, and MOVED/ASK still follow.
+fn never_resent() -> Options {
+  Options { fail_fast: true, ..Options::default() }
+}
+
 fn transport_error(e: fred::error::Error) -> Error {
   Error::from(e)
 }

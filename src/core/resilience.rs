@@ -30,7 +30,7 @@ const IDEMPOTENT: [&str; 17] = [
   "srem", "zrem", "ltrim", "hsetnx",
 ];
 
-fn is_idempotent(cmd: &Command) -> bool {
+pub(crate) fn is_idempotent(cmd: &Command) -> bool {
   is_read(cmd) || IDEMPOTENT.iter().any(|n| cmd.name.eq_ignore_ascii_case(n))
 }
 
