@@ -9,6 +9,7 @@
 //   BENCH_CLIENTS    comma list of clients (resilis,ioredis,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
+//   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { formatTable, writeJson } from './report.mjs';
 import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
 import { NEAR_WORKLOADS, measureNearCache } from './near-cache.mjs';
 import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
+import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -48,6 +50,7 @@ const config = {
   clients: envList('BENCH_CLIENTS'),
   out: process.env.BENCH_OUT || path.join(here, 'results.json'),
   redisBin: process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server',
+  soakSeconds: envNumber('BENCH_SOAK_SECONDS', 40),
 };
 
 const errMsg = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 160);
@@ -114,7 +117,8 @@ async function main() {
   const nearRows = clientNames.includes('resilis')
     ? NEAR_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
-  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0) {
+  const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
+  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0 && !soak) {
     const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
@@ -239,6 +243,13 @@ async function main() {
       console.log(formatTable(cluster, clusterBase));
     }
 
+    let fallbackMemory = null;
+    if (soak) {
+      fallbackMemory = await measureFallbackMemory({ redisBin: config.redisBin, seconds: config.soakSeconds });
+      console.log('');
+      console.log(formatFallbackMemory(fallbackMemory));
+    }
+
     writeJson(config.out, {
       date: new Date().toISOString(),
       node: process.version,
@@ -251,6 +262,7 @@ async function main() {
       fallback,
       nearCache,
       cluster,
+      fallbackMemory,
     });
     console.log(`results written to ${config.out}`);
   } finally {

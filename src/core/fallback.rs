@@ -65,8 +65,12 @@ pub struct Fallback {
 const SET_DIGEST_MAX: usize = 1024;
 
 /// Updates queued beyond this between two passes are dropped (best effort).
-const MIRROR_QUEUE_MAX: usize = 64 * 1024;
-const MIRROR_EVERY: Duration = Duration::from_millis(100);
+const MIRROR_QUEUE_MAX: usize = 16 * 1024;
+/// Queued slices keep their read buffers and batch arenas alive until the
+/// next pass, so memory held grows with this period times the throughput:
+/// at 100 ms a 66k ops/s soak kept about 44 MiB of buffers alive beside the
+/// store (bench/fallback-memory.mjs); a pass is cheap, a wake-up is all it adds.
+const MIRROR_EVERY: Duration = Duration::from_millis(20);
 
 fn arg_bytes(v: &Value) -> Option<Bytes> {
   match v {
@@ -359,7 +363,7 @@ impl MirrorQueue {
 }
 
 /// Passes of the mirror thread per period of `RecentKeys` (one second).
-const PASSES_PER_PERIOD: u64 = 10;
+const PASSES_PER_PERIOD: u64 = 50;
 
 /// `periods`: the marks the thread starts afresh every period.
 fn start_mirror(memory: Arc<MemoryStore>, periods: [Arc<RecentKeys>; 2]) -> Option<Arc<MirrorQueue>> {
