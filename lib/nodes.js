@@ -1,6 +1,6 @@
 'use strict';
 // Per-node access for topology-aware callers: scanNodes() (one scanner per
-// cluster primary, for keyspace-wide SCAN) and the topology report that
+// cluster primary, for keyspace-wide SCAN), scanPages() over them, and the topology report that
 // healthCheck() and getStats() include.
 
 const A = require('./args');
@@ -64,6 +64,22 @@ async function topologyReport(service, limitMs) {
   }
 }
 
+/**
+ * Every page of a keyspace-wide SCAN: `[keys]` per reply, one node after the other (each
+ * master of a cluster, see scanNodes below). `opts`: `{ match, count, type }` as scan() takes them.
+ */
+async function* scanPages(service, opts) {
+  const nodes = typeof service.scanNodes === 'function' ? await service.scanNodes() : [service];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, opts);
+      cursor = String(next);
+      yield keys;
+    } while (cursor !== '0');
+  }
+}
+
 function installNodes(proto) {
   /**
    * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
@@ -75,6 +91,13 @@ function installNodes(proto) {
     if (!Array.isArray(addresses) || addresses.length === 0) return [this];
     return addresses.map((a) => new NodeScanner(this, a));
   };
+
+  /** ioredis' scanStream({ match, count, type }): a Readable (object mode) of key arrays, one
+   * per SCAN reply, over every master of a cluster. */
+  proto.scanStream = function scanStream(opts = {}) {
+    const { Readable } = require('stream');
+    return Readable.from(scanPages(this, opts));
+  };
 }
 
-module.exports = { installNodes, topologyReport, NodeScanner };
+module.exports = { installNodes, topologyReport, NodeScanner, scanPages };
