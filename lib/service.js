@@ -45,18 +45,20 @@ function parseInfo(text) {
 }
 
 class RedisService extends EventEmitter {
-  constructor(options = {}) {
+  /** `env`: the REDIS_* / UPSTASH_* variables to read (process.env's by default; duplicate() passes its own). */
+  constructor(options = {}, env = redisEnv()) {
     super();
     let native;
     const onWake = (results, status, value) => this._dispatcher.onWake(results, status, value);
     try {
-      native = new NativeService(optionsJson(options), redisEnv(), onWake);
+      native = new NativeService(optionsJson(options), env, onWake);
     } catch (err) {
       throw fromNativeThrow(err);
     }
     this._native = native;
     /** The options this service was made with (ioredis' `options`; duplicate() reuses them). */
     this.options = { ...options };
+    this._env = env;
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
     this._dispatcher.onMessage = (kind, channel, pattern, payload) => {
@@ -94,10 +96,10 @@ class RedisService extends EventEmitter {
     this._status = 'end';
   }
 
-  /** A new service with the same options (`overrides` on top) and connections of its own:
-   * what a subscriber or a blocking command needs (ioredis' duplicate()). */
+  /** A new service with the same configuration (options, `overrides` on top, and the environment
+   * this one read) and connections of its own: what a subscriber or a blocking command needs. */
   duplicate(overrides) {
-    return new this.constructor({ ...this.options, ...overrides });
+    return new this.constructor({ ...this.options, ...overrides }, this._env);
   }
 
   /** Core events arrive with the results; `error` is only emitted when
