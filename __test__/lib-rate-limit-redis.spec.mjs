@@ -1,11 +1,10 @@
 // express-rate-limit 8 with rate-limit-redis 5 on resilis, over real HTTP against a real server,
 // through both documented sendCommand shapes: ioredis' (`service.call`) and node-redis'
 // (`getClient().sendCommand`). rate-limit-redis loads its Lua with SCRIPT LOAD and runs EVALSHA.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { startRedis } from './harness/redis.mjs';
-import { openService, closeServices } from './harness/service.mjs';
+import { useService } from './harness/suite.mjs';
 import { serve, closeAll } from './harness/http.mjs';
 import { uniqueKey } from './harness/util.mjs';
 
@@ -14,24 +13,11 @@ const express = require('express');
 const { rateLimit } = require('express-rate-limit');
 const { RedisStore } = require('rate-limit-redis');
 
-let redis;
-let svc;
-
-before(async () => {
-  redis = await startRedis();
-  svc = openService(redis);
-  await svc.connect();
-});
-
-after(async () => {
-  await closeAll();
-  await closeServices();
-  await redis?.stop();
-});
+const ctx = useService({ teardown: closeAll });
 
 const SHAPES = [
-  { name: 'sendCommand through service.call (the ioredis shape)', sendCommand: () => (command, ...args) => svc.call(command, ...args) },
-  { name: 'sendCommand through getClient().sendCommand (the node-redis shape)', sendCommand: () => { const client = svc.getClient(); return (...args) => client.sendCommand(args); } },
+  { name: 'sendCommand through service.call (the ioredis shape)', sendCommand: () => (command, ...args) => ctx.svc.call(command, ...args) },
+  { name: 'sendCommand through getClient().sendCommand (the node-redis shape)', sendCommand: () => { const client = ctx.svc.getClient(); return (...args) => client.sendCommand(args); } },
 ];
 
 async function limitedApp(sendCommand, limit, windowMs) {
@@ -67,10 +53,10 @@ for (const shape of SHAPES) {
       assert.ok(reset > 50 && reset <= 60, `RateLimit-Reset ${reset}`);
       const retryAfter = Number(limited.headers.get('retry-after'));
       assert.ok(retryAfter > 50 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-      const keys = (await redis.cli('--scan', '--pattern', `${prefix}*`)).split('\n').filter(Boolean);
+      const keys = (await ctx.redis.cli('--scan', '--pattern', `${prefix}*`)).split('\n').filter(Boolean);
       assert.equal(keys.length, 1, `one counter under ${prefix}`);
-      assert.equal(await redis.cli('get', keys[0]), '4');
-      const pttl = Number(await redis.cli('pttl', keys[0]));
+      assert.equal(await ctx.redis.cli('get', keys[0]), '4');
+      const pttl = Number(await ctx.redis.cli('pttl', keys[0]));
       assert.ok(pttl > 50_000 && pttl <= 60_000, `PTTL ${pttl}`);
     });
 
@@ -85,7 +71,7 @@ for (const shape of SHAPES) {
     test('SCRIPT FLUSH on the server: rate-limit-redis reloads its script and counting goes on', async () => {
       const { base } = await limitedApp(shape.sendCommand(), 2, 60_000);
       assert.equal((await fetch(base)).status, 200);
-      await redis.cli('script', 'flush');
+      await ctx.redis.cli('script', 'flush');
       assert.equal((await fetch(base)).status, 200);
       assert.equal((await fetch(base)).status, 429);
     });

@@ -2,33 +2,22 @@
 // modes: ioredis (storeClient: the service; its Lua script through defineCommand) and node-redis
 // (storeClient: getClient(), useRedisPackage: true; eval with { keys, arguments } and
 // multi().get().pTTL().exec(true)). Plus its insuranceLimiter while Redis is down.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { startRedis } from './harness/redis.mjs';
-import { openService, closeServices } from './harness/service.mjs';
+import { openService } from './harness/service.mjs';
+import { useService } from './harness/suite.mjs';
 import { uniqueKey, captureError } from './harness/util.mjs';
 
 const require = createRequire(import.meta.url);
 const { RateLimiterRedis, RateLimiterMemory, RateLimiterRes } = require('rate-limiter-flexible');
 
-let redis;
-let svc;
-
-before(async () => {
-  redis = await startRedis();
-  svc = openService(redis);
-  await svc.connect();
-});
-
-after(async () => {
-  await closeServices();
-  await redis?.stop();
-});
+const ctx = useService();
 
 const MODES = [
-  { name: 'ioredis mode (storeClient: service)', options: () => ({ storeClient: svc }) },
-  { name: 'node-redis mode (storeClient: getClient(), useRedisPackage)', options: () => ({ storeClient: svc.getClient(), useRedisPackage: true }) },
+  { name: 'ioredis mode (storeClient: service)', options: () => ({ storeClient: ctx.svc }) },
+  { name: 'node-redis mode (storeClient: getClient(), useRedisPackage)', options: () => ({ storeClient: ctx.svc.getClient(), useRedisPackage: true }) },
 ];
 
 /** A rejection of consume(): a RateLimiterRes, not an Error. */
@@ -50,7 +39,7 @@ for (const mode of MODES) {
       const res = await rejection(rl.consume('user-1'));
       assert.equal(res.remainingPoints, 0);
       assert.ok(res.msBeforeNext > 0 && res.msBeforeNext <= 10_000, `msBeforeNext ${res.msBeforeNext}`);
-      const pttl = Number(await redis.cli('pttl', `${rl.keyPrefix}:user-1`));
+      const pttl = Number(await ctx.redis.cli('pttl', `${rl.keyPrefix}:user-1`));
       assert.ok(pttl > 0 && pttl <= 10_000, `PTTL ${pttl}`);
       assert.equal((await rl.consume('user-2')).remainingPoints, 2, 'another key has its own budget');
     });
@@ -78,7 +67,7 @@ for (const mode of MODES) {
       assert.ok(blocked.msBeforeNext > 25_000 && blocked.msBeforeNext <= 30_000, `msBeforeNext ${blocked.msBeforeNext}`);
       const res = await rejection(rl.consume('user-2'));
       assert.ok(res.msBeforeNext > 25_000, `blocked for about 30 s, msBeforeNext ${res.msBeforeNext}`);
-      const ttl = Number(await redis.cli('ttl', `${rl.keyPrefix}:user-2`));
+      const ttl = Number(await ctx.redis.cli('ttl', `${rl.keyPrefix}:user-2`));
       assert.ok(ttl > 25 && ttl <= 30, `TTL ${ttl}`);
     });
 
@@ -88,14 +77,14 @@ for (const mode of MODES) {
       assert.equal((await rl.consume('user-1', 2)).remainingPoints, 0);
       const res = await rejection(rl.consume('user-1'));
       assert.equal(res.msBeforeNext, -1);
-      assert.equal(await redis.cli('ttl', `${rl.keyPrefix}:user-1`), '-1');
+      assert.equal(await ctx.redis.cli('ttl', `${rl.keyPrefix}:user-1`), '-1');
     });
 
     test('insuranceLimiter takes over while Redis is down', async () => {
       const server = await startRedis();
       const own = openService(server, { commandTimeout: 500, connectTimeout: 500 });
       await own.connect();
-      const storeClient = mode.options().storeClient === svc ? own : own.getClient();
+      const storeClient = mode.options().storeClient === ctx.svc ? own : own.getClient();
       const rl = new RateLimiterRedis({
         ...mode.options(),
         storeClient,
