@@ -237,7 +237,7 @@ export interface ChainableBatch {
 }
 
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL. */
+  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _UNSUPPORTED, ... (README: Errors). */
   code: string;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';

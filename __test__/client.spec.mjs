@@ -263,3 +263,13 @@ test('subscribe(channel, listener, bufferMode), pSubscribe, sSubscribe, unsubscr
   await ctx.client.pUnsubscribe();
   await ctx.client.sUnsubscribe();
 });
+
+test('a node-redis command getClient() does not offer rejects with ERR_RESILIS_UNSUPPORTED naming it; feature checks stay undefined', async () => {
+  const err = await captureError(() => ctx.client.xAutoClaim('stream', 'group', 'consumer', 0, '0-0'));
+  assertCode(err, 'ERR_RESILIS_UNSUPPORTED');
+  assert.match(err.message, /xAutoClaim/);
+  assert.match(err.message, /sendCommand/);
+  assert.equal(err.sent, 'no');
+  for (const prop of ['then', 'masters', 'nodeClient', '_slots', 'commandOptions']) assert.equal(ctx.client[prop], undefined, prop);
+  assert.equal('masters' in ctx.client, false, 'connect-redis takes a client with `masters` for a node-redis cluster');
+});

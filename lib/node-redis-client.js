@@ -3,7 +3,8 @@
 // against node-redis (connect-redis, rate-limiter-flexible with useRedisPackage, rate-limit-redis):
 // camelCase commands, v5's reply shapes (numbers where v4 had booleans, scan -> { cursor, keys },
 // flat multi() results) and its option objects (set's { expiration, condition, GET }).
-// Any other property falls through to the service (ioredis names stay reachable).
+// Any other property falls through to the service (ioredis names stay reachable); a node-redis
+// command method that neither has rejects with ERR_RESILIS_UNSUPPORTED naming it.
 
 const { Multi } = require('./multi');
 const { scanPages } = require('./nodes');
@@ -32,6 +33,11 @@ function flat(replies) {
   throw err;
 }
 
+function unsupported(method) {
+  return () => Promise.reject(makeError('ERR_RESILIS_UNSUPPORTED',
+    `getClient().${method}() is a node-redis command resilis does not offer; send it with sendCommand([...])`, 'no'));
+}
+
 /** scanIterator's and scan's options: node-redis spells them in capitals. */
 function scanOptions(o = {}) {
   return { match: o.MATCH, count: o.COUNT, type: o.TYPE };
@@ -44,8 +50,11 @@ class NodeRedisClient {
     return new Proxy(this, {
       get(target, prop) {
         if (prop in target) return target[prop];
-        const fn = service[prop];
-        return typeof fn === 'function' ? fn.bind(service) : fn;
+        const value = service[prop];
+        if (value !== undefined) return typeof value === 'function' ? value.bind(service) : value;
+        // Only node-redis' command names: feature checks (`client.status`, `then`, ...) stay undefined.
+        if (typeof prop === 'string' && require('./node-redis-commands').has(prop)) return unsupported(prop);
+        return undefined;
       },
     });
   }
