@@ -5,11 +5,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedis } from './harness/redis.mjs';
-import { startCluster } from './harness/cluster.mjs';
-import { openService, closeServices } from './harness/service.mjs';
+import { onEachDeployment } from './harness/deployments.mjs';
 import { serve, closeAll, cookieClient } from './harness/http.mjs';
-import { loadResilis } from './harness/package.mjs';
 import { uniqueKey, eventually } from './harness/util.mjs';
 
 const require = createRequire(import.meta.url);
@@ -50,7 +47,7 @@ async function login(base, user) {
   return client;
 }
 
-/** The scenarios, for one library on one deployment; `cli(...args)` runs redis-cli where the key lives. */
+/** The scenarios, for one library on one deployment (harness/deployments.mjs). */
 function sessionScenarios(library, ctx) {
   let RedisStore;
   before(async () => {
@@ -108,40 +105,8 @@ function sessionScenarios(library, ctx) {
   });
 }
 
-after(async () => {
-  await closeAll();
-  await closeServices();
-});
+after(closeAll);
 
-describe('standalone', () => {
-  const ctx = {};
-  let redis;
-  before(async () => {
-    redis = await startRedis();
-    ctx.svc = openService(redis);
-    await ctx.svc.connect();
-    ctx.cli = (_key, ...args) => redis.cli(...args);
-  });
-  after(async () => {
-    await ctx.svc?.quit();
-    await redis?.stop();
-  });
-  for (const library of LIBRARIES) describe(library.name, () => sessionScenarios(library, ctx));
-});
-
-describe('cluster', () => {
-  const ctx = {};
-  let cluster;
-  before(async () => {
-    cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
-    const { createRedisService } = loadResilis();
-    ctx.svc = createRedisService({ cluster: true, clusterNodes: cluster.masters().map((n) => `127.0.0.1:${n.port}`) });
-    await ctx.svc.connect();
-    ctx.cli = async (key, ...args) => (await cluster.masterForKey(key)).cli(...args);
-  });
-  after(async () => {
-    await ctx.svc?.quit();
-    await cluster?.stop();
-  });
-  for (const library of LIBRARIES) describe(library.name, () => sessionScenarios(library, ctx));
+onEachDeployment((d) => {
+  for (const library of LIBRARIES) describe(library.name, () => sessionScenarios(library, d));
 });

@@ -6,6 +6,7 @@
 const A = require('./args');
 const { argumentError } = require('./errors');
 const { script, runScript } = require('./patterns/scripts');
+const { scriptLoad } = require('./nodes');
 
 /** [1, 'a', 2, 'b'] -> { 1: 'a', 2: 'b' } (HGETALL, CONFIG GET ...). */
 function pairsToObject(reply) {
@@ -58,6 +59,15 @@ function rejectOnThrow(proto, methods) {
         }
       };
   }
+}
+
+/** call() and callBuffer(): SCRIPT LOAD goes to every cluster master (rate-limit-redis loads its
+ * script with it, then runs EVALSHA on the key's master). */
+function sendAny(service, command, args, buffers) {
+  if (typeof command !== 'string' || command.length === 0) throw argumentError('call: command must be a non-empty string');
+  const flat = A.flatten(args, command);
+  if (/^script$/i.test(command) && /^load$/i.test(String(flat[0]))) return scriptLoad(service, flat, buffers);
+  return service._send(command, flat, buffers);
 }
 
 /**
@@ -192,13 +202,10 @@ function install(proto) {
     },
     /** Any command: call('OBJECT', 'ENCODING', 'k'). */
     call(command, ...args) {
-      if (typeof command !== 'string' || command.length === 0) {
-          throw argumentError('call: command must be a non-empty string');
-      }
-      return this._send(command, A.flatten(args, command));
+      return sendAny(this, command, args, false);
     },
     callBuffer(command, ...args) {
-      return this._send(command, A.flatten(args, command), true);
+      return sendAny(this, command, args, true);
     },
   });
   // Thrown, not rejected: a bad definition is a programming error at startup.

@@ -1,6 +1,6 @@
 'use strict';
 // Per-node access for topology-aware callers: scanNodes() (one scanner per
-// cluster primary, for keyspace-wide SCAN), scanPages() over them, and the topology report that
+// cluster primary, for keyspace-wide SCAN), scanPages() over them, SCRIPT LOAD on each, and the topology report that
 // healthCheck() and getStats() include.
 
 const A = require('./args');
@@ -80,6 +80,17 @@ async function* scanPages(service, opts) {
   }
 }
 
+/**
+ * SCRIPT LOAD on every master of a cluster (EVALSHA runs on the master of its first key, which
+ * must know the script), or on the one keyspace; resolves the digest. `args`: ['LOAD', source].
+ */
+async function scriptLoad(service, args, buffers) {
+  const addresses = await nativeCall(service, 'scanNodes');
+  if (!Array.isArray(addresses) || addresses.length === 0) return service._send('script', args, buffers);
+  const digests = await Promise.all(addresses.map((a) => sendToNode(service, a, 'script', args, buffers)));
+  return digests[0];
+}
+
 function installNodes(proto) {
   /**
    * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
@@ -100,4 +111,4 @@ function installNodes(proto) {
   };
 }
 
-module.exports = { installNodes, topologyReport, NodeScanner, scanPages };
+module.exports = { installNodes, topologyReport, NodeScanner, scanPages, scriptLoad };
