@@ -125,3 +125,12 @@ test('getBuffer, hgetallBuffer, callBuffer and call', async () => {
   assert.deepEqual(await ctx.svc.callBuffer('GET', k), bytes);
   assert.equal(await ctx.svc.call('HGET', h, 'g'), 'text');
 });
+
+test('defineCommand: multi() and pipeline() offer the command too; the script is loaded before the batch', async () => {
+  ctx.svc.defineCommand('incrTwice', { numberOfKeys: 1, lua: "redis.call('incr', KEYS[1]); return redis.call('incr', KEYS[1])" });
+  const k = uniqueKey('defined-multi');
+  await ctx.redis.cli('script', 'flush');
+  assert.deepEqual(await ctx.svc.multi().incrTwice(k).get(k).exec(), [[null, 2], [null, '2']]);
+  assert.deepEqual(await ctx.svc.pipeline().incrTwice([k]).exec(), [[null, 4]]);
+  assert.deepEqual(await ctx.svc.getClient().multi().incrTwice(k).exec(), [6]);
+});

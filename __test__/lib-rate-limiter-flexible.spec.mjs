@@ -15,13 +15,10 @@ const require = createRequire(import.meta.url);
 const { RateLimiterRedis, RateLimiterMemory, RateLimiterRes } = require('rate-limiter-flexible');
 
 const MODES = [
-  { name: 'ioredis mode (storeClient: service)', options: (svc) => ({ storeClient: svc }), ioredis: true },
+  { name: 'ioredis mode (storeClient: service)', options: (svc) => ({ storeClient: svc }) },
   { name: 'node-redis mode (storeClient: getClient(), useRedisPackage)', options: (svc) => ({ storeClient: svc.getClient(), useRedisPackage: true }) },
 ];
 
-// ioredis mode reads and blocks with multi() (MULTI/EXEC), which on a cluster resolves [] for keys
-// of all masters but one (a core bug, also on main); node-redis mode uses exec(true), a pipeline.
-const MULTI_ON_CLUSTER = 'needs MULTI/EXEC on every cluster master (core: client.rs transaction)';
 
 /** A rejection of consume(): a RateLimiterRes, not an Error. */
 async function rejection(promise) {
@@ -34,7 +31,6 @@ onEachDeployment((d) => {
   for (const mode of MODES) {
     describe(mode.name, () => {
       const limiter = (extra = {}) => new RateLimiterRedis({ ...mode.options(d.svc), keyPrefix: uniqueKey('rlflx'), points: 3, duration: 10, ...extra });
-      const multiTodo = { todo: mode.ioredis && d.name === 'cluster' ? MULTI_ON_CLUSTER : undefined };
 
       test('consume up to the limit; the next consume rejects with msBeforeNext; the key has a TTL', async () => {
         const rl = limiter();
@@ -49,7 +45,7 @@ onEachDeployment((d) => {
         assert.equal((await rl.consume('user-2')).remainingPoints, 2, 'another key has its own budget');
       });
 
-      test('get, delete', multiTodo, async () => {
+      test('get, delete', async () => {
         const rl = limiter();
         assert.equal(await rl.get('nobody'), null);
         await rl.consume('user-1', 2);
@@ -62,7 +58,7 @@ onEachDeployment((d) => {
         assert.equal(await rl.delete('user-1'), false);
       });
 
-      test('penalty adds points; block holds the key for the given seconds', multiTodo, async () => {
+      test('penalty adds points; block holds the key for the given seconds', async () => {
         const rl = limiter();
         await rl.consume('user-1');
         const penalised = await rl.penalty('user-1', 2);
@@ -76,7 +72,7 @@ onEachDeployment((d) => {
         assert.ok(ttl > 25 && ttl <= 30, `TTL ${ttl}`);
       });
 
-      test('a duration of 0 (never expires) takes the multi().incrBy().pTTL() path', multiTodo, async () => {
+      test('a duration of 0 (never expires) takes the multi().incrBy().pTTL() path', async () => {
         const rl = limiter({ duration: 0 });
         assert.equal((await rl.consume('user-1')).remainingPoints, 2);
         assert.equal((await rl.consume('user-1', 2)).remainingPoints, 0);

@@ -72,8 +72,9 @@ function sendAny(service, command, args, buffers) {
 
 /**
  * ioredis' defineCommand: adds `this[name](...keys, ...args)` and `this[name + 'Buffer']`
- * running `lua` by EVALSHA (EVAL once on NOSCRIPT). Without `numberOfKeys` the first
- * argument is the number of keys. Arrays are flattened one level, as in ioredis.
+ * running `lua` by EVALSHA (EVAL once on NOSCRIPT), and `multi()[name]` / `pipeline()[name]`.
+ * Without `numberOfKeys` the first argument is the number of keys. Arrays are flattened one
+ * level, as in ioredis.
  */
 function defineCommand(name, { numberOfKeys, lua } = {}) {
   if (typeof name !== 'string' || name.length === 0) throw argumentError('defineCommand: name must be a non-empty string');
@@ -82,14 +83,16 @@ function defineCommand(name, { numberOfKeys, lua } = {}) {
     throw argumentError(`defineCommand ${name}: numberOfKeys must be a non-negative integer`);
   }
   const defined = script(name, lua);
-  const run = (service, args, buffers) => {
+  /** A call's arguments as [keys, argv]. */
+  const split = (args) => {
     const flat = A.flatten(args, name);
     const n = numberOfKeys ?? Number(flat.shift());
     if (!(Number.isInteger(n) && n >= 0 && n <= flat.length)) {
       throw argumentError(`${name}: expected ${numberOfKeys ?? 'a number of'} keys, got ${flat.length} arguments`);
     }
-    return runScript(service, defined, flat.slice(0, n), flat.slice(n), { buffers });
+    return [flat.slice(0, n), flat.slice(n)];
   };
+  const run = (service, args, buffers) => runScript(service, defined, ...split(args), { buffers });
   const method = (buffers) => function (...args) {
     try {
       return run(this, args, buffers);
@@ -99,6 +102,8 @@ function defineCommand(name, { numberOfKeys, lua } = {}) {
   };
   this[name] = method(false);
   this[`${name}Buffer`] = method(true);
+  // multi() and pipeline() offer it too (multi.js).
+  (this._defined ??= new Map()).set(name, { script: defined, split });
 }
 
 function install(proto) {

@@ -5,6 +5,7 @@
 
 const A = require('./args');
 const { CAMEL, pairsToObject } = require('./commands');
+const { scriptLoad } = require('./nodes');
 
 class Multi {
   constructor(service, transaction) {
@@ -14,6 +15,20 @@ class Multi {
     /** Per queued command: how its reply is shaped (as its RedisService method shapes it), or null. */
     this._shapes = [];
     this._error = null;
+    /** The defineCommand scripts queued: loaded before the batch runs (a NOSCRIPT inside MULTI cannot be retried). */
+    this._scripts = new Set();
+    if (service._defined) for (const [name, d] of service._defined) this[name] = (...args) => this._queueScript(d, args);
+  }
+
+  _queueScript({ script, split }, args) {
+    try {
+      const [keys, argv] = split(args);
+      this._scripts.add(script);
+      this._queue('evalsha', [script.sha, keys.length, ...keys, ...argv]);
+    } catch (err) {
+      this._error = this._error || err;
+    }
+    return this;
   }
 
   /** Queue any command: multi().addCommand('set', ['k', 'v']). */
@@ -39,6 +54,7 @@ class Multi {
   async _run(transaction) {
     if (this._error) throw this._error;
     if (this._cmds.length === 0) return [];
+    await Promise.all([...this._scripts].map((s) => scriptLoad(this._service, ['LOAD', s.source])));
     const results = await this._service._group(this._cmds, transaction);
     return results.map((r, i) => (r instanceof Error || !this._shapes[i] ? r : this._shapes[i](r)));
   }
