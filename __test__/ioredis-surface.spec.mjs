@@ -134,3 +134,12 @@ test('defineCommand: multi() and pipeline() offer the command too; the script is
   assert.deepEqual(await ctx.svc.pipeline().incrTwice([k]).exec(), [[null, 4]]);
   assert.deepEqual(await ctx.svc.getClient().multi().incrTwice(k).exec(), [6]);
 });
+
+test("status: memory mode by choice (enabled: false) is 'ready' (every command is served), 'end' after quit()", async () => {
+  const svc = openService(ctx.redis, { enabled: false });
+  assert.equal(svc.status, 'ready');
+  await svc.set(uniqueKey('memory'), 'v');
+  assert.equal(svc.status, 'ready');
+  await svc.quit();
+  assert.equal(svc.status, 'end');
+});

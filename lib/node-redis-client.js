@@ -65,8 +65,9 @@ class NodeRedisClient {
     return status !== 'end' && status !== 'wait';
   }
 
+  /** Commands are served now: connected, or memory mode by choice. */
   get isReady() {
-    return this._service.isConnected;
+    return this._service.status === 'ready';
   }
 
   async connect() {

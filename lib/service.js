@@ -142,10 +142,11 @@ class RedisService extends EventEmitter {
     return this._native.isConnected;
   }
 
-  /** ioredis' status: 'wait' (lazy, not yet used), 'connecting', 'ready', 'reconnecting' or 'end'. */
+  /** ioredis' status: 'wait' (lazy, not yet used), 'connecting', 'ready', 'reconnecting' or 'end'.
+   * Memory mode by choice (`enabled: false`) is 'ready': every command is served. */
   get status() {
     if (this._status === 'end') return 'end';
-    if (this.isConnected) return 'ready';
+    if (this.isConnected || this._info.enabled === false) return 'ready';
     return this._status === 'ready' ? 'reconnecting' : this._status;
   }
 
