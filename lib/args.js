@@ -70,7 +70,7 @@ function setArgsV5(args, o) {
   else if (EXPIRATIONS.includes(type)) args.push(type, positive(e.value, type));
   else if (e !== undefined) throw argumentError(`set: expiration.type must be one of EX, PX, EXAT, PXAT, KEEPTTL (got ${String(type)})`);
   if (o.condition !== undefined) {
-    if (!CONDITIONS.includes(o.condition)) throw argumentError(`set: condition must be NX or XX (got ${String(o.condition)})`);
+    if (!CONDITIONS.includes(o.condition)) throw argumentError(`set: condition must be NX, XX or IFEQ (got ${String(o.condition)})`);
     args.push(o.condition);
     if (o.condition === 'IFEQ') args.push(checkValue(o.matchValue, 'set matchValue'));
   } else if (o.NX) args.push('NX');

@@ -1,7 +1,7 @@
 'use strict';
-// The Lua scripts of the patterns: read once from ./lua at load, run with EVALSHA and
-// re-sent with EVAL when the server answers NOSCRIPT (first use, SCRIPT FLUSH, a failover
-// to a replica that never saw the script).
+// Lua scripts, run with EVALSHA and re-sent with EVAL when the server answers NOSCRIPT (first
+// use, SCRIPT FLUSH, a failover to a replica that never saw the script): the patterns' (read
+// once from ./lua at load) and those of defineCommand (commands.js).
 
 const fs = require('fs');
 const path = require('path');
