@@ -45,6 +45,12 @@ onEachDeployment((d) => {
         assert.equal((await rl.consume('user-2')).remainingPoints, 2, 'another key has its own budget');
       });
 
+      test('rejectIfRedisNotReady reads the ioredis status: served while ready', async () => {
+        const rl = limiter({ rejectIfRedisNotReady: true });
+        assert.equal(d.svc.status, 'ready');
+        assert.equal((await rl.consume('user-1')).remainingPoints, 2);
+      });
+
       test('get, delete', async () => {
         const rl = limiter();
         assert.equal(await rl.get('nobody'), null);
