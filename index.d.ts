@@ -1,6 +1,7 @@
 // Public types of resilis (the facade in lib/). The native binding's own
 // declarations are generated into binding.d.ts by `napi build`.
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 
 export type RedisValue = string | number | Buffer;
 export type RedisKey = string | Buffer;
@@ -88,6 +89,10 @@ export interface SetOptions {
   EX?: number; PX?: number; EXAT?: number; PXAT?: number;
   ex?: number; px?: number;
   NX?: boolean; XX?: boolean; KEEPTTL?: boolean; GET?: boolean;
+  /** node-redis v5's shape (wins over EX/PX/... when given). */
+  expiration?: { type: 'EX' | 'PX' | 'EXAT' | 'PXAT'; value: number } | { type: 'KEEPTTL' } | 'KEEPTTL';
+  /** node-redis v5's shape (wins over NX/XX when given). */
+  condition?: 'NX' | 'XX';
 }
 
 export interface PipelineCommand {
@@ -232,7 +237,7 @@ export interface ChainableBatch {
 }
 
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL. */
+  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _UNSUPPORTED, ... (README: Errors). */
   code: string;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';
@@ -251,7 +256,20 @@ export class RedisService extends EventEmitter {
   disconnect(): Promise<void>;
   quit(): Promise<'OK'>;
   readonly isConnected: boolean;
-  readonly status: string;
+  /** ioredis' status: 'wait' (lazy, not used yet), 'connecting', 'ready', 'reconnecting', 'end' (after quit/disconnect). */
+  readonly status: 'wait' | 'connecting' | 'ready' | 'reconnecting' | 'end';
+  /** The options this service was created with (ioredis' `options`). */
+  readonly options: RedisServiceOptions;
+  /** A new service with the same options (`overrides` on top) and connections of its own (ioredis' duplicate()). */
+  duplicate(overrides?: RedisServiceOptions): RedisService;
+  /**
+   * ioredis' defineCommand: adds `service[name](...keys, ...args)` and `service[name + 'Buffer']`,
+   * run by EVALSHA (EVAL once on NOSCRIPT). Without `numberOfKeys` the first argument is the number
+   * of keys. TypeScript callers reach the new methods through a cast or a declaration merge.
+   */
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void;
+  /** ioredis' scanStream: a Readable (object mode) of key arrays, one per SCAN reply, every master of a cluster. */
+  scanStream(options?: { match?: string; count?: number; type?: string }): Readable;
   ping(): Promise<boolean>;
   ping(message: RedisValue): Promise<string | false>;
   getClient(): NodeRedisClient;
@@ -302,6 +320,7 @@ export class RedisService extends EventEmitter {
   hGet(key: RedisKey, field: RedisValue): Promise<string | null>;
   hmget(key: RedisKey, ...fields: Array<RedisValue | RedisValue[]>): Promise<Array<string | null>>;
   hgetall(key: RedisKey): Promise<Record<string, string>>;
+  hgetallBuffer(key: RedisKey): Promise<Record<string, Buffer>>;
   hGetAll(key: RedisKey): Promise<Record<string, string>>;
   hdel(key: RedisKey, ...fields: Array<RedisValue | RedisValue[]>): Promise<number>;
   hDel(key: RedisKey, ...fields: Array<RedisValue | RedisValue[]>): Promise<number>;
@@ -379,6 +398,8 @@ export class RedisService extends EventEmitter {
   eval(script: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
   evalsha(sha: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
   evalsha(sha: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
   /** Replies in order; an error reply stands in its place as an Error. */
   pipeline(commands: PipelineCommand[]): Promise<unknown[]>;
   pipeline(): ChainableBatch;
@@ -387,14 +408,52 @@ export class RedisService extends EventEmitter {
   callBuffer(command: string, ...args: Array<RedisValue | RedisValue[]>): Promise<unknown>;
 }
 
-/** node-redis (v4) flavoured view returned by getClient(). */
-export interface NodeRedisClient extends Omit<RedisService, 'sIsMember' | 'expire' | 'hExists'> {
+/** getClient()'s multi(): node-redis' batch. exec() resolves the replies themselves and rejects when one
+ * is an error (the error carries `replies` and `errorIndexes`); exec(true) runs it as a pipeline. */
+export interface NodeRedisMulti {
+  addCommand(name: string, args?: RedisValue[]): this;
+  readonly length: number;
+  exec(execAsPipeline?: boolean): Promise<unknown[]>;
+  execAsPipeline(): Promise<unknown[]>;
+  [command: string]: any;
+}
+
+export type BufferListener = (message: Buffer, channel: Buffer) => void;
+
+type NodeRedisOwn = 'multi' | 'scan' | 'ping' | 'connect' | 'quit' | 'duplicate' | 'subscribe' | 'pSubscribe'
+  | 'sSubscribe' | 'unsubscribe' | 'pUnsubscribe' | 'sUnsubscribe';
+
+/** node-redis (v5) view returned by getClient(): the service's commands plus node-redis' own shapes. */
+export interface NodeRedisClient extends Omit<RedisService, NodeRedisOwn> {
+  /** False after quit(), close() or destroy() (and before the first use of a lazy service). */
   readonly isOpen: boolean;
   readonly isReady: boolean;
-  sIsMember(key: RedisKey, member: RedisValue): Promise<boolean>;
-  hExists(key: RedisKey, field: RedisValue): Promise<boolean>;
-  expire(key: RedisKey, seconds: number): Promise<boolean>;
+  connect(): Promise<NodeRedisClient>;
+  quit(): Promise<'OK'>;
+  close(): Promise<void>;
+  destroy(): void;
+  /** A client over a new service with the same options: its own connections. */
+  duplicate(overrides?: RedisServiceOptions): NodeRedisClient;
+  ping(message?: RedisValue): Promise<string>;
+  hExists(key: RedisKey, field: RedisValue): Promise<number>;
+  pTTL(key: RedisKey): Promise<number>;
+  mGet(keys: RedisKey[]): Promise<Array<string | null>>;
+  evalSha(sha: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
   sendCommand(args: RedisValue[]): Promise<unknown>;
+  multi(): NodeRedisMulti;
+  scan(cursor: number | string, options?: { MATCH?: string; COUNT?: number; TYPE?: string }): Promise<{ cursor: string; keys: string[] }>;
+  /** One array of keys per SCAN reply, over every master of a cluster. */
+  scanIterator(options?: { MATCH?: string; COUNT?: number; TYPE?: string }): AsyncIterableIterator<string[]>;
+  /** `bufferMode`: the listener gets Buffers. */
+  subscribe(channels: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
+  subscribe(channels: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
+  pSubscribe(patterns: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
+  pSubscribe(patterns: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
+  sSubscribe(channels: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
+  sSubscribe(channels: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
+  unsubscribe(channels?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  pUnsubscribe(patterns?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  sUnsubscribe(channels?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
 }
 
 export function createRedisService(options?: RedisServiceOptions): RedisService;

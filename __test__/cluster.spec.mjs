@@ -129,6 +129,19 @@ test('cross-slot del and exists count keys on every master', async () => {
   for (const s of await storedOnOwners(keys)) assert.equal(s.value, '', `${s.key} still on ${s.owner}`);
 });
 
+test('multi() on a key of every master runs the transaction on that key\'s master and resolves its replies', async () => {
+  const svc = clusterService();
+  const tags = await tagPerMaster('multi');
+  for (const [port, tag] of tags) {
+    const [k, other] = [uniqueKey(`${tag}:a`), uniqueKey(`${tag}:b`)];
+    const replies = await settleWithin(svc.multi().set(k, '1').incr(k).set(other, 'x').pttl(k).exec(), 10000, 'multi');
+    assert.deepEqual(replies, [[null, 'OK'], [null, 2], [null, 'OK'], [null, -1]], `transaction on the master ${port}`);
+    const owner = await cluster.masterForKey(k);
+    assert.equal(owner.port, port);
+    assert.equal(await owner.cli('get', k), '2');
+  }
+});
+
 test('REDIS_CLUSTER_SCALE_READS=slave (seed 001) sends reads to the replicas', async () => {
   const keys = await writeKeys(clusterService(), 'scale', 30, 'r:');
   for (const m of cluster.masters()) await m.cli('wait', '1', '2000');

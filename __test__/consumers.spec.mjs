@@ -202,11 +202,22 @@ async function main(): Promise<void> {
   const client = svc.getClient();
   await client.lPush('l', 'x');
   await client.zAdd('z', [{ score: 1, value: 'a' }]);
-  const isMember: boolean = await client.sIsMember('s', 'a');
+  const isMember: number = await client.sIsMember('s', 'a');
   const tx = client.multi();
   tx.incr('rl');
   tx.expire('rl', 60);
-  const txResults = await tx.exec();
+  const txResults: unknown[] = await tx.exec();
+  await client.set('sess', 'v', { expiration: { type: 'EX', value: 60 } });
+  await client.set('sess', 'v', { condition: 'NX', GET: true });
+  for await (const keys of client.scanIterator({ MATCH: 'sess:*', COUNT: 100 })) void (keys satisfies string[]);
+  await client.subscribe('ch', (m: string, c: string) => void [m, c]);
+  await client.subscribe('ch', (m: Buffer) => void m, true);
+  const dupClient = await client.duplicate().connect();
+  await dupClient.close();
+  svc.defineCommand('myIncr', { numberOfKeys: 1, lua: 'return 1' });
+  const status: 'wait' | 'connecting' | 'ready' | 'reconnecting' | 'end' = svc.status;
+  for await (const keys of svc.duplicate({ lazyConnect: true }).scanStream({ match: 'k*', count: 10 })) void keys;
+  const buf: Record<string, Buffer> = await svc.hgetallBuffer('h');
 
   const single = getRedisService({ enabled: true });
   await redisService.get('x');
@@ -228,7 +239,7 @@ async function main(): Promise<void> {
   await svc.disconnect();
   await svc.quit();
   void [connected, pong, v, b, ok1, ok2, ok3, ok4, many, n1, n2, n3, n4, n5, all, f, list, members, score, receivers,
-    replies, count, raw, evald, isMember, txResults, single, healthy, inst];
+    replies, count, raw, evald, isMember, txResults, status, buf, single, healthy, inst];
 }
 void main;
 

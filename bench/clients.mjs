@@ -57,7 +57,7 @@ async function ioredisAdapter({ host, port }) {
 
 /** node-redis v4, one connection. */
 async function nodeRedisAdapter({ url }) {
-  const { createClient } = await import('redis');
+  const { createClient } = await import('redis4');
   const client = createClient({ url });
   client.on('error', () => {});
   return {

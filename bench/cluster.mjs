@@ -43,7 +43,7 @@ const CLUSTER_CLIENTS = {
     return adapt(cluster, 'quit');
   },
   async redis(nodes) {
-    const { createCluster } = await import('redis');
+    const { createCluster } = await import('redis4');
     const cluster = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) });
     cluster.on('error', () => {});
     return adapt(cluster, 'quit');

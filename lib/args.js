@@ -41,6 +41,7 @@ function setArgs(key, value, rest) {
   }
   if (typeof opt === 'object' && !Buffer.isBuffer(opt)) {
     const o = opt;
+    if (o.expiration !== undefined || o.condition !== undefined) return setArgsV5(args, o);
     const ex = o.EX ?? o.ex;
     const px = o.PX ?? o.px;
     const exat = o.EXAT ?? o.exat;
@@ -56,6 +57,26 @@ function setArgs(key, value, rest) {
     return args;
   }
   return args.concat(flatten(rest, 'set'));
+}
+
+const EXPIRATIONS = ['EX', 'PX', 'EXAT', 'PXAT'];
+const CONDITIONS = ['NX', 'XX', 'IFEQ'];
+
+/** node-redis v5: { expiration: { type, value } | 'KEEPTTL', condition: 'NX' | 'XX', GET }. */
+function setArgsV5(args, o) {
+  const e = o.expiration;
+  const type = typeof e === 'string' ? e : e && e.type;
+  if (type === 'KEEPTTL') args.push('KEEPTTL');
+  else if (EXPIRATIONS.includes(type)) args.push(type, positive(e.value, type));
+  else if (e !== undefined) throw argumentError(`set: expiration.type must be one of EX, PX, EXAT, PXAT, KEEPTTL (got ${String(type)})`);
+  if (o.condition !== undefined) {
+    if (!CONDITIONS.includes(o.condition)) throw argumentError(`set: condition must be NX, XX or IFEQ (got ${String(o.condition)})`);
+    args.push(o.condition);
+    if (o.condition === 'IFEQ') args.push(checkValue(o.matchValue, 'set matchValue'));
+  } else if (o.NX) args.push('NX');
+  else if (o.XX) args.push('XX');
+  if (o.GET) args.push('GET');
+  return args;
 }
 
 function positive(n, name) {

@@ -5,6 +5,8 @@
 
 const A = require('./args');
 const { argumentError } = require('./errors');
+const { script, runScript } = require('./patterns/scripts');
+const { scriptLoad } = require('./nodes');
 
 /** [1, 'a', 2, 'b'] -> { 1: 'a', 2: 'b' } (HGETALL, CONFIG GET ...). */
 function pairsToObject(reply) {
@@ -59,6 +61,51 @@ function rejectOnThrow(proto, methods) {
   }
 }
 
+/** call() and callBuffer(): SCRIPT LOAD goes to every cluster master (rate-limit-redis loads its
+ * script with it, then runs EVALSHA on the key's master). */
+function sendAny(service, command, args, buffers) {
+  if (typeof command !== 'string' || command.length === 0) throw argumentError('call: command must be a non-empty string');
+  const flat = A.flatten(args, command);
+  if (/^script$/i.test(command) && /^load$/i.test(String(flat[0]))) return scriptLoad(service, flat, buffers);
+  return service._send(command, flat, buffers);
+}
+
+/**
+ * ioredis' defineCommand: adds `this[name](...keys, ...args)` and `this[name + 'Buffer']`
+ * running `lua` by EVALSHA (EVAL once on NOSCRIPT), and `multi()[name]` / `pipeline()[name]`.
+ * Without `numberOfKeys` the first argument is the number of keys. Arrays are flattened one
+ * level, as in ioredis.
+ */
+function defineCommand(name, { numberOfKeys, lua } = {}) {
+  if (typeof name !== 'string' || name.length === 0) throw argumentError('defineCommand: name must be a non-empty string');
+  if (typeof lua !== 'string') throw argumentError(`defineCommand ${name}: lua must be a string`);
+  if (numberOfKeys != null && !(Number.isInteger(numberOfKeys) && numberOfKeys >= 0)) {
+    throw argumentError(`defineCommand ${name}: numberOfKeys must be a non-negative integer`);
+  }
+  const defined = script(name, lua);
+  /** A call's arguments as [keys, argv]. */
+  const split = (args) => {
+    const flat = A.flatten(args, name);
+    const n = numberOfKeys ?? Number(flat.shift());
+    if (!(Number.isInteger(n) && n >= 0 && n <= flat.length)) {
+      throw argumentError(`${name}: expected ${numberOfKeys ?? 'a number of'} keys, got ${flat.length} arguments`);
+    }
+    return [flat.slice(0, n), flat.slice(n)];
+  };
+  const run = (service, args, buffers) => runScript(service, defined, ...split(args), { buffers });
+  const method = (buffers) => function (...args) {
+    try {
+      return run(this, args, buffers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+  this[name] = method(false);
+  this[`${name}Buffer`] = method(true);
+  // multi() and pipeline() offer it too (multi.js).
+  (this._defined ??= new Map()).set(name, { script: defined, split });
+}
+
 function install(proto) {
   // The hottest methods (get, incr, hget, ...) build one argument array and
   // catch their own argument errors, so no wrapper sits on their path.
@@ -99,6 +146,10 @@ function install(proto) {
     async hgetall(key) {
       return pairsToObject(await this._send('hgetall', [A.checkKey(key, 'hgetall')]));
     },
+    /** The values as Buffers (field names stay strings, as in ioredis). */
+    async hgetallBuffer(key) {
+      return pairsToObject(await this._send('hgetall', [A.checkKey(key, 'hgetallBuffer')], true));
+    },
     zadd(key, ...rest) {
       return this._send('zadd', A.zaddArgs(key, rest));
     },
@@ -116,6 +167,12 @@ function install(proto) {
     },
     evalsha(sha, ...rest) {
       return this._send('evalsha', A.evalArgs(sha, rest, 'evalsha'));
+    },
+    evalBuffer(source, ...rest) {
+      return this._send('eval', A.evalArgs(source, rest, 'evalBuffer'), true);
+    },
+    evalshaBuffer(sha, ...rest) {
+      return this._send('evalsha', A.evalArgs(sha, rest, 'evalshaBuffer'), true);
     },
     /** mset({ k: v }, ttlSeconds?) or mset(k, v, k, v). TTL makes it one MULTI. */
     async mset(...rest) {
@@ -150,18 +207,17 @@ function install(proto) {
     },
     /** Any command: call('OBJECT', 'ENCODING', 'k'). */
     call(command, ...args) {
-      if (typeof command !== 'string' || command.length === 0) {
-          throw argumentError('call: command must be a non-empty string');
-      }
-      return this._send(command, A.flatten(args, command));
+      return sendAny(this, command, args, false);
     },
     callBuffer(command, ...args) {
-      return this._send(command, A.flatten(args, command), true);
+      return sendAny(this, command, args, true);
     },
   });
+  // Thrown, not rejected: a bad definition is a programming error at startup.
+  proto.defineCommand = defineCommand;
   for (const [alias, target] of Object.entries(CAMEL)) {
     if (!proto[alias]) proto[alias] = proto[target];
   }
 }
 
-module.exports = { install, pairsToObject };
+module.exports = { install, pairsToObject, CAMEL };

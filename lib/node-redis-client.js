@@ -1,56 +1,183 @@
 'use strict';
-// getClient(): a node-redis (v4) flavoured view of the same service, for
-// code written as `client.lPush(...)`, `client.sIsMember(...)` (boolean),
-// `client.zAdd(key, [{ score, value }])`, `client.multi()...exec()`.
+// getClient(): a node-redis (v5) view of the same service, for code and libraries written
+// against node-redis (connect-redis, rate-limiter-flexible with useRedisPackage, rate-limit-redis):
+// camelCase commands, v5's reply shapes (numbers where v4 had booleans, scan -> { cursor, keys },
+// flat multi() results) and its option objects (set's { expiration, condition, GET }).
+// Any other property falls through to the service (ioredis names stay reachable); a node-redis
+// command method that neither has rejects with ERR_RESILIS_UNSUPPORTED naming it.
+
+const { Multi } = require('./multi');
+const { scanPages } = require('./nodes');
+const { makeError, argumentError } = require('./errors');
+
+/** node-redis' multi(): exec() and execAsPipeline() resolve the replies themselves; an error
+ * reply rejects the whole batch (node-redis' MultiErrorReply: `replies`, `errorIndexes`). */
+class NodeRedisMulti extends Multi {
+  async exec(execAsPipeline = false) {
+    return flat(await this._run(execAsPipeline ? false : this._transaction));
+  }
+
+  async execAsPipeline() {
+    return flat(await this._run(false));
+  }
+}
+
+function flat(replies) {
+  const errorIndexes = [];
+  replies.forEach((r, i) => r instanceof Error && errorIndexes.push(i));
+  if (errorIndexes.length === 0) return replies;
+  const first = replies[errorIndexes[0]];
+  const err = makeError(first.code || 'ERR_RESILIS_REPLY', `${errorIndexes.length} of ${replies.length} commands failed: ${first.message}`, 'yes');
+  err.replies = replies;
+  err.errorIndexes = errorIndexes;
+  throw err;
+}
+
+function unsupported(method) {
+  return () => Promise.reject(makeError('ERR_RESILIS_UNSUPPORTED',
+    `getClient().${method}() is a node-redis command resilis does not offer; send it with sendCommand([...])`, 'no'));
+}
+
+/** scanIterator's and scan's options: node-redis spells them in capitals. */
+function scanOptions(o = {}) {
+  return { match: o.MATCH, count: o.COUNT, type: o.TYPE };
+}
 
 class NodeRedisClient {
   constructor(service) {
     this._service = service;
+    this._bufferListeners = new WeakMap();
     return new Proxy(this, {
       get(target, prop) {
         if (prop in target) return target[prop];
-        const fn = service[prop];
-        return typeof fn === 'function' ? fn.bind(service) : fn;
+        const value = service[prop];
+        if (value !== undefined) return typeof value === 'function' ? value.bind(service) : value;
+        // Only node-redis' command names: feature checks (`client.status`, `then`, ...) stay undefined.
+        if (typeof prop === 'string' && require('./node-redis-commands').has(prop)) return unsupported(prop);
+        return undefined;
       },
     });
   }
 
+  /** Open until quit(), close() or destroy() (a lazy service is not open before its first use). */
   get isOpen() {
-    return true;
+    const status = this._service.status;
+    return status !== 'end' && status !== 'wait';
   }
 
+  /** Commands are served now: connected, or memory mode by choice. */
   get isReady() {
-    return this._service.isConnected;
+    return this._service.status === 'ready';
   }
 
-  async sIsMember(key, member) {
-    return (await this._service.sismember(key, member)) === 1;
+  async connect() {
+    await this._service.connect();
+    return this;
   }
 
-  async hExists(key, field) {
-    return (await this._service.hexists(key, field)) === 1;
-  }
-
-  async expire(key, seconds) {
-    return (await this._service.expire(key, seconds)) === 1;
-  }
-
-  /** node-redis: sendCommand(['SET', 'k', 'v']). */
-  sendCommand(args) {
-    const [name, ...rest] = args;
-    return this._service.call(name, ...rest);
-  }
-
-  multi() {
-    return this._service.multi();
-  }
-
-  connect() {
-    return this._service.connect();
+  /** A client over a new service with the same options (`overrides` on top): its own connections. */
+  duplicate(overrides) {
+    return this._service.duplicate(overrides).getClient();
   }
 
   quit() {
     return this._service.quit();
+  }
+
+  /** node-redis v5: waits for pending commands, then closes. */
+  async close() {
+    await this._service.quit();
+  }
+
+  /** node-redis v5: closes at once (synchronously in node-redis; the connections close in the background here). */
+  destroy() {
+    this._service.disconnect().catch(() => {});
+  }
+
+  on(event, listener) {
+    this._service.on(event, listener);
+    return this;
+  }
+
+  once(event, listener) {
+    this._service.once(event, listener);
+    return this;
+  }
+
+  off(event, listener) {
+    this._service.off(event, listener);
+    return this;
+  }
+
+  /** node-redis: PING resolves 'PONG' (the service's ping() resolves a boolean). */
+  ping(message) {
+    return message === undefined ? this._service.call('PING') : this._service.call('PING', message);
+  }
+
+  /** node-redis: sendCommand(['SET', 'k', 'v']). */
+  sendCommand(args) {
+    if (!Array.isArray(args) || args.length === 0) {
+      return Promise.reject(argumentError('sendCommand: expected an array such as [\'GET\', \'key\']'));
+    }
+    const [name, ...rest] = args;
+    return this._service.call(String(name), ...rest);
+  }
+
+  multi() {
+    return new NodeRedisMulti(this._service, true);
+  }
+
+  /** scan(cursor, { MATCH, COUNT, TYPE }) -> { cursor, keys } (node-redis v4 and v5). */
+  async scan(cursor, options) {
+    const [next, keys] = await this._service.scan(cursor, scanOptions(options));
+    return { cursor: String(next), keys };
+  }
+
+  /** Yields an array of keys per SCAN reply (v5), over every master of a cluster. */
+  async *scanIterator(options) {
+    yield* scanPages(this._service, scanOptions(options));
+  }
+
+  subscribe(channels, listener, bufferMode) {
+    return this._service.subscribe(channels, this._listener(listener, bufferMode));
+  }
+
+  pSubscribe(patterns, listener, bufferMode) {
+    return this._service.psubscribe(patterns, this._listener(listener, bufferMode));
+  }
+
+  sSubscribe(channels, listener, bufferMode) {
+    return this._service.ssubscribe(channels, this._listener(listener, bufferMode));
+  }
+
+  unsubscribe(channels, listener, bufferMode) {
+    return this._service.unsubscribe(...this._unsubscribeArgs(channels, listener, bufferMode));
+  }
+
+  pUnsubscribe(patterns, listener, bufferMode) {
+    return this._service.punsubscribe(...this._unsubscribeArgs(patterns, listener, bufferMode));
+  }
+
+  sUnsubscribe(channels, listener, bufferMode) {
+    return this._service.sunsubscribe(...this._unsubscribeArgs(channels, listener, bufferMode));
+  }
+
+  /** bufferMode: the listener gets (message, channel) as Buffers; the same wrapper each time,
+   * so unsubscribing with the listener finds it. */
+  _listener(listener, bufferMode) {
+    if (!bufferMode || typeof listener !== 'function') return listener;
+    let wrapped = this._bufferListeners.get(listener);
+    if (!wrapped) {
+      wrapped = (message, channel) => listener(Buffer.from(message), Buffer.from(channel));
+      this._bufferListeners.set(listener, wrapped);
+    }
+    return wrapped;
+  }
+
+  _unsubscribeArgs(names, listener, bufferMode) {
+    const args = names === undefined ? [] : [names];
+    const fn = bufferMode ? this._bufferListeners.get(listener) : listener;
+    return typeof fn === 'function' ? [...args, fn] : args;
   }
 }
 

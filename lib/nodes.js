@@ -1,6 +1,6 @@
 'use strict';
 // Per-node access for topology-aware callers: scanNodes() (one scanner per
-// cluster primary, for keyspace-wide SCAN) and the topology report that
+// cluster primary, for keyspace-wide SCAN), scanPages() over them, SCRIPT LOAD on each, and the topology report that
 // healthCheck() and getStats() include.
 
 const A = require('./args');
@@ -64,6 +64,33 @@ async function topologyReport(service, limitMs) {
   }
 }
 
+/**
+ * Every page of a keyspace-wide SCAN: `[keys]` per reply, one node after the other (each
+ * master of a cluster, see scanNodes below). `opts`: `{ match, count, type }` as scan() takes them.
+ */
+async function* scanPages(service, opts) {
+  const nodes = typeof service.scanNodes === 'function' ? await service.scanNodes() : [service];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, opts);
+      cursor = String(next);
+      yield keys;
+    } while (cursor !== '0');
+  }
+}
+
+/**
+ * SCRIPT LOAD on every master of a cluster (EVALSHA runs on the master of its first key, which
+ * must know the script), or on the one keyspace; resolves the digest. `args`: ['LOAD', source].
+ */
+async function scriptLoad(service, args, buffers) {
+  const addresses = await nativeCall(service, 'scanNodes');
+  if (!Array.isArray(addresses) || addresses.length === 0) return service._send('script', args, buffers);
+  const digests = await Promise.all(addresses.map((a) => sendToNode(service, a, 'script', args, buffers)));
+  return digests[0];
+}
+
 function installNodes(proto) {
   /**
    * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
@@ -75,6 +102,13 @@ function installNodes(proto) {
     if (!Array.isArray(addresses) || addresses.length === 0) return [this];
     return addresses.map((a) => new NodeScanner(this, a));
   };
+
+  /** ioredis' scanStream({ match, count, type }): a Readable (object mode) of key arrays, one
+   * per SCAN reply, over every master of a cluster. */
+  proto.scanStream = function scanStream(opts = {}) {
+    const { Readable } = require('stream');
+    return Readable.from(scanPages(this, opts));
+  };
 }
 
-module.exports = { installNodes, topologyReport, NodeScanner };
+module.exports = { installNodes, topologyReport, NodeScanner, scanPages, scriptLoad };

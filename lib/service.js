@@ -32,6 +32,9 @@ function optionsJson(options) {
   });
 }
 
+// The core's lifecycle events, as ioredis' status.
+const STATUS_OF_EVENT = { connect: 'ready', ready: 'ready', reconnecting: 'reconnecting', end: 'end' };
+
 function parseInfo(text) {
   const out = {};
   for (const line of String(text || '').split('\n')) {
@@ -42,16 +45,20 @@ function parseInfo(text) {
 }
 
 class RedisService extends EventEmitter {
-  constructor(options = {}) {
+  /** `env`: the REDIS_* / UPSTASH_* variables to read (process.env's by default; duplicate() passes its own). */
+  constructor(options = {}, env = redisEnv()) {
     super();
     let native;
     const onWake = (results, status, value) => this._dispatcher.onWake(results, status, value);
     try {
-      native = new NativeService(optionsJson(options), redisEnv(), onWake);
+      native = new NativeService(optionsJson(options), env, onWake);
     } catch (err) {
       throw fromNativeThrow(err);
     }
     this._native = native;
+    /** The options this service was made with (ioredis' `options`; duplicate() reuses them). */
+    this.options = { ...options };
+    this._env = env;
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
     this._dispatcher.onMessage = (kind, channel, pattern, payload) => {
@@ -59,6 +66,7 @@ class RedisService extends EventEmitter {
     };
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
+    this._status = this._info.lazyConnect ? 'wait' : 'connecting';
     if (this._info.nearCache) require('./near-cache').installNearCache(this);
     if (!this._info.lazyConnect) {
       this.connect().catch((err) => {
@@ -77,6 +85,7 @@ class RedisService extends EventEmitter {
 
   /** `connect` and `ready` are emitted by the core when a connection is made. */
   async connect() {
+    if (this._status !== 'ready') this._status = 'connecting';
     await this._dispatcher.lifecycle('connect');
   }
 
@@ -84,6 +93,13 @@ class RedisService extends EventEmitter {
     // Subscriptions end with the subscriber connection (and stop keeping the process alive).
     if (this._subs) this._subs.reset();
     await this._dispatcher.lifecycle('disconnect');
+    this._status = 'end';
+  }
+
+  /** A new service with the same configuration (options, `overrides` on top, and the environment
+   * this one read) and connections of its own: what a subscriber or a blocking command needs. */
+  duplicate(overrides) {
+    return new this.constructor({ ...this.options, ...overrides }, this._env);
   }
 
   /** Core events arrive with the results; `error` is only emitted when
@@ -95,6 +111,7 @@ class RedisService extends EventEmitter {
     } catch {
       payload = null;
     }
+    if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;
       const { makeError } = require('./errors');
@@ -125,9 +142,12 @@ class RedisService extends EventEmitter {
     return this._native.isConnected;
   }
 
-  /** ioredis-compatible status string. */
+  /** ioredis' status: 'wait' (lazy, not yet used), 'connecting', 'ready', 'reconnecting' or 'end'.
+   * Memory mode by choice (`enabled: false`) is 'ready': every command is served. */
   get status() {
-    return this.isConnected ? 'ready' : 'wait';
+    if (this._status === 'end') return 'end';
+    if (this.isConnected || this._info.enabled === false) return 'ready';
+    return this._status === 'ready' ? 'reconnecting' : this._status;
   }
 
   /** pipeline([{ command, args }]) -> replies in order; an error reply stands as an Error. */

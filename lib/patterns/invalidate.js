@@ -2,24 +2,15 @@
 // invalidatePattern: SCAN ... MATCH ... COUNT and UNLINK in batches, never KEYS.
 
 const V = require('./validate');
+const { scanPages } = require('../nodes');
 
 const SCAN_COUNT = 500;
 
-/**
- * Calls `onBatch(keys, node)` for every batch of keys matching `pattern` on every node that
- * holds keys: each master of a cluster when the service offers `scanNodes()` (the services
- * it returns scan one node each), else the service itself. The one place to change for
- * per-master scanning.
- */
+/** Calls `onBatch(keys)` for every non-empty batch of keys matching `pattern` on every node
+ * that holds keys (each master of a cluster: nodes.js scanPages). */
 async function scanAll(service, pattern, onBatch) {
-  const nodes = typeof service.scanNodes === 'function' ? await service.scanNodes() : [service];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, { match: pattern, count: SCAN_COUNT });
-      cursor = String(next);
-      if (keys.length) await onBatch(keys, node);
-    } while (cursor !== '0');
+  for await (const keys of scanPages(service, { match: pattern, count: SCAN_COUNT })) {
+    if (keys.length) await onBatch(keys);
   }
 }
 

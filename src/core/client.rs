@@ -561,14 +561,19 @@ impl RedisClients {
       *slot = Some(client);
     }
     let client = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "no transaction connection"))?;
-    let hash = cmds.first().map(|c| c.to_custom().cluster_hash).unwrap_or(fred::types::ClusterHash::Random);
+    // On a cluster, MULTI, every queued command and EXEC go to one node: the one of the first
+    // key's slot (slot 0's without keys). An offset into MULTI's empty arguments names no key.
+    let slot = cmds.iter().find_map(|c| c.slot_key()).map(topology::cluster::slot_of_value).unwrap_or(0);
+    let hash = fred::types::ClusterHash::Custom(slot);
     let marker = |name: &'static str| fred::types::CustomCommand::new_static(name, hash.clone(), false);
     let count = cmds.len();
     // Polled in order by join_all, so the commands are written in order.
     let mut sends = Vec::with_capacity(count + 2);
     sends.push(client.custom_raw::<Value>(marker("MULTI"), Vec::new()));
     for cmd in cmds {
-      sends.push(client.custom_raw::<Value>(cmd.to_custom(), cmd.args));
+      let mut custom = cmd.to_custom();
+      custom.cluster_hash = hash.clone();
+      sends.push(client.custom_raw::<Value>(custom, cmd.args));
     }
     sends.push(client.custom_raw::<Value>(marker("EXEC"), Vec::new()));
     let mut frames = futures::future::join_all(sends).await;
