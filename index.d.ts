@@ -291,6 +291,15 @@ export class RedisService extends EventEmitter {
   mset(record: Record<string, RedisValue>, ttlSeconds?: number): Promise<'OK'>;
   mset(...keysAndValues: RedisValue[]): Promise<'OK'>;
   del(...keys: Array<RedisKey | RedisKey[]>): Promise<number>;
+  /** Blocking commands run on a connection of their own; the last argument is the timeout in seconds (0: for ever). */
+  blpop(...keysAndTimeout: Array<RedisKey | RedisKey[] | number>): Promise<[string, string] | null>;
+  brpop(...keysAndTimeout: Array<RedisKey | RedisKey[] | number>): Promise<[string, string] | null>;
+  brpoplpush(source: RedisKey, destination: RedisKey, timeout: number): Promise<string | null>;
+  blmove(source: RedisKey, destination: RedisKey, from: 'LEFT' | 'RIGHT', to: 'LEFT' | 'RIGHT', timeout: number): Promise<string | null>;
+  bzpopmin(...keysAndTimeout: Array<RedisKey | RedisKey[] | number>): Promise<[string, string, string] | null>;
+  bzpopmax(...keysAndTimeout: Array<RedisKey | RedisKey[] | number>): Promise<[string, string, string] | null>;
+  /** `xread('COUNT', 10, 'BLOCK', 5000, 'STREAMS', 'stream', '$')`: with BLOCK, on a connection of its own. */
+  xread(...args: RedisValue[]): Promise<unknown[] | null>;
   unlink(...keys: Array<RedisKey | RedisKey[]>): Promise<number>;
   exists(...keys: Array<RedisKey | RedisKey[]>): Promise<number>;
   expire(key: RedisKey, seconds: number): Promise<number>;

@@ -32,6 +32,10 @@ const KEYED = [
 // Variadic-key commands: del('a', 'b') == del(['a', 'b']).
 const MULTI_KEY = ['del', 'unlink', 'exists', 'mget', 'sinter', 'sunion', 'sdiff', 'watch'];
 
+// Blocking commands, arguments as ioredis takes them: blpop('a', 'b', 5) == blpop(['a', 'b'], 5).
+// The core runs each on a connection of its own (src/core/blocking.rs).
+const BLOCKING = ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup'];
+
 const CAMEL = {
   getDel: 'getdel', getSet: 'getset', incrBy: 'incrby', incrByFloat: 'incrbyfloat', decrBy: 'decrby',
   pExpire: 'pexpire', expireAt: 'expireat', pTTL: 'pttl',
@@ -119,7 +123,7 @@ function install(proto) {
       }
     };
   }
-  for (const name of MULTI_KEY) {
+  for (const name of [...MULTI_KEY, ...BLOCKING]) {
     proto[name] = function (...keys) {
       try {
         const flat = A.flatten(keys, name);

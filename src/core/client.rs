@@ -8,6 +8,7 @@ use fred::prelude::{Config as FredConfig, ReconnectPolicy, Server, ServerConfig,
 use fred::types::config::{ClusterDiscoveryPolicy, ConnectionConfig, Options, PerformanceConfig, TcpConfig};
 use fred::types::RespVersion;
 
+use crate::core::blocking::BlockingConnections;
 use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
@@ -21,6 +22,8 @@ pub struct RedisClients {
   connection_name: Option<String>,
   /// The connection transactions run on, opened on first use.
   tx_client: tokio::sync::Mutex<Option<fred::clients::Client>>,
+  /// Connections for blocking commands, one per call in flight.
+  blocking: BlockingConnections,
   /// Set once the reconnect listeners that re-apply the name are running.
   named: std::sync::atomic::AtomicBool,
   /// The standalone endpoint, probed before the first connect.
@@ -205,6 +208,7 @@ impl RedisClients {
       },
       named: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
+      blocking: BlockingConnections::new(config.connect_timeout, config.command_timeout),
     })
   }
 
@@ -382,7 +386,7 @@ impl RedisClients {
   /// QUIT until the command timeout.
   pub async fn quit(&self) {
     let limit = std::time::Duration::from_millis(1_000);
-    let _ = tokio::time::timeout(limit, self.quit_transaction_client()).await;
+    let _ = tokio::time::timeout(limit, self.quit_own_connections()).await;
     if let Some(replicas) = &self.replicas {
       replicas.quit().await;
     }
@@ -401,6 +405,9 @@ impl RedisClients {
   /// One command: reads to a read replica when there are any, else on the
   /// next client of the pool (round robin).
   pub async fn send(&self, cmd: Command) -> Result<Reply> {
+    if cmd.is_blocking() {
+      return self.blocking.send(self.pool.next(), cmd).await;
+    }
     if let Some(replicas) = &self.replicas {
       if topology::is_read(&cmd.name) {
         if let Some(reply) = replicas.read(&cmd).await {
@@ -604,10 +611,12 @@ impl RedisClients {
     }
   }
 
-  pub async fn quit_transaction_client(&self) {
+  /// Closes the transaction and blocking-command connections.
+  pub async fn quit_own_connections(&self) {
     if let Some(client) = self.tx_client.lock().await.take() {
       let _ = client.quit().await;
     }
+    self.blocking.close().await;
   }
 }
 
@@ -616,7 +625,6 @@ async fn set_name(client: &fred::clients::Client, name: &str) -> std::result::Re
   client.custom(cmd, vec![Value::from("SETNAME"), Value::from(name)]).await
 }
 
-/// A failure of the request itself (not a Redis error reply).
 /// fred re-sends a cluster command that was in flight on a dropped
 /// connection (the cluster keeps fred's retries: its router spends them on
 /// slot syncs and redirections). A write that is not idempotent (RPUSH,
@@ -626,6 +634,7 @@ fn never_resent() -> Options {
   Options { fail_fast: true, ..Options::default() }
 }
 
+/// A failure of the request itself (not a Redis error reply).
 fn transport_error(e: fred::error::Error) -> Error {
   Error::from(e)
 }

@@ -75,14 +75,50 @@ impl Command {
     }
   }
 
+  /// A command that may hold its connection until data arrives or its
+  /// block time runs out: BLPOP and the other B* list and sorted-set pops,
+  /// XREAD/XREADGROUP with BLOCK, WAIT and WAITAOF.
   pub fn is_blocking(&self) -> bool {
-    let n = self.name.as_bytes();
-    n.len() > 1
-      && (n[0] == b'b' || n[0] == b'B')
-      && matches!(
-        self.name.to_ascii_lowercase().as_str(),
-        "blpop" | "brpop" | "brpoplpush" | "blmove" | "bzpopmin" | "bzpopmax" | "blmpop" | "bzmpop"
-      )
+    self.block_time().is_some()
+  }
+
+  /// How long the command may block: `Some(None)` for ever (a block time
+  /// of 0), `None` for a command that does not block. An unreadable block
+  /// time counts as for ever: Redis will refuse it at once anyway.
+  pub fn block_time(&self) -> Option<Option<std::time::Duration>> {
+    use std::time::Duration;
+    let n = self.name.as_ref();
+    let is = |w: &str| n.eq_ignore_ascii_case(w);
+    let text = |v: &Value| match v {
+      Value::Bytes(b) => std::str::from_utf8(b).ok().map(str::to_string),
+      Value::String(s) => Some(s.to_string()),
+      Value::Integer(i) => Some(i.to_string()),
+      Value::Double(d) => Some(d.to_string()),
+      _ => None,
+    };
+    let seconds = |v: Option<&Value>| {
+      let s: f64 = v.and_then(text).and_then(|t| t.trim().parse().ok()).unwrap_or(0.0);
+      (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s.min(1e9)))
+    };
+    let millis = |v: Option<&Value>| {
+      let ms: u64 = v.and_then(text).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+      (ms > 0).then(|| Duration::from_millis(ms))
+    };
+    let first = n.as_bytes().first().map(u8::to_ascii_lowercase);
+    if first == Some(b'b') {
+      if ["blpop", "brpop", "brpoplpush", "blmove", "bzpopmin", "bzpopmax"].iter().any(|w| is(w)) {
+        return Some(seconds(self.args.last()));
+      }
+      if is("blmpop") || is("bzmpop") {
+        return Some(seconds(self.args.first()));
+      }
+    } else if is("xread") || is("xreadgroup") {
+      let block = self.args.iter().position(|a| text(a).is_some_and(|t| t.eq_ignore_ascii_case("block")))?;
+      return Some(millis(self.args.get(block + 1)));
+    } else if is("wait") || is("waitaof") {
+      return Some(millis(self.args.last()));
+    }
+    None
   }
 
   /// The fred command: any command, routed in a cluster by its key.
@@ -153,6 +189,16 @@ mod tests {
     assert!(c.is_blocking());
     let c = Command::new("get", vec![Value::from("k")]);
     assert!(!c.is_blocking());
+    let block = |name: &str, args: &[&str]| Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect()).block_time();
+    let secs = |s: f64| Some(Some(std::time::Duration::from_secs_f64(s)));
+    assert_eq!(block("BLPOP", &["a", "b", "2.5"]), secs(2.5));
+    assert_eq!(block("brpoplpush", &["a", "b", "0"]), Some(None), "0 blocks for ever");
+    assert_eq!(block("blmove", &["a", "b", "LEFT", "RIGHT", "1"]), secs(1.0));
+    assert_eq!(block("BZMPOP", &["3", "1", "z", "MIN"]), secs(3.0));
+    assert_eq!(block("xread", &["COUNT", "1", "BLOCK", "1500", "STREAMS", "s", "$"]), secs(1.5));
+    assert_eq!(block("XREAD", &["STREAMS", "s", "0"]), None, "XREAD without BLOCK does not block");
+    assert_eq!(block("wait", &["1", "100"]), secs(0.1));
+    assert_eq!(block("lpop", &["a"]), None);
     assert_eq!(c.first_key(), Some(&b"k"[..]));
     let written = |name: &str, args: &[&str]| {
       let mut keys = Vec::new();

@@ -1,5 +1,6 @@
 //! The pure-Rust core: configuration, the fred clients, one dispatch path.
 
+pub mod blocking;
 pub mod breaker;
 pub mod client;
 pub mod command;
