@@ -836,3 +836,4 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeService = nativeBinding.NativeService
+module.exports.DEFAULT_MAX_VALUE_BYTES = nativeBinding.DEFAULT_MAX_VALUE_BYTES

@@ -76,6 +76,12 @@ export interface RedisServiceOptions {
     volumeThreshold?: number;
     rollingWindow?: number;
   };
+  /**
+   * Bytes: a value, or a command's arguments in all, over this rejects at once with ERR_RESILIS_ARGUMENT
+   * (nothing sent). Default `DEFAULT_MAX_VALUE_BYTES` (512 MiB, Redis' default proto-max-bulk-len); set it to
+   * the server's proto-max-bulk-len if that differs. Env: REDIS_MAX_VALUE_BYTES.
+   */
+  maxValueBytes?: number;
   /** Commands waiting for replies beyond which calls reject with ERR_RESILIS_BACKPRESSURE. */
   maxInFlight?: number;
   /** Reconnect backoff bounds (ms). */
@@ -194,7 +200,11 @@ export interface ServiceStats {
   fallbacks: number;
   /** Milliseconds. */
   latency: { p50: number; p99: number };
-  replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number; inDoubt: number };
+  /**
+   * The outage journal: `rejected` writes were refused with ERR_RESILIS_FALLBACK_FULL (nothing stored);
+   * `dropped` acknowledged writes lost (always 0: kept for the shape).
+   */
+  replay: { pending: number; journaled: number; replayed: number; rejected: number; dropped: number; expired: number; inDoubt: number };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   /**
    * Bytes the call path copied, process-wide, beside the kernel's copies: argument bytes taken out of JS
@@ -218,6 +228,9 @@ export interface ServiceStats {
   error?: string;
 }
 
+/** The default of `maxValueBytes`: 512 MiB, Redis' default proto-max-bulk-len. */
+export declare const DEFAULT_MAX_VALUE_BYTES: number;
+
 /** Seed 000's `circuitBreaker.getMetrics('redis-get')`, summed over the process's services. */
 export declare const circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
@@ -232,7 +245,7 @@ export interface ChainableBatch {
 }
 
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL. */
+  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _BACKPRESSURE, _CIRCUIT_OPEN, _FALLBACK_FULL. */
   code: string;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';

@@ -48,6 +48,10 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> R
   }
 }
 
+/// `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS.
+#[napi]
+pub const DEFAULT_MAX_VALUE_BYTES: u32 = crate::core::limits::DEFAULT_MAX_VALUE_BYTES as u32;
+
 #[napi]
 pub struct NativeService {
   /// Shared with the bare `submit` function (it may outlive this object).
@@ -103,7 +107,7 @@ impl NativeService {
   pub fn submit_group(&self, id: u32, flags: u32, transaction: bool, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
     let mut pos = 0u32;
-    let mut arena = Arena::new();
+    let mut arena = Arena::new(self.dispatch.core.resilience().max_value_bytes());
     let mut cmds = Vec::new();
     while pos < batch.len() {
       match read_command(&batch, &mut pos, &mut arena) {
@@ -269,7 +273,7 @@ impl NativeService {
   pub fn node_command(&self, id: u32, flags: u32, node: String, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
     let mut pos = 0u32;
-    let cmd = match read_command(&batch, &mut pos, &mut Arena::new()) {
+    let cmd = match read_command(&batch, &mut pos, &mut Arena::new(self.dispatch.core.resilience().max_value_bytes())) {
       Ok(cmd) => cmd,
       Err(e) => return self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
     };

@@ -89,6 +89,9 @@ pub struct Config {
   pub reconnect_max_delay: Duration,
   /// Tracking-invalidated in-process reads; off by default.
   pub near_cache: Option<crate::core::near_cache::NearCacheConfig>,
+  /// A value, or a command's arguments in all, over this many bytes is
+  /// refused before any I/O (see limits.rs).
+  pub max_value_bytes: u64,
 }
 
 impl Default for Config {
@@ -125,6 +128,7 @@ impl Default for Config {
       reconnect_min_delay: Duration::from_millis(50),
       reconnect_max_delay: Duration::from_millis(2_000),
       near_cache: None,
+      max_value_bytes: crate::core::limits::DEFAULT_MAX_VALUE_BYTES,
     }
   }
 }
@@ -234,6 +238,9 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   }
   if let Some(n) = src.number("maxInFlight", "REDIS_MAX_IN_FLIGHT", 1, 100_000_000)? {
     c.max_in_flight = n as usize;
+  }
+  if let Some(n) = src.number("maxValueBytes", "REDIS_MAX_VALUE_BYTES", 1, 1 << 40)? {
+    c.max_value_bytes = n;
   }
   if let Some(d) = src.millis("reconnect.minDelay", "REDIS_RECONNECT_MIN_DELAY")? {
     c.reconnect_min_delay = d.max(Duration::from_millis(1));
@@ -869,6 +876,11 @@ mod tests {
     assert_eq!(c.max_in_flight, 1000);
     assert_eq!(c.reconnect_max_delay, Duration::from_secs(5));
     assert!(!c.fallback_mirror);
+    assert_eq!(c.max_value_bytes, crate::core::limits::DEFAULT_MAX_VALUE_BYTES);
+    let c = Config::resolve(&env(&[("REDIS_MAX_VALUE_BYTES", "2048")]), &json!({})).expect("valid");
+    assert_eq!(c.max_value_bytes, 2048);
+    let e = Config::resolve(&env(&[]), &json!({ "maxValueBytes": 0 })).err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("maxValueBytes")));
     let e = Config::resolve(&env(&[("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", "150")]), &json!({})).err().map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD")));
     let e = Config::resolve(&env(&[]), &json!({ "reconnect": { "minDelay": 500, "maxDelay": 100 } })).err().map(|e| e.message);

@@ -23,6 +23,9 @@ pub enum ErrorKind {
   Backpressure,
   /// The operation's circuit breaker is open and it has no fallback.
   CircuitOpen,
+  /// Redis is away and the outage journal cannot take this write (full,
+  /// or the write alone is over its bound): nothing was stored anywhere.
+  FallbackFull,
 }
 
 impl ErrorKind {
@@ -37,6 +40,7 @@ impl ErrorKind {
       ErrorKind::Internal => "ERR_RESILIS_INTERNAL",
       ErrorKind::Backpressure => "ERR_RESILIS_BACKPRESSURE",
       ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
+      ErrorKind::FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
     }
   }
 }

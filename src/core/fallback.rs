@@ -47,6 +47,8 @@ impl Mirror {
 pub struct Fallback {
   memory: Arc<MemoryStore>,
   journal: Journal<Command>,
+  /// Serialises the journalled writes (see `serve`).
+  order: Mutex<()>,
   policy: FallbackWrites,
   /// `None`: mirroring is off. Producers append; the mirror thread takes
   /// the whole queue every few milliseconds (no wake-up per value).
@@ -176,16 +178,26 @@ impl Fallback {
     let recently_set = Arc::new(RecentKeys::new(16 * 1024));
     let periods = [recently_read.clone(), recently_set.clone()];
     let mirror = mirror.then(|| start_mirror(memory.clone(), periods)).flatten();
-    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read, recently_set }
+    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), order: Mutex::new(()), policy, mirror, recently_read, recently_set }
   }
 
   pub fn memory(&self) -> &MemoryStore {
     &self.memory
   }
 
-  /// Answers one command from memory. Writes it accepted are journalled
-  /// for replay; commands the store cannot run fail as unavailable.
+  /// Answers one command from memory. A write is journalled for replay
+  /// before it resolves; one the journal cannot take is refused with
+  /// `FallbackFull` and leaves the store as it was (acknowledged means
+  /// stored). Commands the store cannot run fail as unavailable.
   pub fn serve(&self, cmd: &Command) -> Result<Reply> {
+    let journals = self.policy == FallbackWrites::Replay && !is_read(cmd);
+    // Admission, the store's change and the journal's append happen in
+    // one order: the journal replays writes as the store saw them.
+    let _order = journals.then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
+    let bytes = if journals { approx_size(cmd) } else { 0 };
+    if journals && !self.journal.admit(bytes) {
+      return Err(self.full_error(cmd, bytes));
+    }
     match self.memory.execute(cmd) {
       Err(e) if e.message.contains("not available while serving from memory") => Err(
         Error::new(
@@ -199,14 +211,30 @@ impl Fallback {
           // The store changed outside the mirror: no SET may be skipped as already there.
           self.recently_set.advance();
         }
-        if self.policy == FallbackWrites::Replay && !is_read(cmd) && reply != Reply::Nil {
+        if journals && reply != Reply::Nil {
           let expires = ttl_of(cmd).and_then(|t| Instant::now().checked_add(t));
-          self.journal.push(cmd.clone(), approx_size(cmd), expires);
+          self.journal.push(cmd.clone(), bytes, expires);
         }
         Ok(reply)
       },
       Err(e) => Err(e),
     }
+  }
+
+  /// Why a write was refused: the journal is full, or it alone is over the bound.
+  fn full_error(&self, cmd: &Command, bytes: usize) -> Error {
+    let max = self.journal.max_bytes();
+    let why = if bytes > max {
+      format!("the write ({bytes} bytes) is larger than the outage journal's bound ({max} bytes)")
+    } else {
+      let s = self.journal.stats();
+      format!("the outage journal is full ({} writes, {} of {max} bytes pending replay)", s.pending, s.pending_bytes)
+    };
+    Error::new(
+      ErrorKind::FallbackFull,
+      format!("Redis is unavailable and {why}: '{}' was not stored anywhere; retry once Redis is back", cmd.name),
+    )
+    .with_sent(Sent::No)
   }
 
   /// Healthy path: keeps what a plain command read or wrote in the store.
@@ -427,6 +455,25 @@ mod tests {
     assert!(f.journal_is_empty());
     let e = f.serve(&cmd("eval", &["return 1", "0"])).err().map(|e| (e.kind, e.sent));
     assert_eq!(e, Some((ErrorKind::Connection, Sent::No)));
+  }
+
+  #[test]
+  fn a_write_the_journal_cannot_take_is_refused_and_leaves_the_store_as_it_was() {
+    let f = Fallback::new(store(), FallbackWrites::Replay, 100, false);
+    let value = "v".repeat(60);
+    assert_eq!(f.serve(&cmd("set", &["a", &value])).ok(), Some(Reply::ok()));
+    // Full: refused, the store keeps the old value.
+    let e = f.serve(&cmd("set", &["a", &"w".repeat(60)])).err().map(|e| (e.kind, e.sent));
+    assert_eq!(e, Some((ErrorKind::FallbackFull, Sent::No)));
+    assert_eq!(f.serve(&cmd("get", &["a"])).ok(), Some(Reply::Bytes(Bytes::from(value))));
+    // Alone over the bound: refused, and the message says so.
+    let e = f.serve(&cmd("set", &["b", &"x".repeat(200)])).err().map(|e| e.message).unwrap_or_default();
+    assert!(e.contains("larger than the outage journal's bound (100 bytes)"), "{e}");
+    assert_eq!(f.serve(&cmd("exists", &["b"])).ok(), Some(Reply::Int(0)));
+    let s = f.journal_stats();
+    assert_eq!((s.journaled, s.rejected, s.dropped, s.pending), (1, 2, 0, 1));
+    // Reads are served whatever the journal holds.
+    assert!(f.serve(&cmd("get", &["zz"])).is_ok());
   }
 
   #[test]

@@ -1,7 +1,7 @@
 //! The outage write journal. Writes accepted while Redis is unreachable (or
-//! the breaker is open) are kept here, bounded by entry count and by bytes
-//! (a counter says how many were dropped when full), and replayed to Redis
-//! when it returns.
+//! the breaker is open) are kept here, bounded by entry count and by bytes,
+//! and replayed to Redis when it returns. A write that does not fit is
+//! refused before it is made (`admit`), never accepted and then dropped.
 //!
 //! Last write wins: replay follows journal order, so of several outage
 //! writes to one key the last one made is what Redis keeps, and a replayed
@@ -36,7 +36,9 @@ impl<T> JournalEntry<T> {
 }
 
 /// Counters: `journaled` writes accepted, `replayed` as marked by the
-/// replayer, `dropped` refused because the journal was full, `expired`
+/// replayer, `rejected` writes refused because the journal could not take
+/// them (the caller was told so: nothing was stored), `dropped` accepted
+/// writes lost (none: kept for the stats' shape), `expired`
 /// skipped at replay because their TTL ran out, `in_doubt` replays whose
 /// outcome was unknown (held, then sent again under the same token).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub struct JournalStats {
   pub pending_bytes: usize,
   pub journaled: u64,
   pub replayed: u64,
+  pub rejected: u64,
   pub dropped: u64,
   pub expired: u64,
   pub in_doubt: u64,
@@ -70,23 +73,34 @@ impl<T> Journal<T> {
     Journal { capacity, max_bytes, inner: Mutex::new(Inner { queue: VecDeque::new(), held: None, stats: JournalStats::default() }) }
   }
 
+  pub fn max_bytes(&self) -> usize {
+    self.max_bytes
+  }
+
   fn lock(&self) -> MutexGuard<'_, Inner<T>> {
     // Nothing panics while holding the lock; a poisoned one is still sound.
     self.inner.lock().unwrap_or_else(|e| e.into_inner())
   }
 
-  /// Appends a write; false (and counted as dropped) when it does not fit.
-  pub fn push(&self, entry: T, bytes: usize, expires_at: Option<Instant>) -> bool {
+  /// Whether a write of `bytes` fits now; a refusal is counted as
+  /// `rejected` (the caller then refuses the write: nothing is stored).
+  pub fn admit(&self, bytes: usize) -> bool {
     let mut g = self.lock();
-    let full = g.queue.len() >= self.capacity || g.stats.pending_bytes.saturating_add(bytes) > self.max_bytes;
-    if full {
-      g.stats.dropped += 1;
-      return false;
+    let fits = g.queue.len() < self.capacity && g.stats.pending_bytes.saturating_add(bytes) <= self.max_bytes;
+    if !fits {
+      g.stats.rejected += 1;
     }
+    fits
+  }
+
+  /// Appends a write `admit` let in. The caller serialises admit and push
+  /// (see `Fallback::serve`), so the bounds hold but for a replayed batch
+  /// put back meanwhile (`requeue_front`).
+  pub fn push(&self, entry: T, bytes: usize, expires_at: Option<Instant>) {
+    let mut g = self.lock();
     g.queue.push_back(JournalEntry { entry, bytes, expires_at });
     g.stats.pending_bytes += bytes;
     g.stats.journaled += 1;
-    true
   }
 
   /// Removes up to `max` entries from the front, in journal order; entries
@@ -163,6 +177,15 @@ mod tests {
 
   const S: Duration = Duration::from_secs(1);
 
+  /// Admits and pushes, as `Fallback::serve` does.
+  fn push(j: &Journal<u32>, v: u32, bytes: usize) -> bool {
+    let fits = j.admit(bytes);
+    if fits {
+      j.push(v, bytes, None);
+    }
+    fits
+  }
+
   fn values(batch: &[JournalEntry<u32>]) -> Vec<u32> {
     batch.iter().map(|e| e.entry).collect()
   }
@@ -170,41 +193,41 @@ mod tests {
   #[test]
   fn order_kept() {
     let (j, t) = (Journal::new(100, 1000), Instant::now());
-    (1..=5).for_each(|i| assert!(j.push(i, 10, None)));
+    (1..=5).for_each(|i| assert!(push(&j, i, 10)));
     assert_eq!(values(&j.take_batch(3, t)), vec![1, 2, 3]);
     assert_eq!(values(&j.take_batch(10, t)), vec![4, 5]);
     assert!(j.take_batch(10, t).is_empty() && j.is_empty());
     let s = j.stats();
-    assert_eq!((s.pending, s.pending_bytes, s.journaled, s.dropped), (0, 0, 5, 0));
+    assert_eq!((s.pending, s.pending_bytes, s.journaled, s.rejected, s.dropped), (0, 0, 5, 0, 0));
   }
 
   #[test]
   fn bounded_by_count() {
     let (j, t) = (Journal::new(3, 1000), Instant::now());
-    let accepted: Vec<bool> = (1..=5).map(|i| j.push(i, 1, None)).collect();
+    let accepted: Vec<bool> = (1..=5).map(|i| push(&j, i, 1)).collect();
     assert_eq!(accepted, vec![true, true, true, false, false]);
     assert_eq!(
       j.stats(),
-      JournalStats { pending: 3, pending_bytes: 3, journaled: 3, dropped: 2, ..Default::default() }
+      JournalStats { pending: 3, pending_bytes: 3, journaled: 3, rejected: 2, ..Default::default() }
     );
     // Taking frees room again.
     assert_eq!(j.take_batch(1, t).len(), 1);
-    assert!(j.push(6, 1, None));
+    assert!(push(&j, 6, 1));
     assert_eq!(values(&j.take_batch(10, t)), vec![2, 3, 6]);
   }
 
   #[test]
   fn bounded_by_bytes() {
     let (j, t) = (Journal::new(100, 100), Instant::now());
-    assert!(j.push(1, 60, None));
-    assert!(!j.push(2, 50, None));
-    assert!(j.push(3, 40, None));
-    assert!(!j.push(4, 1, None));
-    assert!(!j.push(5, 101, None));
+    assert!(push(&j, 1, 60));
+    assert!(!push(&j, 2, 50));
+    assert!(push(&j, 3, 40));
+    assert!(!push(&j, 4, 1));
+    assert!(!push(&j, 5, 101));
     let s = j.stats();
-    assert_eq!((s.pending, s.pending_bytes, s.dropped), (2, 100, 3));
+    assert_eq!((s.pending, s.pending_bytes, s.rejected, s.dropped), (2, 100, 3, 0));
     j.take_batch(1, t);
-    assert!(j.push(6, 60, None));
+    assert!(push(&j, 6, 60));
     assert_eq!(j.stats().pending_bytes, 100);
   }
 
@@ -225,10 +248,10 @@ mod tests {
   #[test]
   fn requeue_front_keeps_order() {
     let (j, t) = (Journal::new(5, 1000), Instant::now());
-    (1..=5).for_each(|i| assert!(j.push(i, 10, None)));
+    (1..=5).for_each(|i| assert!(push(&j, i, 10)));
     let batch = j.take_batch(3, t);
-    assert!(j.push(6, 10, None));
-    assert!(j.push(7, 10, None));
+    assert!(push(&j, 6, 10));
+    assert!(push(&j, 7, 10));
     // A failed replay goes back first, even though the journal refilled.
     j.requeue_front(batch);
     assert_eq!(j.stats().pending_bytes, 70);
@@ -239,7 +262,7 @@ mod tests {
   #[test]
   fn a_held_batch_counts_as_pending_until_taken() {
     let (j, t) = (Journal::new(5, 1000), Instant::now());
-    (1..=3).for_each(|i| assert!(j.push(i, 10, None)));
+    (1..=3).for_each(|i| assert!(push(&j, i, 10)));
     let batch = j.take_batch(2, t);
     j.hold(batch, 7);
     let s = j.stats();
@@ -267,7 +290,7 @@ mod tests {
     let hs: Vec<_> = (0..4)
       .map(|k| {
         let j = j.clone();
-        std::thread::spawn(move || (0..100).for_each(|i| assert!(j.push(k * 1000 + i, 8, None))))
+        std::thread::spawn(move || (0..100).for_each(|i| assert!(push(&j, k * 1000 + i, 8))))
       })
       .collect();
     hs.into_iter().for_each(|h| assert!(h.join().is_ok()));

@@ -10,6 +10,7 @@ pub mod events;
 pub mod fallback;
 pub mod journal;
 pub mod lane;
+pub mod limits;
 pub mod memory;
 pub mod near_cache;
 pub mod node_tracking;

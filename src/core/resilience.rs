@@ -18,6 +18,7 @@ use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::{Event, EventSink};
 use crate::core::fallback::{is_read, Fallback};
+use crate::core::limits::check_size;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
 use crate::core::stats::Stats;
@@ -61,6 +62,8 @@ pub struct Resilience {
   pub stats: Stats,
   degraded: AtomicBool,
   events: OnceLock<EventSink>,
+  /// See limits.rs.
+  max_value_bytes: u64,
 }
 
 impl Resilience {
@@ -73,6 +76,7 @@ impl Resilience {
       stats: Stats::default(),
       degraded: AtomicBool::new(false),
       events: OnceLock::new(),
+      max_value_bytes: config.max_value_bytes,
     }
   }
 
@@ -84,6 +88,10 @@ impl Resilience {
     if let Some(sink) = self.events.get() {
       sink(event);
     }
+  }
+
+  pub fn max_value_bytes(&self) -> u64 {
+    self.max_value_bytes
   }
 
   pub fn fallback(&self) -> &Fallback {
@@ -157,7 +165,14 @@ impl Resilience {
       b.on_fallback();
     }
     self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
-    self.fallback.serve(cmd)
+    let served = self.fallback.serve(cmd);
+    if let Err(e) = &served {
+      if e.kind == ErrorKind::FallbackFull {
+        let rejected = self.fallback.journal_stats().rejected;
+        self.emit(Event::FallbackFull { command: cmd.name.to_string(), message: e.message.clone(), rejected });
+      }
+    }
+    served
   }
 
   /// Decides, per command and in order, Redis or an answer now (the
@@ -168,6 +183,10 @@ impl Resilience {
     let routes = cmds
       .iter()
       .map(|cmd| {
+        // Too big for Redis: refused here, before the breaker or any I/O.
+        if let Err(e) = check_size(cmd, self.max_value_bytes) {
+          return Route::Served(Err(e));
+        }
         if let Some(reply) = cached(cmd) {
           return Route::Served(Ok(reply));
         }
@@ -235,6 +254,8 @@ impl Resilience {
               if e.sent == Sent::No || is_idempotent(cmd) {
                 match self.serve(cmd, Some(&breaker)) {
                   Ok(reply) => Ok(reply),
+                  // Not stored anywhere; whether Redis ran it is what the send says.
+                  Err(full) if full.kind == ErrorKind::FallbackFull => Err(full.with_sent(e.sent)),
                   Err(_) => Err(e),
                 }
               } else {

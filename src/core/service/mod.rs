@@ -17,6 +17,7 @@ use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::lane::{self, Done, Lane, LaneSettings};
+use crate::core::limits::{check_all, check_size};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
@@ -337,6 +338,7 @@ impl Service {
 
   /// Every single command goes through here.
   pub async fn dispatch(&self, cmd: Command) -> Result<Reply> {
+    check_size(&cmd, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => clients.send(cmd).await,
       None => self.memory.execute(&cmd),
@@ -429,6 +431,7 @@ impl Service {
 
   /// One command on one node named by `scan_nodes`.
   pub async fn dispatch_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
+    check_size(&cmd, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => clients.send_to_node(node, cmd).await,
       None => self.memory.execute(&cmd),
@@ -436,6 +439,7 @@ impl Service {
   }
 
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    check_all(&cmds, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => Ok(clients.pipeline(cmds).await),
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
@@ -443,6 +447,8 @@ impl Service {
   }
 
   pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    // One command too big refuses the whole transaction: none of it runs.
+    check_all(&cmds, self.resilience.max_value_bytes())?;
     self.note_writes(&cmds);
     match self.ready_clients().await? {
       Some(clients) => clients.transaction(cmds).await,

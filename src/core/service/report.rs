@@ -22,6 +22,7 @@ impl Service {
         "pending": j.pending,
         "journaled": j.journaled,
         "replayed": j.replayed,
+        "rejected": j.rejected,
         "dropped": j.dropped,
         "expired": j.expired,
         "inDoubt": j.in_doubt,
