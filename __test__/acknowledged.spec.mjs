@@ -142,3 +142,34 @@ test('a 513 MiB value is refused in under a second with the default maxValueByte
   assert.equal(stats.degraded, false);
   assert.equal(stats.replay.journaled + stats.replay.rejected + stats.replay.dropped, 0, JSON.stringify(stats.replay));
 });
+
+test("a protocol error reply on one command is not an outage for the others: a server with proto-max-bulk-len 1mb refuses a 2 MB value; the commands behind it reject as never run ('sent: no'), nothing is journalled, the next calls succeed", { timeout: 30000 }, async () => {
+  const redis = await startRedis({ args: ['--proto-max-bulk-len', '1mb'] });
+  servers.push(redis);
+  const svc = openService(redis, FAST);
+  svc.on('error', () => {});
+  await svc.ping();
+  const counters = Array.from({ length: 20 }, (_, i) => uniqueKey(`behind-${i}`));
+  // One tick: the big value first, then INCRs on the same connection.
+  const big = svc.set(uniqueKey('big'), Buffer.alloc(2 * 1024 * 1024, 97)).then(() => null, (e) => e);
+  const behind = counters.map((k) => svc.incr(k).then((v) => ({ v }), (e) => ({ e })));
+  const err = await big;
+  assert.equal(err?.code, 'ERR_RESILIS_REPLY', err?.message);
+  assert.match(err.message, /Protocol error/);
+  for (const [i, r] of (await Promise.all(behind)).entries()) {
+    if (r.e) {
+      assert.equal(r.e.code, 'ERR_RESILIS_CONNECTION', r.e.message);
+      assert.equal(r.e.sent, 'no', r.e.message);
+      assert.equal(await redis.cli('exists', counters[i]), '0', 'an INCR said not run ran');
+    } else {
+      assert.equal(r.v, 1);
+      assert.equal(await redis.cli('get', counters[i]), '1');
+    }
+  }
+  const after = await Promise.all(counters.map((k) => svc.incr(k)));
+  assert.ok(after.every((n) => n === 1 || n === 2), JSON.stringify(after));
+  const stats = await svc.getStats();
+  assert.equal(stats.degraded, false);
+  assert.equal(stats.replay.journaled, 0, JSON.stringify(stats.replay));
+  assert.equal(stats.circuitBreakers['redis-incr']?.failures ?? 0, 0, JSON.stringify(stats.circuitBreakers));
+});

@@ -63,6 +63,9 @@ pub struct Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+const UNRUN_AFTER_PROTOCOL_ERROR: &str = "not run: Redis closed the connection after refusing an earlier command on it \
+  with a protocol error (a value over its proto-max-bulk-len? see maxValueBytes); this command can be sent again";
+
 impl Error {
   pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
     let sent = match kind {
@@ -86,6 +89,17 @@ impl Error {
       ErrorKind::Closed,
       "the Redis service was disconnected; create a new service or call connect() again",
     )
+  }
+
+  /// A command Redis never ran: it followed, on the same connection, one
+  /// that Redis refused with a protocol error (it then closes the
+  /// connection). Not an outage: safe to send again.
+  pub fn unrun_after_protocol_error() -> Self {
+    Error::new(ErrorKind::Connection, UNRUN_AFTER_PROTOCOL_ERROR).with_sent(Sent::No)
+  }
+
+  pub fn is_unrun_after_protocol_error(&self) -> bool {
+    self.kind == ErrorKind::Connection && self.message == UNRUN_AFTER_PROTOCOL_ERROR
   }
 
   pub fn with_sent(mut self, sent: Sent) -> Self {

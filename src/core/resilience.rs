@@ -241,6 +241,12 @@ impl Resilience {
         Route::Redis { breaker, permit } => {
           let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
           match r {
+            // A neighbour's protocol error closed the connection before
+            // this ran: Redis is there, so no breaker, fallback or outage.
+            Err(e) if e.is_unrun_after_protocol_error() => {
+              breaker.release(permit);
+              Err(e)
+            },
             Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
               trouble = true;
               let kind = if e.kind == ErrorKind::Timeout { FailureKind::Timeout } else { FailureKind::Connection };
