@@ -67,7 +67,20 @@ export interface RedisServiceOptions {
   upstashUrl?: string;
   upstashToken?: string;
   /** The in-memory fallback: size in bytes, longest stay (ms), what happens to outage writes, mirroring while healthy. */
-  fallback?: { maxSize?: number; ttl?: number; writes?: 'replay' | 'local'; mirror?: boolean };
+  fallback?: {
+    maxSize?: number;
+    ttl?: number;
+    writes?: 'replay' | 'local';
+    mirror?: boolean;
+    /**
+     * The durable outage journal: outage writes are appended to `path` (mode 0600, locked to one process:
+     * another opener throws ERR_RESILIS_JOURNAL_LOCKED) before they resolve, and a new process on the path
+     * replays what a previous one left. `fsync`: 'everysec' (default; a power loss may lose the last second)
+     * or 'always' (on disk before resolving). `maxBytes`: the journal's bound (default half of `maxSize`).
+     * Env: REDIS_FALLBACK_JOURNAL_PATH, REDIS_FALLBACK_JOURNAL_FSYNC, REDIS_FALLBACK_JOURNAL_MAX_BYTES.
+     */
+    journal?: { path: string; fsync?: 'always' | 'everysec'; maxBytes?: number };
+  };
   /** Per-operation breakers (opossum conventions); durations in ms. */
   circuitBreaker?: {
     enabled?: boolean;
@@ -204,7 +217,11 @@ export interface ServiceStats {
    * The outage journal: `rejected` writes were refused with ERR_RESILIS_FALLBACK_FULL (nothing stored);
    * `dropped` acknowledged writes lost (always 0: kept for the shape).
    */
-  replay: { pending: number; journaled: number; replayed: number; rejected: number; dropped: number; expired: number; inDoubt: number };
+  replay: {
+    pending: number; journaled: number; replayed: number; rejected: number; dropped: number; expired: number; inDoubt: number;
+    /** Durable journal: writes a previous process left, read back at start; bytes of a torn or corrupt tail cut off then. */
+    restored: number; cutBytes: number; durable: boolean;
+  };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   /**
    * Bytes the call path copied, process-wide, beside the kernel's copies: argument bytes taken out of JS
@@ -245,7 +262,7 @@ export interface ChainableBatch {
 }
 
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _BACKPRESSURE, _CIRCUIT_OPEN, _FALLBACK_FULL. */
+  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _BACKPRESSURE, _CIRCUIT_OPEN, _FALLBACK_FULL, _JOURNAL_LOCKED. */
   code: string;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';

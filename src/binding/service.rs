@@ -50,6 +50,7 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> R
 
 /// `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS.
 #[napi]
+#[allow(dead_code)] // read by JS only
 pub const DEFAULT_MAX_VALUE_BYTES: u32 = crate::core::limits::DEFAULT_MAX_VALUE_BYTES as u32;
 
 #[napi]
@@ -92,7 +93,9 @@ impl NativeService {
       let poked = completions.clone();
       core.drive_lanes_outside(Box::new(move || poked.poke()));
     }
-    Ok(NativeService { dispatch: Rc::new(Dispatch { core: Arc::new(core), completions, js_waker }) })
+    let core = Arc::new(core);
+    napi::bindgen_prelude::within_runtime_if_available(|| core.resume_journal());
+    Ok(NativeService { dispatch: Rc::new(Dispatch { core, completions, js_waker }) })
   }
 
   /// `submit(text, ints, n, others)`: a tick's commands, packed by

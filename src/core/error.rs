@@ -26,6 +26,9 @@ pub enum ErrorKind {
   /// Redis is away and the outage journal cannot take this write (full,
   /// or the write alone is over its bound): nothing was stored anywhere.
   FallbackFull,
+  /// The durable outage journal's path is in use by another process (or
+  /// service): its lock file is held.
+  JournalLocked,
 }
 
 impl ErrorKind {
@@ -41,6 +44,7 @@ impl ErrorKind {
       ErrorKind::Backpressure => "ERR_RESILIS_BACKPRESSURE",
       ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
       ErrorKind::FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
+      ErrorKind::JournalLocked => "ERR_RESILIS_JOURNAL_LOCKED",
     }
   }
 }

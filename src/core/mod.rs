@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod fallback;
 pub mod journal;
+pub mod journal_file;
 pub mod lane;
 pub mod limits;
 pub mod memory;

@@ -67,17 +67,19 @@ pub struct Resilience {
 }
 
 impl Resilience {
-  pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Self {
-    let journal_bytes = (config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
-    Resilience {
+  pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Result<Self> {
+    let journal_bytes = config.fallback_journal_max_bytes.unwrap_or(config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
+    let durable = config.fallback_journal.as_ref().filter(|_| config.enabled);
+    let mirror = config.fallback_mirror && config.enabled;
+    Ok(Resilience {
       breakers: Breakers::new(config.breaker.clone()),
       by_command: RwLock::new(HashMap::new()),
-      fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, config.fallback_mirror && config.enabled),
+      fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, mirror, durable)?,
       stats: Stats::default(),
       degraded: AtomicBool::new(false),
       events: OnceLock::new(),
       max_value_bytes: config.max_value_bytes,
-    }
+    })
   }
 
   pub fn set_event_sink(&self, sink: EventSink) {
@@ -232,12 +234,21 @@ impl Resilience {
     let mut redis = redis.into_iter();
     let mut trouble = false;
     let mut answered = 0u64;
-    let out = plan
+    // Writes the fallback answered: journalled, so with fsync 'always'
+    // they resolve only once on disk (`commit` below).
+    let mut journalled: Vec<usize> = Vec::new();
+    let mut out: Vec<Result<Reply>> = plan
       .routes
       .into_iter()
       .zip(cmds)
-      .map(|(route, cmd)| match route {
-        Route::Served(r) => r,
+      .enumerate()
+      .map(|(i, (route, cmd))| match route {
+        Route::Served(r) => {
+          if r.is_ok() && !is_read(cmd) {
+            journalled.push(i);
+          }
+          r
+        },
         Route::Redis { breaker, permit } => {
           let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
           match r {
@@ -259,7 +270,12 @@ impl Resilience {
               // Never repeat what may have run; the rest is answered locally.
               if e.sent == Sent::No || is_idempotent(cmd) {
                 match self.serve(cmd, Some(&breaker)) {
-                  Ok(reply) => Ok(reply),
+                  Ok(reply) => {
+                    if !is_read(cmd) {
+                      journalled.push(i);
+                    }
+                    Ok(reply)
+                  },
                   // Not stored anywhere; whether Redis ran it is what the send says.
                   Err(full) if full.kind == ErrorKind::FallbackFull => Err(full.with_sent(e.sent)),
                   Err(_) => Err(e),
@@ -284,6 +300,14 @@ impl Resilience {
       .collect();
     if answered > 0 {
       self.stats.record_batch(answered, now.saturating_duration_since(plan.started));
+    }
+    if !journalled.is_empty() {
+      if let Err(e) = self.fallback.commit() {
+        // Not on disk: the fallback's writes of this batch are not acknowledged.
+        for i in journalled {
+          out[i] = Err(e.clone());
+        }
+      }
     }
     (out, trouble)
   }

@@ -74,7 +74,8 @@ impl Service {
   pub fn new(config: Config) -> Result<Service> {
     let clients = if config.enabled { Some(Arc::new(RedisClients::build(&config)?)) } else { None };
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
-    let resilience = Resilience::new(&config, memory.clone());
+    let resilience = Resilience::new(&config, memory.clone())?;
+    let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
     let lane_settings = lane_settings(&config);
     let cluster_plain = config.enabled && !config.tls.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
@@ -110,7 +111,7 @@ impl Service {
       node_tracking,
       tracker: Mutex::new(None),
       pubsub: PubSub::new(),
-      replay_markers: replay::ReplayMarkers::new(),
+      replay_markers,
     })
   }
 
