@@ -4,7 +4,7 @@
 // 0600, locked to one process, and a torn tail is cut at the last good record and counted.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, stat, truncate, rm } from 'node:fs/promises';
+import { mkdtemp, stat, truncate, rm, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedis } from './harness/redis.mjs';
@@ -170,4 +170,56 @@ test('a torn tail: the file cut mid-record; the next process replays the good re
   // The cut record is the last RPUSH or the last SET.
   assert.ok(stored.length === 50 || stored.length === 49, `${stored.length} ids stored`);
   assert.equal(new Set(stored).size, stored.length);
+});
+
+// Opens a service on the journal and waits (the replay starts by itself).
+const REPLAYER = `
+const [url, journal] = process.argv.slice(2);
+const svc = resilis.createRedisService({ url, reconnect: { minDelay: 5, maxDelay: 50 }, fallback: { journal: { path: journal } } });
+svc.on('error', () => {});
+console.log('open');
+setInterval(() => {}, 1000);
+`;
+
+test('a replaying process SIGKILLed mid-replay, its confirmations lost too: the next process replays the whole file and no write runs twice (the markers are named after the journal)', { timeout: 120000 }, async (t) => {
+  const { connectResp } = await import('./harness/resp.mjs');
+  const redis = await startRedis();
+  servers.push(redis);
+  const journal = await journalPath();
+  const { child, list } = await startWriter(redis, journal, { max: 6000 });
+  await redis.kill('SIGKILL');
+  await child.waitFor(/^done$/, 60000);
+  child.kill('SIGKILL');
+  await child.exited;
+  const ack = acked(child);
+  assert.equal(ack.length, 6000);
+  await redis.restart();
+
+  // The file as the writer left it: put back after the replayer dies, as if none of its
+  // confirmations had reached the disk; only Redis' markers then tell what already ran.
+  await copyFile(journal, `${journal}.before`);
+  const raw = await connectResp(redis.port);
+  const replayer = spawnScript(await writeScript('journal-replayer', REPLAYER), [redis.url, journal]);
+  await replayer.waitFor(/^open$/);
+  let seen = 0;
+  const deadline = Date.now() + 20000;
+  while (seen === 0 && Date.now() < deadline) seen = Number(await raw.command('LLEN', list));
+  replayer.kill('SIGKILL');
+  await replayer.exited;
+  const cutAt = Number(await raw.command('LLEN', list));
+  raw.close();
+  t.diagnostic(`replayer killed with ${cutAt} of 6000 ids replayed`);
+  // Not vacuous: the first replayer was cut off part way.
+  assert.ok(cutAt > 0 && cutAt < 6000, `${cutAt} ids replayed when the replayer was killed`);
+  await copyFile(`${journal}.before`, journal);
+
+  const svc = openService(redis, { ...FAST, fallback: { journal: { path: journal } } });
+  svc.on('error', () => {});
+  const stats = await replayed(svc);
+  assert.ok(stats, 'no replay by the next process');
+  t.diagnostic(`second replay: ${JSON.stringify(stats.replay)}`);
+  assert.equal(stats.replay.restored, 12000, 'the whole file was restored');
+  const stored = (await redis.cli('lrange', list, '0', '-1')).split('\n').filter(Boolean).map((v) => Number(v.slice(3)));
+  assert.equal(stored.length, 6000, `${stored.length} ids stored for 6000 acknowledged`);
+  assert.deepEqual(stored, Array.from({ length: 6000 }, (_, i) => i));
 });
