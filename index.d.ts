@@ -68,6 +68,11 @@ export interface RedisServiceOptions {
   upstashToken?: string;
   /** The in-memory fallback: size in bytes, longest stay (ms), what happens to outage writes, mirroring while healthy. */
   fallback?: {
+    /**
+     * `false`: a first connect that finds no Redis listening rejects (ERR_RESILIS_CONNECTION) instead of coming up
+     * degraded on the fallback. Env: REDIS_FALLBACK_ENABLED (default true).
+     */
+    enabled?: boolean;
     maxSize?: number;
     ttl?: number;
     writes?: 'replay' | 'local';

@@ -163,7 +163,12 @@ impl NativeService {
   #[napi(catch_unwind)]
   pub fn connect(&self, id: u32) {
     let core = self.dispatch.core.clone();
-    self.run_lifecycle(id, async move { core.connect().await.map(|_| Reply::ok()) });
+    self.run_lifecycle(id, async move {
+      let connected = core.connect().await;
+      // Came up degraded: the recovery loop connects when Redis appears.
+      core.ensure_recovery();
+      connected.map(|_| Reply::ok())
+    });
   }
 
   #[napi(catch_unwind)]

@@ -80,6 +80,10 @@ pub struct Config {
   pub fallback_writes: FallbackWrites,
   /// Mirror plain values into the fallback store while Redis is healthy.
   pub fallback_mirror: bool,
+  /// Come up degraded (serving from the fallback) when Redis is not
+  /// there at the first connect (`fallback.enabled`, default true);
+  /// false: that connect fails.
+  pub fallback_enabled: bool,
   /// The durable outage journal (`fallback.journal`); `None`: in memory.
   pub fallback_journal: Option<crate::core::journal_file::JournalConfig>,
   /// The outage journal's bound in bytes (`fallback.journal.maxBytes`);
@@ -125,6 +129,7 @@ impl Default for Config {
       fallback_ttl: None,
       fallback_writes: FallbackWrites::Replay,
       fallback_mirror: true,
+      fallback_enabled: true,
       fallback_journal: None,
       fallback_journal_max_bytes: None,
       breaker: crate::core::breaker::BreakerConfig {
@@ -751,6 +756,9 @@ impl Config {
     if let Some(b) = src.bool("fallback.mirror", "REDIS_FALLBACK_MIRROR")? {
       c.fallback_mirror = b;
     }
+    if let Some(b) = src.bool("fallback.enabled", "REDIS_FALLBACK_ENABLED")? {
+      c.fallback_enabled = b;
+    }
     journal_options(&src, &mut c)?;
     resilience_options(&src, &mut c)?;
     Ok(c)
@@ -921,6 +929,9 @@ mod tests {
     assert!(!c.fallback_mirror);
     assert_eq!(c.max_value_bytes, crate::core::limits::DEFAULT_MAX_VALUE_BYTES);
     assert_eq!(c.fallback_journal, None);
+    assert!(c.fallback_enabled);
+    let c = Config::resolve(&env(&[("REDIS_FALLBACK_ENABLED", "false")]), &json!({})).expect("valid");
+    assert!(!c.fallback_enabled);
     use crate::core::journal_file::Fsync;
     let c = Config::resolve(&env(&[("REDIS_FALLBACK_JOURNAL_PATH", "/tmp/j"), ("REDIS_FALLBACK_JOURNAL_FSYNC", "always")]), &json!({}))
       .expect("valid");

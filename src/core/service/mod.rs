@@ -43,6 +43,9 @@ pub struct Service {
   recovering: AtomicBool,
   serving_from_memory: AtomicBool,
   ever_connected: AtomicBool,
+  /// Redis was not there at the first connect (production, fallback on):
+  /// the service serves degraded and the recovery loop connects.
+  degraded_start: AtomicBool,
   /// Set by `disconnect()`, cleared by `connect()`.
   closed: AtomicBool,
   /// The pipelined connection for ordinary commands (standalone, plain
@@ -100,6 +103,7 @@ impl Service {
       resilience,
       recovering: AtomicBool::new(false),
       ever_connected: AtomicBool::new(false),
+      degraded_start: AtomicBool::new(false),
       closed: AtomicBool::new(false),
       lane_settings,
       lane: std::sync::RwLock::new(None),
@@ -153,7 +157,17 @@ impl Service {
       }
       slot.clone().ok_or_else(Error::closed)?
     };
-    self.connect_locked(&clients).await
+    match self.connect_locked(&clients).await {
+      // Redis is not there yet: up, degraded; the recovery loop connects.
+      Err(_) if self.degraded_start.load(Ordering::Acquire) && !self.ever_connected.load(Ordering::Acquire) => Ok(()),
+      other => other,
+    }
+  }
+
+  /// Starts the recovery loop if the service is degraded (a connect that
+  /// came up degraded) or has journalled writes to replay.
+  pub fn ensure_recovery(self: &Arc<Self>) {
+    self.after_batch(false);
   }
 
   /// One connect attempt; the caller holds `connect_lock`.
@@ -267,6 +281,14 @@ impl Service {
       }
       return Ok(());
     }
+    // Production, or development with REDIS_ENABLED=true: nothing listens
+    // yet, so come up degraded as after a mid-run outage (a wrong
+    // password, an ACL refusal or a TLS mismatch stays an error).
+    if absent && self.config.fallback_enabled && !self.ever_connected.load(Ordering::Acquire) {
+      if !self.degraded_start.swap(true, Ordering::AcqRel) {
+        self.resilience.enter_degraded(&format!("at start: {}", e.message));
+      }
+    }
     Err(e)
   }
 
@@ -287,6 +309,10 @@ impl Service {
       return Ok(None);
     }
     let clients = self.clients()?;
+    if !self.connected.load(Ordering::Acquire) && self.degraded_start.load(Ordering::Acquire) {
+      // Up degraded since start: the recovery loop connects, calls do not wait for it.
+      return Err(Error::new(ErrorKind::Connection, "Redis has not been reachable since the service started").with_sent(Sent::No));
+    }
     if !self.connected.load(Ordering::Acquire) {
       // Boxed: the cold connect path stays out of every command's future.
       Box::pin(async {
@@ -354,7 +380,10 @@ impl Service {
     let clients = match self.ready_clients().await {
       Ok(Some(clients)) => clients,
       Ok(None) => return cmds.iter().map(|c| self.memory.execute(c)).collect(),
-      Err(e) if e.kind == ErrorKind::Connection && self.ever_connected.load(Ordering::Acquire) => {
+      Err(e)
+        if e.kind == ErrorKind::Connection
+          && (self.ever_connected.load(Ordering::Acquire) || self.degraded_start.load(Ordering::Acquire)) =>
+      {
         self.resilience.enter_degraded(&e.message);
         self.note_writes(&cmds);
         let plan = self.resilience.plan(&cmds, |_| None);
