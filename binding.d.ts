@@ -62,3 +62,6 @@ export declare class NativeService {
   /** Test hook: a panic inside a tokio task must reject, not abort Node. */
   _debugPanic(id: number): void
 }
+
+/** `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS. */
+export declare const DEFAULT_MAX_VALUE_BYTES: number

@@ -68,7 +68,25 @@ export interface RedisServiceOptions {
   upstashUrl?: string;
   upstashToken?: string;
   /** The in-memory fallback: size in bytes, longest stay (ms), what happens to outage writes, mirroring while healthy. */
-  fallback?: { maxSize?: number; ttl?: number; writes?: 'replay' | 'local'; mirror?: boolean };
+  fallback?: {
+    /**
+     * `false`: a first connect that finds no Redis listening rejects (ERR_RESILIS_CONNECTION) instead of coming up
+     * degraded on the fallback. Env: REDIS_FALLBACK_ENABLED (default true).
+     */
+    enabled?: boolean;
+    maxSize?: number;
+    ttl?: number;
+    writes?: 'replay' | 'local';
+    mirror?: boolean;
+    /**
+     * The durable outage journal: outage writes are appended to `path` (mode 0600, locked to one process:
+     * another opener throws ERR_RESILIS_JOURNAL_LOCKED) before they resolve, and a new process on the path
+     * replays what a previous one left. `fsync`: 'everysec' (default; a power loss may lose the last second)
+     * or 'always' (on disk before resolving). `maxBytes`: the journal's bound (default half of `maxSize`).
+     * Env: REDIS_FALLBACK_JOURNAL_PATH, REDIS_FALLBACK_JOURNAL_FSYNC, REDIS_FALLBACK_JOURNAL_MAX_BYTES.
+     */
+    journal?: { path: string; fsync?: 'always' | 'everysec'; maxBytes?: number };
+  };
   /** Per-operation breakers (opossum conventions); durations in ms. */
   circuitBreaker?: {
     enabled?: boolean;
@@ -77,6 +95,12 @@ export interface RedisServiceOptions {
     volumeThreshold?: number;
     rollingWindow?: number;
   };
+  /**
+   * Bytes: a value, or a command's arguments in all, over this rejects at once with ERR_RESILIS_ARGUMENT
+   * (nothing sent). Default `DEFAULT_MAX_VALUE_BYTES` (512 MiB, Redis' default proto-max-bulk-len); set it to
+   * the server's proto-max-bulk-len if that differs. Env: REDIS_MAX_VALUE_BYTES.
+   */
+  maxValueBytes?: number;
   /** Commands waiting for replies beyond which calls reject with ERR_RESILIS_BACKPRESSURE. */
   maxInFlight?: number;
   /** Reconnect backoff bounds (ms). */
@@ -199,7 +223,15 @@ export interface ServiceStats {
   fallbacks: number;
   /** Milliseconds. */
   latency: { p50: number; p99: number };
-  replay: { pending: number; journaled: number; replayed: number; dropped: number; expired: number; inDoubt: number };
+  /**
+   * The outage journal: `rejected` writes were refused with ERR_RESILIS_FALLBACK_FULL (nothing stored);
+   * `dropped` acknowledged writes lost (always 0: kept for the shape).
+   */
+  replay: {
+    pending: number; journaled: number; replayed: number; rejected: number; dropped: number; expired: number; inDoubt: number;
+    /** Durable journal: writes a previous process left, read back at start; bytes of a torn or corrupt tail cut off then. */
+    restored: number; cutBytes: number; durable: boolean;
+  };
   circuitBreakers: Record<string, CircuitBreakerMetrics>;
   /**
    * Bytes the call path copied, process-wide, beside the kernel's copies: argument bytes taken out of JS
@@ -223,6 +255,9 @@ export interface ServiceStats {
   error?: string;
 }
 
+/** The default of `maxValueBytes`: 512 MiB, Redis' default proto-max-bulk-len. */
+export declare const DEFAULT_MAX_VALUE_BYTES: number;
+
 /** Seed 000's `circuitBreaker.getMetrics('redis-get')`, summed over the process's services. */
 export declare const circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
@@ -237,7 +272,7 @@ export interface ChainableBatch {
 }
 
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _UNSUPPORTED, ... (README: Errors). */
+  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _UNSUPPORTED, _BACKPRESSURE, _CIRCUIT_OPEN, _FALLBACK_FULL, _JOURNAL_LOCKED (README: Errors). */
   code: string;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';

@@ -90,10 +90,11 @@ test('_debugPanic() rejects with ERR_RESILIS_INTERNAL and the process lives on',
   assert.equal(await ctx.svc.ping(), true);
 });
 
-test('connect() to a port where nothing listens rejects ERR_RESILIS_CONNECTION', { timeout: 30000 }, async () => {
+// Without `fallback.enabled: false` such a service comes up degraded instead (start-degraded.spec.mjs).
+test('connect() to a port where nothing listens, fallback off, rejects ERR_RESILIS_CONNECTION', { timeout: 30000 }, async () => {
   const port = await freePort();
   const dead = remember(ctx.resilis.createRedisService({
-    host: '127.0.0.1', port, connectTimeout: 500, maxRetries: 0, enabled: true,
+    host: '127.0.0.1', port, connectTimeout: 500, maxRetries: 0, enabled: true, fallback: { enabled: false },
   }));
   const err = await captureError(() => settleWithin(dead.connect(), 20000, 'connect()'), 'connect to a dead port');
   assertCode(err, 'ERR_RESILIS_CONNECTION');

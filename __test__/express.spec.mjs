@@ -148,8 +148,10 @@ test('CacheMiddleware class (seed 004) and warm(): entries stored directly, or f
   assert.match(err.message, /baseUrl/);
 });
 
-test('cache(): Redis down -> requests are served uncached and counted as errors', async () => {
-  const dead = remember(ctx.resilis.createRedisService({ url: `redis://127.0.0.1:${await freePort()}`, enabled: true, connectTimeout: 200 }));
+// fallback.enabled: false: a service that starts without Redis rejects (with the fallback on it would come up
+// degraded and the fallback would cache; start-degraded.spec.mjs).
+test('cache(): Redis down, no fallback -> requests are served uncached and counted as errors', async () => {
+  const dead = remember(ctx.resilis.createRedisService({ url: `redis://127.0.0.1:${await freePort()}`, enabled: true, connectTimeout: 200, fallback: { enabled: false } }));
   const mw = ctx.resilis.cacheMiddleware({ ttlSeconds: 60, service: dead });
   let handled = 0;
   const app = express();

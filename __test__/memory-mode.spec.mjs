@@ -73,9 +73,10 @@ test('development default: no Redis reachable -> served from memory, health says
   assert.equal(health.healthy, false);
 });
 
-test('enabled: true with no Redis reachable rejects ERR_RESILIS_CONNECTION', async () => {
+// With the fallback on (the default) it comes up degraded instead (start-degraded.spec.mjs).
+test('enabled: true and fallback.enabled: false with no Redis reachable rejects ERR_RESILIS_CONNECTION', async () => {
   const port = await freePort();
-  const s = open({ url: `redis://127.0.0.1:${port}`, connectTimeout: 300, enabled: true });
+  const s = open({ url: `redis://127.0.0.1:${port}`, connectTimeout: 300, enabled: true, fallback: { enabled: false } });
   const err = await s.get('x').catch((e) => e);
   assert.equal(err.code, 'ERR_RESILIS_CONNECTION');
 });

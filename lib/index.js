@@ -5,6 +5,7 @@ const { RedisService } = require('./service');
 const { ResilisError, ResilisTypeError } = require('./errors');
 const { RedisCacheService, parseFence } = require('./cache-service');
 const express = require('./express');
+const { DEFAULT_MAX_VALUE_BYTES } = require('../binding.js');
 
 let singleton = null;
 /** Every service created here (weakly held), for `circuitBreaker`. */
@@ -109,4 +110,6 @@ module.exports = {
   RedisServiceFactory,
   ResilisError,
   ResilisTypeError,
+  /** The default of `maxValueBytes`: Redis' default proto-max-bulk-len (512 MiB). */
+  DEFAULT_MAX_VALUE_BYTES,
 };

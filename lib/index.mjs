@@ -21,5 +21,6 @@ export const {
   RedisServiceFactory,
   ResilisError,
   ResilisTypeError,
+  DEFAULT_MAX_VALUE_BYTES,
 } = resilis;
 export default resilis;

@@ -7,6 +7,8 @@ const OUTAGE_CODES = new Set([
   'ERR_RESILIS_TIMEOUT',
   'ERR_RESILIS_CLOSED',
   'ERR_RESILIS_CIRCUIT_OPEN',
+  // Redis is away and the outage journal cannot take the write.
+  'ERR_RESILIS_FALLBACK_FULL',
 ]);
 
 // The in-memory store (REDIS_ENABLED=false, or the development fallback) answers the

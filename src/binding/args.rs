@@ -12,14 +12,19 @@ use napi::{sys, JsValue};
 use crate::core::command::Command;
 use crate::core::copies::COPIES;
 use crate::core::error::Error;
+use crate::core::limits::oversized_arg;
 
 /// Where a batch's string arguments are written: one growing buffer, each
 /// argument a shared slice of it, instead of one allocation per argument.
-pub struct Arena(BytesMut);
+pub struct Arena {
+  buf: BytesMut,
+  /// `maxValueBytes`: a larger Buffer is refused before it is copied.
+  max_value: u64,
+}
 
 impl Arena {
-  pub fn new() -> Self {
-    Arena(BytesMut::new())
+  pub fn new(max_value: u64) -> Self {
+    Arena { buf: BytesMut::new(), max_value }
   }
 
   /// Copies a JS string's UTF-8 bytes in (one copy out of V8).
@@ -32,19 +37,19 @@ impl Arena {
       return Err(Error::argument("could not read a string argument"));
     }
     let room = units * 3 + 1;
-    if self.0.capacity() - self.0.len() < room {
-      self.0.reserve(room.max(16 * 1024));
+    if self.buf.capacity() - self.buf.len() < room {
+      self.buf.reserve(room.max(16 * 1024));
     }
-    let spare = self.0.spare_capacity_mut();
+    let spare = self.buf.spare_capacity_mut();
     let mut written = 0usize;
     let status = sys::napi_get_value_string_utf8(env, v, spare.as_mut_ptr().cast(), room, &mut written);
     if status != sys::Status::napi_ok {
       return Err(Error::argument("could not read a string argument"));
     }
     // SAFETY: napi wrote `written` initialised bytes (plus a NUL we drop).
-    self.0.set_len(self.0.len() + written);
+    self.buf.set_len(self.buf.len() + written);
     COPIES.from_js(written);
-    Ok(self.0.split().freeze())
+    Ok(self.buf.split().freeze())
   }
 }
 
@@ -69,6 +74,10 @@ pub fn to_value(v: Unknown<'_>, position: usize, arena: &mut Arena) -> Result<Va
       let buf = unsafe { Buffer::from_napi_value(v.value().env, v.raw()) }.map_err(|_| {
         Error::argument(format!("argument {position} is an object; pass a string, number or Buffer"))
       })?;
+      if buf.len() as u64 > arena.max_value {
+        // Not copied: a value Redis cannot take costs no allocation.
+        return Err(oversized_arg(position, buf.len() as u64, arena.max_value));
+      }
       COPIES.from_js(buf.len());
       Ok(Value::Bytes(Bytes::copy_from_slice(&buf)))
     },

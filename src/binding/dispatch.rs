@@ -101,7 +101,8 @@ impl Dispatch {
     // settle, and their callers send again, while Redis works on the rest.
     let mut chunks = Vec::new();
     let mut chunk = Chunk::with_capacity((ints.len() / 4).min(CHUNK_WEIGHT));
-    read_batch(&mut text, ints, others, |entry| {
+    let max_value = self.core.resilience().max_value_bytes();
+    read_batch(&mut text, ints, others, max_value, |entry| {
       let buffers = entry.flags & FLAG_BUFFERS != 0;
       match entry.cmd {
         Ok(cmd) => {

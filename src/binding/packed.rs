@@ -96,8 +96,8 @@ fn malformed() -> Error {
 /// Reads every command of a packed batch and hands each to `each`, in
 /// order; strings and Buffers kept aside are copied into one arena for
 /// the whole batch.
-pub fn read_batch(text: &mut Text, ints: &[u32], others: Option<&Array<'_>>, mut each: impl FnMut(Entry)) {
-  let mut arena = Arena::new();
+pub fn read_batch(text: &mut Text, ints: &[u32], others: Option<&Array<'_>>, max_value: u64, mut each: impl FnMut(Entry)) {
+  let mut arena = Arena::new(max_value);
   let mut i = 0;
   while i + 3 <= ints.len() {
     let (id, flags, count) = (ints[i], ints[i + 1], ints[i + 2] as usize);

@@ -48,6 +48,11 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> R
   }
 }
 
+/// `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS.
+#[napi]
+#[allow(dead_code)] // read by JS only
+pub const DEFAULT_MAX_VALUE_BYTES: u32 = crate::core::limits::DEFAULT_MAX_VALUE_BYTES as u32;
+
 #[napi]
 pub struct NativeService {
   /// Shared with the bare `submit` function (it may outlive this object).
@@ -88,7 +93,9 @@ impl NativeService {
       let poked = completions.clone();
       core.drive_lanes_outside(Box::new(move || poked.poke()));
     }
-    Ok(NativeService { dispatch: Rc::new(Dispatch { core: Arc::new(core), completions, js_waker }) })
+    let core = Arc::new(core);
+    napi::bindgen_prelude::within_runtime_if_available(|| core.resume_journal());
+    Ok(NativeService { dispatch: Rc::new(Dispatch { core, completions, js_waker }) })
   }
 
   /// `submit(text, ints, n, others)`: a tick's commands, packed by
@@ -103,7 +110,7 @@ impl NativeService {
   pub fn submit_group(&self, id: u32, flags: u32, transaction: bool, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
     let mut pos = 0u32;
-    let mut arena = Arena::new();
+    let mut arena = Arena::new(self.dispatch.core.resilience().max_value_bytes());
     let mut cmds = Vec::new();
     while pos < batch.len() {
       match read_command(&batch, &mut pos, &mut arena) {
@@ -156,7 +163,12 @@ impl NativeService {
   #[napi(catch_unwind)]
   pub fn connect(&self, id: u32) {
     let core = self.dispatch.core.clone();
-    self.run_lifecycle(id, async move { core.connect().await.map(|_| Reply::ok()) });
+    self.run_lifecycle(id, async move {
+      let connected = core.connect().await;
+      // Came up degraded: the recovery loop connects when Redis appears.
+      core.ensure_recovery();
+      connected.map(|_| Reply::ok())
+    });
   }
 
   #[napi(catch_unwind)]
@@ -269,7 +281,7 @@ impl NativeService {
   pub fn node_command(&self, id: u32, flags: u32, node: String, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
     let mut pos = 0u32;
-    let cmd = match read_command(&batch, &mut pos, &mut Arena::new()) {
+    let cmd = match read_command(&batch, &mut pos, &mut Arena::new(self.dispatch.core.resilience().max_value_bytes())) {
       Ok(cmd) => cmd,
       Err(e) => return self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
     };

@@ -169,6 +169,63 @@ impl Command {
     true
   }
 
+  /// The command as bytes, for the durable journal: the name, then each
+  /// argument as a tag (0 bytes, 1 integer, 2 double) and its value.
+  pub fn encode(&self, out: &mut Vec<u8>) {
+    let put_bytes = |out: &mut Vec<u8>, b: &[u8]| {
+      out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+      out.extend_from_slice(b);
+    };
+    put_bytes(out, self.name.as_bytes());
+    out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
+    for a in &self.args {
+      match a {
+        Value::Integer(i) => {
+          out.push(1);
+          out.extend_from_slice(&i.to_le_bytes());
+        },
+        Value::Double(d) => {
+          out.push(2);
+          out.extend_from_slice(&d.to_bits().to_le_bytes());
+        },
+        Value::Bytes(b) => {
+          out.push(0);
+          put_bytes(out, b);
+        },
+        Value::String(s) => {
+          out.push(0);
+          put_bytes(out, s.as_bytes());
+        },
+        // Arguments from JS are strings, Buffers and numbers only.
+        other => {
+          out.push(0);
+          put_bytes(out, other.as_bytes().unwrap_or_default());
+        },
+      }
+    }
+  }
+
+  /// The command `encode` wrote; `None` for anything else.
+  pub fn decode(bytes: &[u8]) -> Option<Command> {
+    let mut r = Reader { bytes, at: 0 };
+    let name_len = r.u32()?;
+    let name = Command::name_from(r.take(name_len)?);
+    let argc = r.u32()?;
+    let mut args = Vec::with_capacity(argc.min(1 << 16));
+    for _ in 0..argc {
+      args.push(match r.take(1)?[0] {
+        0 => {
+          let len = r.u32()?;
+          Value::Bytes(Bytes::copy_from_slice(r.take(len)?))
+        },
+        1 => Value::Integer(i64::from_le_bytes(r.take(8)?.try_into().ok()?)),
+        2 => Value::Double(f64::from_bits(u64::from_le_bytes(r.take(8)?.try_into().ok()?))),
+        _ => return None,
+      });
+    }
+    (r.at == bytes.len()).then(|| Command::new(name, args))
+  }
+
   /// The key this command touches first, if any.
   pub fn first_key(&self) -> Option<&[u8]> {
     match self.args.first()? {
@@ -176,6 +233,24 @@ impl Command {
       Value::String(s) => Some(s.as_bytes()),
       _ => None,
     }
+  }
+}
+
+/// Reads `Command::encode`'s bytes.
+struct Reader<'a> {
+  bytes: &'a [u8],
+  at: usize,
+}
+
+impl<'a> Reader<'a> {
+  fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+    self.at += n;
+    Some(s)
+  }
+
+  fn u32(&mut self) -> Option<usize> {
+    Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
   }
 }
 
@@ -219,5 +294,14 @@ mod tests {
     let arg = |s: &'static str| Value::Bytes(Bytes::from_static(s.as_bytes()));
     let e = Command::new("evalsha", vec![arg("abc"), arg("1"), arg("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)), "numkeys given as a string");
+    // The journal's encoding comes back whole; anything else does not decode.
+    let c = Command::new("SET", vec![arg("k"), Value::Bytes(Bytes::from(vec![0u8, 255, 13])), Value::from("PX"), Value::Integer(-5), Value::Double(1.5)]);
+    let mut bytes = Vec::new();
+    c.encode(&mut bytes);
+    let back = Command::decode(&bytes).map(|d| (d.name.to_string(), d.args));
+    let want = vec![arg("k"), Value::Bytes(Bytes::from(vec![0u8, 255, 13])), arg("PX"), Value::Integer(-5), Value::Double(1.5)];
+    assert_eq!(back, Some(("SET".to_string(), want)));
+    assert!(Command::decode(&bytes[..bytes.len() - 1]).is_none());
+    assert!(Command::decode(b"junk").is_none());
   }
 }

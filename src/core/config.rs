@@ -80,6 +80,15 @@ pub struct Config {
   pub fallback_writes: FallbackWrites,
   /// Mirror plain values into the fallback store while Redis is healthy.
   pub fallback_mirror: bool,
+  /// Come up degraded (serving from the fallback) when Redis is not
+  /// there at the first connect (`fallback.enabled`, default true);
+  /// false: that connect fails.
+  pub fallback_enabled: bool,
+  /// The durable outage journal (`fallback.journal`); `None`: in memory.
+  pub fallback_journal: Option<crate::core::journal_file::JournalConfig>,
+  /// The outage journal's bound in bytes (`fallback.journal.maxBytes`);
+  /// `None`: half of `fallback_max_bytes`.
+  pub fallback_journal_max_bytes: Option<u64>,
   pub breaker: crate::core::breaker::BreakerConfig,
   /// Commands sent and not yet answered, beyond which calls are refused
   /// with ERR_RESILIS_BACKPRESSURE.
@@ -89,6 +98,9 @@ pub struct Config {
   pub reconnect_max_delay: Duration,
   /// Tracking-invalidated in-process reads; off by default.
   pub near_cache: Option<crate::core::near_cache::NearCacheConfig>,
+  /// A value, or a command's arguments in all, over this many bytes is
+  /// refused before any I/O (see limits.rs).
+  pub max_value_bytes: u64,
 }
 
 impl Default for Config {
@@ -117,6 +129,9 @@ impl Default for Config {
       fallback_ttl: None,
       fallback_writes: FallbackWrites::Replay,
       fallback_mirror: true,
+      fallback_enabled: true,
+      fallback_journal: None,
+      fallback_journal_max_bytes: None,
       breaker: crate::core::breaker::BreakerConfig {
         reset_timeout: Duration::from_secs(10),
         ..crate::core::breaker::BreakerConfig::default()
@@ -125,6 +140,7 @@ impl Default for Config {
       reconnect_min_delay: Duration::from_millis(50),
       reconnect_max_delay: Duration::from_millis(2_000),
       near_cache: None,
+      max_value_bytes: crate::core::limits::DEFAULT_MAX_VALUE_BYTES,
     }
   }
 }
@@ -235,6 +251,9 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   if let Some(n) = src.number("maxInFlight", "REDIS_MAX_IN_FLIGHT", 1, 100_000_000)? {
     c.max_in_flight = n as usize;
   }
+  if let Some(n) = src.number("maxValueBytes", "REDIS_MAX_VALUE_BYTES", 1, 1 << 40)? {
+    c.max_value_bytes = n;
+  }
   if let Some(d) = src.millis("reconnect.minDelay", "REDIS_RECONNECT_MIN_DELAY")? {
     c.reconnect_min_delay = d.max(Duration::from_millis(1));
   }
@@ -245,6 +264,41 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   if c.reconnect_max_delay < c.reconnect_min_delay {
     return Err(Error::config("reconnect.maxDelay / REDIS_RECONNECT_MAX_DELAY must not be below reconnect.minDelay"));
   }
+  Ok(())
+}
+
+/// `fallback.journal: { path, fsync, maxBytes }`, or REDIS_FALLBACK_JOURNAL_PATH,
+/// REDIS_FALLBACK_JOURNAL_FSYNC (always | everysec, the default) and
+/// REDIS_FALLBACK_JOURNAL_MAX_BYTES.
+fn journal_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
+  use crate::core::journal_file::{Fsync, JournalConfig};
+  if let Some(n) = src.number("fallback.journal.maxBytes", "REDIS_FALLBACK_JOURNAL_MAX_BYTES", 1024, 1 << 40)? {
+    c.fallback_journal_max_bytes = Some(n);
+  }
+  let Some(path) = src.string("fallback.journal.path", "REDIS_FALLBACK_JOURNAL_PATH")? else {
+    if src.get("fallback.journal.fsync", "REDIS_FALLBACK_JOURNAL_FSYNC").is_some() {
+      return Err(Error::config("fallback.journal.fsync / REDIS_FALLBACK_JOURNAL_FSYNC needs fallback.journal.path / REDIS_FALLBACK_JOURNAL_PATH"));
+    }
+    return Ok(());
+  };
+  if path.is_empty() {
+    return Err(Error::config("fallback.journal.path / REDIS_FALLBACK_JOURNAL_PATH must name a file"));
+  }
+  let fsync = match src.string("fallback.journal.fsync", "REDIS_FALLBACK_JOURNAL_FSYNC")?.as_deref() {
+    None | Some("everysec") => Fsync::EverySec,
+    Some("always") => Fsync::Always,
+    Some(other) => {
+      return Err(Error::config(format!(
+        "REDIS_FALLBACK_JOURNAL_FSYNC / option `fallback.journal.fsync` must be 'always' or 'everysec' (got {other:?})"
+      )))
+    },
+  };
+  if c.fallback_writes == FallbackWrites::Local {
+    return Err(Error::config(
+      "fallback.journal keeps outage writes for replay; it cannot go with fallback.writes 'local' (writes stay in this process)",
+    ));
+  }
+  c.fallback_journal = Some(JournalConfig { path: path.into(), fsync });
   Ok(())
 }
 
@@ -702,6 +756,10 @@ impl Config {
     if let Some(b) = src.bool("fallback.mirror", "REDIS_FALLBACK_MIRROR")? {
       c.fallback_mirror = b;
     }
+    if let Some(b) = src.bool("fallback.enabled", "REDIS_FALLBACK_ENABLED")? {
+      c.fallback_enabled = b;
+    }
+    journal_options(&src, &mut c)?;
     resilience_options(&src, &mut c)?;
     Ok(c)
   }
@@ -869,6 +927,26 @@ mod tests {
     assert_eq!(c.max_in_flight, 1000);
     assert_eq!(c.reconnect_max_delay, Duration::from_secs(5));
     assert!(!c.fallback_mirror);
+    assert_eq!(c.max_value_bytes, crate::core::limits::DEFAULT_MAX_VALUE_BYTES);
+    assert_eq!(c.fallback_journal, None);
+    assert!(c.fallback_enabled);
+    let c = Config::resolve(&env(&[("REDIS_FALLBACK_ENABLED", "false")]), &json!({})).expect("valid");
+    assert!(!c.fallback_enabled);
+    use crate::core::journal_file::Fsync;
+    let c = Config::resolve(&env(&[("REDIS_FALLBACK_JOURNAL_PATH", "/tmp/j"), ("REDIS_FALLBACK_JOURNAL_FSYNC", "always")]), &json!({}))
+      .expect("valid");
+    assert_eq!(c.fallback_journal.map(|j| (j.path, j.fsync)), Some(("/tmp/j".into(), Fsync::Always)));
+    let c = Config::resolve(&env(&[]), &json!({ "fallback": { "journal": { "path": "/tmp/k", "maxBytes": 4096 } } })).expect("valid");
+    assert_eq!((c.fallback_journal.map(|j| j.fsync), c.fallback_journal_max_bytes), (Some(Fsync::EverySec), Some(4096)));
+    let e = Config::resolve(&env(&[("REDIS_FALLBACK_JOURNAL_FSYNC", "no")]), &json!({ "fallback": { "journal": { "path": "/tmp/k" } } }))
+      .err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("REDIS_FALLBACK_JOURNAL_FSYNC")));
+    let e = Config::resolve(&env(&[]), &json!({ "fallback": { "writes": "local", "journal": { "path": "/tmp/k" } } })).err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("'local'")));
+    let c = Config::resolve(&env(&[("REDIS_MAX_VALUE_BYTES", "2048")]), &json!({})).expect("valid");
+    assert_eq!(c.max_value_bytes, 2048);
+    let e = Config::resolve(&env(&[]), &json!({ "maxValueBytes": 0 })).err().map(|e| e.message);
+    assert!(e.is_some_and(|m| m.contains("maxValueBytes")));
     let e = Config::resolve(&env(&[("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", "150")]), &json!({})).err().map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD")));
     let e = Config::resolve(&env(&[]), &json!({ "reconnect": { "minDelay": 500, "maxDelay": 100 } })).err().map(|e| e.message);

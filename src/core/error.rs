@@ -23,6 +23,12 @@ pub enum ErrorKind {
   Backpressure,
   /// The operation's circuit breaker is open and it has no fallback.
   CircuitOpen,
+  /// Redis is away and the outage journal cannot take this write (full,
+  /// or the write alone is over its bound): nothing was stored anywhere.
+  FallbackFull,
+  /// The durable outage journal's path is in use by another process (or
+  /// service): its lock file is held.
+  JournalLocked,
 }
 
 impl ErrorKind {
@@ -37,6 +43,8 @@ impl ErrorKind {
       ErrorKind::Internal => "ERR_RESILIS_INTERNAL",
       ErrorKind::Backpressure => "ERR_RESILIS_BACKPRESSURE",
       ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
+      ErrorKind::FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
+      ErrorKind::JournalLocked => "ERR_RESILIS_JOURNAL_LOCKED",
     }
   }
 }
@@ -58,6 +66,9 @@ pub struct Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+const UNRUN_AFTER_PROTOCOL_ERROR: &str = "not run: Redis closed the connection after refusing an earlier command on it \
+  with a protocol error (a value over its proto-max-bulk-len? see maxValueBytes); this command can be sent again";
 
 impl Error {
   pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -82,6 +93,17 @@ impl Error {
       ErrorKind::Closed,
       "the Redis service was disconnected; create a new service or call connect() again",
     )
+  }
+
+  /// A command Redis never ran: it followed, on the same connection, one
+  /// that Redis refused with a protocol error (it then closes the
+  /// connection). Not an outage: safe to send again.
+  pub fn unrun_after_protocol_error() -> Self {
+    Error::new(ErrorKind::Connection, UNRUN_AFTER_PROTOCOL_ERROR).with_sent(Sent::No)
+  }
+
+  pub fn is_unrun_after_protocol_error(&self) -> bool {
+    self.kind == ErrorKind::Connection && self.message == UNRUN_AFTER_PROTOCOL_ERROR
   }
 
   pub fn with_sent(mut self, sent: Sent) -> Self {

@@ -14,6 +14,9 @@ pub enum Event {
   CircuitClose { name: String },
   /// Serving from the in-memory fallback started (`active`) or ended.
   Fallback { active: bool, reason: String },
+  /// A write was refused with ERR_RESILIS_FALLBACK_FULL: Redis is away and
+  /// the outage journal could not take it. `rejected`: refusals so far.
+  FallbackFull { command: String, message: String, rejected: u64 },
 }
 
 impl Event {
@@ -27,6 +30,7 @@ impl Event {
       Event::CircuitOpen { .. } => "circuitOpen",
       Event::CircuitClose { .. } => "circuitClose",
       Event::Fallback { .. } => "fallback",
+      Event::FallbackFull { .. } => "fallbackFull",
     }
   }
 
@@ -39,6 +43,9 @@ impl Event {
       Event::Error { code, message } => json!({ "code": code, "message": message }),
       Event::CircuitOpen { name } | Event::CircuitClose { name } => json!({ "name": name }),
       Event::Fallback { active, reason } => json!({ "active": active, "reason": reason }),
+      Event::FallbackFull { command, message, rejected } => json!({
+        "code": crate::core::error::ErrorKind::FallbackFull.code(), "command": command, "message": message, "rejected": rejected,
+      }),
     }
   }
 }

@@ -13,7 +13,8 @@ use fred::prelude::Value;
 use crate::core::command::Command;
 use crate::core::config::FallbackWrites;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
-use crate::core::journal::{Journal, JournalEntry, JournalStats};
+use crate::core::journal::{Journal, JournalEntry, JournalStats, Record};
+use crate::core::journal_file::{Fsync, JournalConfig, OpenError};
 use crate::core::memory::MemoryStore;
 use crate::core::recent_keys::{self, RecentKeys};
 use crate::core::reply::Reply;
@@ -46,7 +47,9 @@ impl Mirror {
 
 pub struct Fallback {
   memory: Arc<MemoryStore>,
-  journal: Journal<Command>,
+  journal: Arc<Journal<Command>>,
+  /// Serialises the journalled writes (see `serve`).
+  order: Mutex<()>,
   policy: FallbackWrites,
   /// `None`: mirroring is off. Producers append; the mirror thread takes
   /// the whole queue every few milliseconds (no wake-up per value).
@@ -173,23 +176,72 @@ fn approx_size(cmd: &Command) -> usize {
 }
 
 impl Fallback {
-  pub fn new(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_max_bytes: usize, mirror: bool) -> Self {
+  /// `durable`: the journal's file (`fallback.journal`); writes a previous
+  /// process left there are queued for replay and put in the store.
+  pub fn new(
+    memory: Arc<MemoryStore>,
+    policy: FallbackWrites,
+    journal_max_bytes: usize,
+    mirror: bool,
+    durable: Option<&JournalConfig>,
+  ) -> Result<Self> {
+    let journal = match durable {
+      None => Journal::new(JOURNAL_MAX_ENTRIES, journal_max_bytes),
+      Some(config) => {
+        let (journal, restored) = Journal::open(JOURNAL_MAX_ENTRIES, journal_max_bytes, config).map_err(open_error)?;
+        for cmd in &restored {
+          let _ = memory.execute(cmd);
+        }
+        journal
+      },
+    };
+    let journal = Arc::new(journal);
+    if journal.fsync() == Some(Fsync::EverySec) {
+      start_everysec(&journal);
+    }
     // 128 KiB each: hot keys stay in the CPU's cache; colder ones sharing
     // a slot are only queued again.
     let recently_read = Arc::new(RecentKeys::new(16 * 1024));
     let recently_set = Arc::new(RecentKeys::new(16 * 1024));
     let periods = [recently_read.clone(), recently_set.clone()];
     let mirror = mirror.then(|| start_mirror(memory.clone(), periods)).flatten();
-    Fallback { memory, journal: Journal::new(1_000_000, journal_max_bytes), policy, mirror, recently_read, recently_set }
+    Ok(Fallback { memory, journal, order: Mutex::new(()), policy, mirror, recently_read, recently_set })
+  }
+
+  /// With `fsync: 'always'`: the writes journalled so far are put on disk
+  /// (one fsync for a batch's writes) before their calls resolve.
+  pub fn commit(&self) -> Result<()> {
+    if self.journal.fsync() != Some(Fsync::Always) {
+      return Ok(());
+    }
+    self.journal.sync().map_err(|e| {
+      Error::new(ErrorKind::FallbackFull, format!("Redis is unavailable and the outage journal could not be synced to disk: {e}"))
+        .with_sent(Sent::No)
+    })
+  }
+
+  /// The durable journal's id (its replay markers' name).
+  pub fn durable_id(&self) -> Option<u64> {
+    self.journal.durable_id()
   }
 
   pub fn memory(&self) -> &MemoryStore {
     &self.memory
   }
 
-  /// Answers one command from memory. Writes it accepted are journalled
-  /// for replay; commands the store cannot run fail as unavailable.
+  /// Answers one command from memory. A write is journalled for replay
+  /// before it resolves; one the journal cannot take is refused with
+  /// `FallbackFull` and leaves the store as it was (acknowledged means
+  /// stored). Commands the store cannot run fail as unavailable.
   pub fn serve(&self, cmd: &Command) -> Result<Reply> {
+    let journals = self.policy == FallbackWrites::Replay && !is_read(cmd);
+    // Admission, the store's change and the journal's append happen in
+    // one order: the journal replays writes as the store saw them.
+    let _order = journals.then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
+    let bytes = if journals { approx_size(cmd) } else { 0 };
+    if journals && !self.journal.admit(bytes) {
+      return Err(self.full_error(cmd, bytes));
+    }
     match self.memory.execute(cmd) {
       Err(e) if e.message.contains("not available while serving from memory") => Err(
         Error::new(
@@ -203,14 +255,39 @@ impl Fallback {
           // The store changed outside the mirror: no SET may be skipped as already there.
           self.recently_set.advance();
         }
-        if self.policy == FallbackWrites::Replay && !is_read(cmd) && reply != Reply::Nil {
+        if journals && reply != Reply::Nil {
           let expires = ttl_of(cmd).and_then(|t| Instant::now().checked_add(t));
-          self.journal.push(cmd.clone(), approx_size(cmd), expires);
+          if let Err(e) = self.journal.push(cmd.clone(), bytes, expires) {
+            // The store took it, the journal did not: not acknowledged.
+            return Err(
+              Error::new(
+                ErrorKind::FallbackFull,
+                format!("Redis is unavailable and the outage journal could not be written ({e}): '{}' was not stored for replay", cmd.name),
+              )
+              .with_sent(Sent::No),
+            );
+          }
         }
         Ok(reply)
       },
       Err(e) => Err(e),
     }
+  }
+
+  /// Why a write was refused: the journal is full, or it alone is over the bound.
+  fn full_error(&self, cmd: &Command, bytes: usize) -> Error {
+    let max = self.journal.max_bytes();
+    let why = if bytes > max {
+      format!("the write ({bytes} bytes) is larger than the outage journal's bound ({max} bytes)")
+    } else {
+      let s = self.journal.stats();
+      format!("the outage journal is full ({} writes, {} of {max} bytes pending replay)", s.pending, s.pending_bytes)
+    };
+    Error::new(
+      ErrorKind::FallbackFull,
+      format!("Redis is unavailable and {why}: '{}' was not stored anywhere; retry once Redis is back", cmd.name),
+    )
+    .with_sent(Sent::No)
   }
 
   /// Healthy path: keeps what a plain command read or wrote in the store.
@@ -302,22 +379,23 @@ impl Fallback {
     with_commands(self.journal.take_batch(max, Instant::now()))
   }
 
-  /// The batch held by `hold` and its token: it goes first, whole.
-  pub fn take_held_replay(&self) -> Option<(Vec<(JournalEntry<Command>, Command)>, u64)> {
-    self.journal.take_held().map(|(entries, token)| (with_commands(entries), token))
+  /// The batch held by `hold`: it goes first, whole.
+  pub fn take_held_replay(&self) -> Option<Vec<(JournalEntry<Command>, Command)>> {
+    self.journal.take_held().map(with_commands)
   }
 
   /// A replayed batch whose outcome is unknown waits to be sent again.
-  pub fn hold(&self, entries: Vec<JournalEntry<Command>>, token: u64) {
-    self.journal.hold(entries, token);
+  pub fn hold(&self, entries: Vec<JournalEntry<Command>>) {
+    self.journal.hold(entries);
   }
 
   pub fn requeue(&self, entries: Vec<JournalEntry<Command>>) {
     self.journal.requeue_front(entries);
   }
 
-  pub fn mark_replayed(&self, n: usize) {
-    self.journal.mark_replayed(n);
+  /// `entries`, the next in journal order, reached Redis.
+  pub fn mark_replayed(&self, entries: &[JournalEntry<Command>]) {
+    self.journal.mark_replayed(entries);
   }
 }
 
@@ -362,6 +440,51 @@ impl MirrorQueue {
   }
 }
 
+/// Journalled writes kept at most (beside the byte bound).
+const JOURNAL_MAX_ENTRIES: usize = 1_000_000;
+
+impl Record for Command {
+  fn encode(&self, out: &mut Vec<u8>) {
+    Command::encode(self, out);
+  }
+
+  fn decode(bytes: &[u8]) -> Option<Self> {
+    Command::decode(bytes)
+  }
+}
+
+fn open_error(e: OpenError) -> Error {
+  match e {
+    OpenError::Locked(path) => Error::new(
+      ErrorKind::JournalLocked,
+      format!(
+        "the outage journal {} is in use by another process or service (its lock file {}.lock is held); give each one its own fallback.journal.path",
+        path.display(),
+        path.display()
+      ),
+    ),
+    OpenError::Io(path, e) => {
+      Error::config(format!("fallback.journal.path / REDIS_FALLBACK_JOURNAL_PATH: {} cannot be opened: {e}", path.display()))
+    },
+  }
+}
+
+/// `fsync: 'everysec'`: a thread puts the journal on disk once a second
+/// (a power loss may lose the last second; a killed process loses nothing,
+/// every write is in the OS before it resolves). It ends with the journal.
+fn start_everysec(journal: &Arc<Journal<Command>>) {
+  let weak = Arc::downgrade(journal);
+  let _ = std::thread::Builder::new().name("resilis-journal-fsync".into()).spawn(move || loop {
+    std::thread::sleep(Duration::from_secs(1));
+    match weak.upgrade() {
+      Some(journal) => {
+        let _ = journal.sync();
+      },
+      None => break,
+    }
+  });
+}
+
 /// Passes of the mirror thread per period of `RecentKeys` (one second).
 const PASSES_PER_PERIOD: u64 = 50;
 
@@ -400,6 +523,13 @@ mod tests {
     Arc::new(MemoryStore::new(1 << 20, None))
   }
 
+  fn fallback(memory: Arc<MemoryStore>, policy: FallbackWrites, journal_bytes: usize, mirror: bool) -> Fallback {
+    match Fallback::new(memory, policy, journal_bytes, mirror, None) {
+      Ok(f) => f,
+      Err(e) => panic!("{e}"),
+    }
+  }
+
   #[test]
   fn ttls_are_read_from_writes() {
     assert_eq!(ttl_of(&cmd("set", &["k", "v", "EX", "10"])), Some(Duration::from_secs(10)));
@@ -421,7 +551,7 @@ mod tests {
 
   #[test]
   fn writes_are_journalled_in_order_reads_are_not() {
-    let f = Fallback::new(store(), FallbackWrites::Replay, 1 << 20, false);
+    let f = fallback(store(), FallbackWrites::Replay, 1 << 20, false);
     assert_eq!(f.serve(&cmd("set", &["a", "1", "EX", "60"])).ok(), Some(Reply::ok()));
     assert_eq!(f.serve(&cmd("get", &["a"])).ok(), Some(Reply::Bytes(Bytes::from_static(b"1"))));
     assert_eq!(f.serve(&cmd("incr", &["n"])).ok(), Some(Reply::Int(1)));
@@ -434,8 +564,27 @@ mod tests {
   }
 
   #[test]
+  fn a_write_the_journal_cannot_take_is_refused_and_leaves_the_store_as_it_was() {
+    let f = fallback(store(), FallbackWrites::Replay, 100, false);
+    let value = "v".repeat(60);
+    assert_eq!(f.serve(&cmd("set", &["a", &value])).ok(), Some(Reply::ok()));
+    // Full: refused, the store keeps the old value.
+    let e = f.serve(&cmd("set", &["a", &"w".repeat(60)])).err().map(|e| (e.kind, e.sent));
+    assert_eq!(e, Some((ErrorKind::FallbackFull, Sent::No)));
+    assert_eq!(f.serve(&cmd("get", &["a"])).ok(), Some(Reply::Bytes(Bytes::from(value))));
+    // Alone over the bound: refused, and the message says so.
+    let e = f.serve(&cmd("set", &["b", &"x".repeat(200)])).err().map(|e| e.message).unwrap_or_default();
+    assert!(e.contains("larger than the outage journal's bound (100 bytes)"), "{e}");
+    assert_eq!(f.serve(&cmd("exists", &["b"])).ok(), Some(Reply::Int(0)));
+    let s = f.journal_stats();
+    assert_eq!((s.journaled, s.rejected, s.dropped, s.pending), (1, 2, 0, 1));
+    // Reads are served whatever the journal holds.
+    assert!(f.serve(&cmd("get", &["zz"])).is_ok());
+  }
+
+  #[test]
   fn local_policy_journals_nothing() {
-    let f = Fallback::new(store(), FallbackWrites::Local, 1 << 20, false);
+    let f = fallback(store(), FallbackWrites::Local, 1 << 20, false);
     let _ = f.serve(&cmd("set", &["a", "1"]));
     assert!(f.journal_is_empty());
   }
@@ -455,7 +604,7 @@ mod tests {
   #[test]
   fn a_repeated_set_is_queued_once_and_any_other_change_queues_it_again() {
     let memory = store();
-    let f = Fallback::new(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
+    let f = fallback(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
     let queued = || f.mirror.as_ref().map_or(0, |q| q.pending.lock().map(|p| p.len()).unwrap_or(0));
     for _ in 0..1000 {
       f.mirror(&cmd("set", &["hot", "same"]), &Ok(Reply::ok()));
@@ -482,7 +631,7 @@ mod tests {
   #[test]
   fn mirroring_keeps_plain_values() {
     let memory = store();
-    let f = Fallback::new(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
+    let f = fallback(memory.clone(), FallbackWrites::Replay, 1 << 20, true);
     f.mirror(&cmd("set", &["m", "v1"]), &Ok(Reply::ok()));
     f.mirror(&cmd("get", &["g"]), &Ok(Reply::Bytes(Bytes::from_static(b"v2"))));
     for _ in 0..100 {

@@ -377,7 +377,13 @@ impl Lane {
       }
     };
     drop(buf);
+    // Redis answers a malformed or oversized request (a bulk string over
+    // its proto-max-bulk-len) with a protocol error, then closes the
+    // connection without running what followed it: those commands fail
+    // as never run, not as an outage.
+    let refused = replies.iter().any(|r| r.as_ref().is_err_and(|e| e.message.starts_with("ERR Protocol error")));
     self.deliver(&mut replies);
+    let failure = if refused { Some(Error::unrun_after_protocol_error()) } else { failure };
     match failure {
       Some(e) => {
         self.die(e);
@@ -561,7 +567,12 @@ async fn run_handshake(stream: &mut TcpStream, handshake: &[Command]) -> Result<
 fn fail_all(batches: Vec<InFlight>, error: Error) {
   for batch in batches {
     if let Some(done) = batch.done {
-      done((0..batch.expected).map(|_| Err(error.clone())).collect());
+      // Replies already read stand: those commands were answered.
+      let mut results = batch.results;
+      let answered = results.len().min(batch.expected);
+      results.truncate(answered);
+      results.extend((answered..batch.expected).map(|_| Err(error.clone())));
+      done(results);
     }
   }
 }

@@ -18,6 +18,7 @@ use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::{Event, EventSink};
 use crate::core::fallback::{is_read, Fallback};
+use crate::core::limits::check_size;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
 use crate::core::stats::Stats;
@@ -61,19 +62,24 @@ pub struct Resilience {
   pub stats: Stats,
   degraded: AtomicBool,
   events: OnceLock<EventSink>,
+  /// See limits.rs.
+  max_value_bytes: u64,
 }
 
 impl Resilience {
-  pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Self {
-    let journal_bytes = (config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
-    Resilience {
+  pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Result<Self> {
+    let journal_bytes = config.fallback_journal_max_bytes.unwrap_or(config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
+    let durable = config.fallback_journal.as_ref().filter(|_| config.enabled);
+    let mirror = config.fallback_mirror && config.enabled;
+    Ok(Resilience {
       breakers: Breakers::new(config.breaker.clone()),
       by_command: RwLock::new(HashMap::new()),
-      fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, config.fallback_mirror && config.enabled),
+      fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, mirror, durable)?,
       stats: Stats::default(),
       degraded: AtomicBool::new(false),
       events: OnceLock::new(),
-    }
+      max_value_bytes: config.max_value_bytes,
+    })
   }
 
   pub fn set_event_sink(&self, sink: EventSink) {
@@ -84,6 +90,10 @@ impl Resilience {
     if let Some(sink) = self.events.get() {
       sink(event);
     }
+  }
+
+  pub fn max_value_bytes(&self) -> u64 {
+    self.max_value_bytes
   }
 
   pub fn fallback(&self) -> &Fallback {
@@ -157,7 +167,14 @@ impl Resilience {
       b.on_fallback();
     }
     self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
-    self.fallback.serve(cmd)
+    let served = self.fallback.serve(cmd);
+    if let Err(e) = &served {
+      if e.kind == ErrorKind::FallbackFull {
+        let rejected = self.fallback.journal_stats().rejected;
+        self.emit(Event::FallbackFull { command: cmd.name.to_string(), message: e.message.clone(), rejected });
+      }
+    }
+    served
   }
 
   /// Decides, per command and in order, Redis or an answer now (the
@@ -168,6 +185,10 @@ impl Resilience {
     let routes = cmds
       .iter()
       .map(|cmd| {
+        // Too big for Redis: refused here, before the breaker or any I/O.
+        if let Err(e) = check_size(cmd, self.max_value_bytes) {
+          return Route::Served(Err(e));
+        }
         if let Some(reply) = cached(cmd) {
           return Route::Served(Ok(reply));
         }
@@ -213,15 +234,30 @@ impl Resilience {
     let mut redis = redis.into_iter();
     let mut trouble = false;
     let mut answered = 0u64;
-    let out = plan
+    // Writes the fallback answered: journalled, so with fsync 'always'
+    // they resolve only once on disk (`commit` below).
+    let mut journalled: Vec<usize> = Vec::new();
+    let mut out: Vec<Result<Reply>> = plan
       .routes
       .into_iter()
       .zip(cmds)
-      .map(|(route, cmd)| match route {
-        Route::Served(r) => r,
+      .enumerate()
+      .map(|(i, (route, cmd))| match route {
+        Route::Served(r) => {
+          if r.is_ok() && !is_read(cmd) {
+            journalled.push(i);
+          }
+          r
+        },
         Route::Redis { breaker, permit } => {
           let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
           match r {
+            // A neighbour's protocol error closed the connection before
+            // this ran: Redis is there, so no breaker, fallback or outage.
+            Err(e) if e.is_unrun_after_protocol_error() => {
+              breaker.release(permit);
+              Err(e)
+            },
             Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
               trouble = true;
               let kind = if e.kind == ErrorKind::Timeout { FailureKind::Timeout } else { FailureKind::Connection };
@@ -234,7 +270,14 @@ impl Resilience {
               // Never repeat what may have run; the rest is answered locally.
               if e.sent == Sent::No || is_idempotent(cmd) {
                 match self.serve(cmd, Some(&breaker)) {
-                  Ok(reply) => Ok(reply),
+                  Ok(reply) => {
+                    if !is_read(cmd) {
+                      journalled.push(i);
+                    }
+                    Ok(reply)
+                  },
+                  // Not stored anywhere; whether Redis ran it is what the send says.
+                  Err(full) if full.kind == ErrorKind::FallbackFull => Err(full.with_sent(e.sent)),
                   Err(_) => Err(e),
                 }
               } else {
@@ -257,6 +300,14 @@ impl Resilience {
       .collect();
     if answered > 0 {
       self.stats.record_batch(answered, now.saturating_duration_since(plan.started));
+    }
+    if !journalled.is_empty() {
+      if let Err(e) = self.fallback.commit() {
+        // Not on disk: the fallback's writes of this batch are not acknowledged.
+        for i in journalled {
+          out[i] = Err(e.clone());
+        }
+      }
     }
     (out, trouble)
   }

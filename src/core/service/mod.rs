@@ -17,6 +17,7 @@ use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::lane::{self, Done, Lane, LaneSettings};
+use crate::core::limits::{check_all, check_size};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
 use crate::core::memory::MemoryStore;
@@ -42,6 +43,9 @@ pub struct Service {
   recovering: AtomicBool,
   serving_from_memory: AtomicBool,
   ever_connected: AtomicBool,
+  /// Redis was not there at the first connect (production, fallback on):
+  /// the service serves degraded and the recovery loop connects.
+  degraded_start: AtomicBool,
   /// Set by `disconnect()`, cleared by `connect()`.
   closed: AtomicBool,
   /// The pipelined connection for ordinary commands (standalone, plain
@@ -73,7 +77,8 @@ impl Service {
   pub fn new(config: Config) -> Result<Service> {
     let clients = if config.enabled { Some(Arc::new(RedisClients::build(&config)?)) } else { None };
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
-    let resilience = Resilience::new(&config, memory.clone());
+    let resilience = Resilience::new(&config, memory.clone())?;
+    let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
     let lane_settings = lane_settings(&config);
     let cluster_plain = config.enabled && !config.tls.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
@@ -98,6 +103,7 @@ impl Service {
       resilience,
       recovering: AtomicBool::new(false),
       ever_connected: AtomicBool::new(false),
+      degraded_start: AtomicBool::new(false),
       closed: AtomicBool::new(false),
       lane_settings,
       lane: std::sync::RwLock::new(None),
@@ -109,7 +115,7 @@ impl Service {
       node_tracking,
       tracker: Mutex::new(None),
       pubsub: PubSub::new(),
-      replay_markers: replay::ReplayMarkers::new(),
+      replay_markers,
     })
   }
 
@@ -151,7 +157,17 @@ impl Service {
       }
       slot.clone().ok_or_else(Error::closed)?
     };
-    self.connect_locked(&clients).await
+    match self.connect_locked(&clients).await {
+      // Redis is not there yet: up, degraded; the recovery loop connects.
+      Err(_) if self.degraded_start.load(Ordering::Acquire) && !self.ever_connected.load(Ordering::Acquire) => Ok(()),
+      other => other,
+    }
+  }
+
+  /// Starts the recovery loop if the service is degraded (a connect that
+  /// came up degraded) or has journalled writes to replay.
+  pub fn ensure_recovery(self: &Arc<Self>) {
+    self.after_batch(false);
   }
 
   /// One connect attempt; the caller holds `connect_lock`.
@@ -265,6 +281,14 @@ impl Service {
       }
       return Ok(());
     }
+    // Production, or development with REDIS_ENABLED=true: nothing listens
+    // yet, so come up degraded as after a mid-run outage (a wrong
+    // password, an ACL refusal or a TLS mismatch stays an error).
+    if absent && self.config.fallback_enabled && !self.ever_connected.load(Ordering::Acquire) {
+      if !self.degraded_start.swap(true, Ordering::AcqRel) {
+        self.resilience.enter_degraded(&format!("at start: {}", e.message));
+      }
+    }
     Err(e)
   }
 
@@ -285,6 +309,10 @@ impl Service {
       return Ok(None);
     }
     let clients = self.clients()?;
+    if !self.connected.load(Ordering::Acquire) && self.degraded_start.load(Ordering::Acquire) {
+      // Up degraded since start: the recovery loop connects, calls do not wait for it.
+      return Err(Error::new(ErrorKind::Connection, "Redis has not been reachable since the service started").with_sent(Sent::No));
+    }
     if !self.connected.load(Ordering::Acquire) {
       // Boxed: the cold connect path stays out of every command's future.
       Box::pin(async {
@@ -337,6 +365,7 @@ impl Service {
 
   /// Every single command goes through here.
   pub async fn dispatch(&self, cmd: Command) -> Result<Reply> {
+    check_size(&cmd, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => clients.send(cmd).await,
       None => self.memory.execute(&cmd),
@@ -351,7 +380,10 @@ impl Service {
     let clients = match self.ready_clients().await {
       Ok(Some(clients)) => clients,
       Ok(None) => return cmds.iter().map(|c| self.memory.execute(c)).collect(),
-      Err(e) if e.kind == ErrorKind::Connection && self.ever_connected.load(Ordering::Acquire) => {
+      Err(e)
+        if e.kind == ErrorKind::Connection
+          && (self.ever_connected.load(Ordering::Acquire) || self.degraded_start.load(Ordering::Acquire)) =>
+      {
         self.resilience.enter_degraded(&e.message);
         self.note_writes(&cmds);
         let plan = self.resilience.plan(&cmds, |_| None);
@@ -429,6 +461,7 @@ impl Service {
 
   /// One command on one node named by `scan_nodes`.
   pub async fn dispatch_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
+    check_size(&cmd, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => clients.send_to_node(node, cmd).await,
       None => self.memory.execute(&cmd),
@@ -436,6 +469,7 @@ impl Service {
   }
 
   pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    check_all(&cmds, self.resilience.max_value_bytes())?;
     match self.ready_clients().await? {
       Some(clients) => Ok(clients.pipeline(cmds).await),
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
@@ -443,6 +477,8 @@ impl Service {
   }
 
   pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+    // One command too big refuses the whole transaction: none of it runs.
+    check_all(&cmds, self.resilience.max_value_bytes())?;
     self.note_writes(&cmds);
     match self.ready_clients().await? {
       Some(clients) => clients.transaction(cmds).await,

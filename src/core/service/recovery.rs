@@ -29,6 +29,18 @@ impl Service {
     fred_down && self.live_lane().is_none() && !self.cluster.as_ref().is_some_and(|r| r.any_open())
   }
 
+  /// At start: writes a previous process left in the durable journal go
+  /// to Redis first, in order, before anything newer (the service serves
+  /// degraded, journalling, until they are replayed).
+  pub fn resume_journal(self: &Arc<Self>) {
+    let left = self.resilience.fallback().journal_stats().pending;
+    if left == 0 || !self.config.enabled {
+      return;
+    }
+    self.resilience.enter_degraded(&format!("{left} writes left in the outage journal by a previous process are replayed first"));
+    self.start_recovery();
+  }
+
   pub(super) fn start_recovery(self: &Arc<Self>) {
     let Some(runtime) = &self.runtime else { return };
     if self.recovering.swap(true, Ordering::AcqRel) {

@@ -1,11 +1,12 @@
 //! Replaying the outage journal exactly once. Each batch goes to Redis as
-//! one script that first checks and sets a marker key to the batch's token:
-//! a batch whose outcome is unknown (the connection died after sending, a
-//! timeout) is held and sent again under the same token, and Redis skips it
-//! if it already ran, in whatever order the two copies arrive.
+//! one script that runs only the writes whose sequence number is above the
+//! marker key's, then sets the marker to the last: a batch whose outcome is
+//! unknown (the connection died after sending, a timeout) is held and sent
+//! again, and Redis skips what already ran, in whatever order the copies
+//! arrive. A durable journal's markers are named after its file's id, so a
+//! new process replaying what a killed one left skips what it had run.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use fred::prelude::Value;
@@ -18,17 +19,22 @@ use crate::core::journal::JournalEntry;
 use crate::core::service::Service;
 use crate::core::topology::cluster::{slot_of, slot_of_value};
 
-/// KEYS[1] the marker; ARGV: token, marker TTL (ms), then per command its
-/// argument count, name and arguments. `pcall`: one refused write (say
-/// WRONGTYPE) does not stop the rest, as it would not in a pipeline.
-const SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end \
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
-local i = 3 \
+/// KEYS[1] the marker; ARGV: marker TTL (ms), then per command its
+/// sequence number, argument count, name and arguments. `pcall`: one
+/// refused write (say WRONGTYPE) does not stop the rest, as it would not
+/// in a pipeline.
+const SCRIPT: &str = "local done = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 \
+local last = nil \
+local i = 2 \
 while i <= #ARGV do \
-  local n = tonumber(ARGV[i]) \
-  redis.pcall(unpack(ARGV, i + 1, i + n)) \
-  i = i + n + 1 \
+  local n = tonumber(ARGV[i + 1]) \
+  if tonumber(ARGV[i]) > done then \
+    redis.pcall(unpack(ARGV, i + 2, i + 1 + n)) \
+    last = ARGV[i] \
+  end \
+  i = i + n + 2 \
 end \
+if last then redis.call('SET', KEYS[1], last, 'PX', ARGV[1]) end \
 return 1";
 
 /// How long Redis keeps a marker: a batch held longer than this (Redis
@@ -36,29 +42,34 @@ return 1";
 /// run twice.
 const MARKER_TTL_MS: i64 = 600_000;
 
+/// A durable journal's markers outlive a process that died mid-replay
+/// until its successor has replayed (a day: it may be restarted late).
+const DURABLE_MARKER_TTL_MS: i64 = 24 * 3600 * 1000;
+
 /// Writes per script outside a cluster (a cluster replays one at a time:
 /// a script's keys must share a slot).
 const BATCH: usize = 200;
 
 type Batch = Vec<(JournalEntry<Command>, Command)>;
 
-/// This service's replay tokens and marker keys.
+/// This service's replay marker keys.
 pub(super) struct ReplayMarkers {
-  /// Tells this process's markers from any other's.
+  /// Tells this journal's markers from any other's: the process, or the
+  /// durable journal's file.
   id: String,
-  next_token: AtomicU64,
   /// Cluster: a hash tag per slot, found once.
   tags: Mutex<HashMap<u16, String>>,
 }
 
 impl ReplayMarkers {
-  pub(super) fn new() -> Self {
+  /// `durable`: the durable journal's id.
+  pub(super) fn new(durable: Option<u64>) -> Self {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    ReplayMarkers { id: format!("{:x}-{nanos:x}", std::process::id()), next_token: AtomicU64::new(1), tags: Mutex::new(HashMap::new()) }
-  }
-
-  fn token(&self) -> u64 {
-    self.next_token.fetch_add(1, Ordering::Relaxed)
+    let id = match durable {
+      Some(id) => format!("j{id:016x}"),
+      None => format!("{:x}-{nanos:x}", std::process::id()),
+    };
+    ReplayMarkers { id, tags: Mutex::new(HashMap::new()) }
   }
 
   /// The marker key; in a cluster, one in the slot of `key`.
@@ -96,26 +107,26 @@ impl Service {
     let fallback = self.resilience.fallback();
     let per_script = if self.in_cluster() { 1 } else { BATCH };
     loop {
-      let (batch, token) = match fallback.take_held_replay() {
+      let batch = match fallback.take_held_replay() {
         Some(held) => held,
         None => {
           let batch = fallback.take_replay(per_script);
           if batch.is_empty() {
             return true;
           }
-          (batch, self.replay_markers.token())
+          batch
         },
       };
-      let outcome = self.replay_script(clients, &batch, token).await;
+      let outcome = self.replay_script(clients, &batch).await;
       let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
       match outcome {
-        Outcome::Landed => fallback.mark_replayed(entries.len()),
+        Outcome::Landed => fallback.mark_replayed(&entries),
         Outcome::NotSent => {
           fallback.requeue(entries);
           return false;
         },
         Outcome::Unknown => {
-          fallback.hold(entries, token);
+          fallback.hold(entries);
           return false;
         },
         Outcome::Refused => {
@@ -131,12 +142,13 @@ impl Service {
     matches!(self.config.topology, Topology::Cluster { .. })
   }
 
-  async fn replay_script(&self, clients: &RedisClients, batch: &Batch, token: u64) -> Outcome {
+  async fn replay_script(&self, clients: &RedisClients, batch: &Batch) -> Outcome {
     let key_slot = batch.first().and_then(|(_, c)| c.slot_key()).map(slot_of_value).filter(|_| self.in_cluster());
     let mut args = vec![Value::from(SCRIPT), Value::Integer(1), Value::from(self.replay_markers.key(key_slot))];
-    args.push(Value::from(token.to_string()));
-    args.push(Value::Integer(MARKER_TTL_MS));
-    for (_, cmd) in batch {
+    let durable = self.resilience.fallback().durable_id().is_some();
+    args.push(Value::Integer(if durable { DURABLE_MARKER_TTL_MS } else { MARKER_TTL_MS }));
+    for (entry, cmd) in batch {
+      args.push(Value::from(entry.seq.to_string()));
       args.push(Value::Integer(cmd.args.len() as i64 + 1));
       args.push(Value::from(&*cmd.name));
       args.extend(cmd.args.iter().cloned());
@@ -157,12 +169,15 @@ impl Service {
     let results = clients.pipeline(cmds).await;
     match results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection))) {
       None => {
-        fallback.mark_replayed(entries.len());
+        fallback.mark_replayed(&entries);
         true
       },
       Some(i) => {
-        fallback.mark_replayed(i);
-        fallback.requeue(entries.into_iter().skip(i).collect());
+        let mut entries = entries;
+        let rest = entries.split_off(i);
+        // Put back first: a confirmation covers only what is not pending.
+        fallback.requeue(rest);
+        fallback.mark_replayed(&entries);
         false
       },
     }
@@ -175,13 +190,13 @@ mod tests {
 
   #[test]
   fn a_cluster_marker_shares_its_key_slot() {
-    let markers = ReplayMarkers::new();
+    let markers = ReplayMarkers::new(None);
     for key in ["user:1", "{tag}x", "a}b{", "", "queue:{orders}:items"] {
       let slot = slot_of(key.as_bytes());
       assert_eq!(slot_of(markers.key(Some(slot)).as_bytes()), slot, "marker for {key:?}");
     }
-    assert_ne!(markers.key(None), ReplayMarkers::new().key(None).replace(&markers.id, "other"));
-    assert_ne!(markers.token(), markers.token());
+    assert_ne!(markers.key(None), ReplayMarkers::new(None).key(None).replace(&markers.id, "other"));
+    assert_eq!(ReplayMarkers::new(Some(255)).key(None), "resilis:replay:j00000000000000ff");
     // A numeric key (`set(123, v)`) hashes as its digits.
     let slot = slot_of_value(&Value::Integer(123));
     assert_eq!(slot, slot_of(b"123"));
