@@ -9,6 +9,7 @@
 //   BENCH_CLIENTS    comma list of clients (resilis,ioredis,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
+//   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -24,6 +25,7 @@ import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
 import { NEAR_WORKLOADS, measureNearCache } from './near-cache.mjs';
 import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
+import { measureBullmq } from './bullmq.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -117,8 +119,9 @@ async function main() {
   const nearRows = clientNames.includes('resilis')
     ? NEAR_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0 && !soak) {
+  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0 && !soak && !bullmq) {
     const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
@@ -243,6 +246,15 @@ async function main() {
       console.log(formatTable(cluster, clusterBase));
     }
 
+    let queueRows = [];
+    if (bullmq) {
+      queueRows = await measureBullmq({ redisBin: config.redisBin, runs: Math.max(3, config.runs) });
+      const base = queueRows.find((r) => r.client === 'ioredis');
+      console.log('');
+      console.log('BullMQ (same server, alternating runs, median of 3):');
+      console.log(formatTable(queueRows, new Map(base ? [[base.workload, base.cell.opsPerSec]] : [])));
+    }
+
     let fallbackMemory = null;
     if (soak) {
       fallbackMemory = await measureFallbackMemory({ redisBin: config.redisBin, seconds: config.soakSeconds });
@@ -263,6 +275,7 @@ async function main() {
       nearCache,
       cluster,
       fallbackMemory,
+      bullmq: queueRows,
     });
     console.log(`results written to ${config.out}`);
   } finally {

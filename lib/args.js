@@ -19,14 +19,24 @@ function checkKey(k, command) {
   throw argumentError(`${command}: key must be a string or Buffer (got ${k === null ? 'null' : t})`);
 }
 
-/** ioredis flattens one level of arrays: lpush(k, [a, b]) == lpush(k, a, b). */
-function flatten(args, command) {
+/** ioredis flattens one level of arrays: lpush(k, [a, b]) == lpush(k, a, b). `convert` is applied
+ * to each value before it is checked. */
+function flatten(args, command, convert) {
   const out = [];
   for (const a of args) {
-    if (Array.isArray(a)) for (const x of a) out.push(checkValue(x, `${command} argument`));
-    else out.push(checkValue(a, `${command} argument`));
+    if (Array.isArray(a)) for (const x of a) out.push(checkValue(convert ? convert(x) : x, `${command} argument`));
+    else out.push(checkValue(convert ? convert(a) : a, `${command} argument`));
   }
   return out;
+}
+
+/** ioredis' `toArg` for the values it sends: null and undefined as '', booleans as 'true'/'false'. */
+const ioredisArg = (v) => (v === null || v === undefined ? '' : typeof v === 'boolean' ? String(v) : v);
+
+/** A defined script's keys and arguments, converted as ioredis does: libraries written for
+ * ioredis (BullMQ) pass undefined and booleans to their Lua scripts. */
+function flattenScriptArgs(args, command) {
+  return flatten(args, command, ioredisArg);
 }
 
 /** set's third argument: seconds, an options object, or ioredis tokens. */
@@ -149,4 +159,5 @@ function evalArgs(script, rest, command) {
   return [script, ...flatten(rest, command)];
 }
 
-module.exports = { checkValue, checkKey, flatten, setArgs, hsetArgs, zaddArgs, scanArgs, evalArgs };
+module.exports = {
+  flattenScriptArgs, checkValue, checkKey, flatten, setArgs, hsetArgs, zaddArgs, scanArgs, evalArgs };

@@ -26,7 +26,7 @@ const KEYED = [
   'zrange', 'zrevrange', 'zscore', 'zrem', 'zcard', 'zincrby', 'zrank', 'zrevrank', 'zcount',
   'zrangebyscore', 'zrevrangebyscore', 'zremrangebyrank', 'zremrangebyscore', 'zpopmin', 'zpopmax', 'zmscore',
   'xadd', 'xlen', 'xrange', 'xrevrange', 'xdel', 'xtrim', 'pfadd', 'pfcount', 'getbit', 'setbit', 'bitcount',
-  'dump', 'touch', 'object',
+  'dump', 'touch', 'object', 'lpos', 'hscan', 'sscan', 'zscan',
 ];
 
 // Variadic-key commands: del('a', 'b') == del(['a', 'b']).
@@ -89,7 +89,7 @@ function defineCommand(name, { numberOfKeys, lua } = {}) {
   const defined = script(name, lua);
   /** A call's arguments as [keys, argv]. */
   const split = (args) => {
-    const flat = A.flatten(args, name);
+    const flat = A.flattenScriptArgs(args, name);
     const n = numberOfKeys ?? Number(flat.shift());
     if (!(Number.isInteger(n) && n >= 0 && n <= flat.length)) {
       throw argumentError(`${name}: expected ${numberOfKeys ?? 'a number of'} keys, got ${flat.length} arguments`);
@@ -137,6 +137,15 @@ function install(proto) {
   rejectOnThrow(proto, {
     set(key, value, ...rest) {
       return this._send('set', A.setArgs(key, value, rest));
+    },
+    /** INFO [section ...]: the server's text, as ioredis returns it. */
+    info(...sections) {
+      return this._send('info', A.flatten(sections, 'info'));
+    },
+    /** CLIENT <subcommand> ...: client('SETNAME', 'worker'), client('LIST'), ... */
+    client(...args) {
+      if (args.length === 0) throw argumentError('client: a subcommand is required');
+      return this._send('client', A.flatten(args, 'client'));
     },
     getBuffer(key) {
       return this._send('get', [A.checkKey(key, 'getBuffer')], true);
@@ -224,4 +233,4 @@ function install(proto) {
   }
 }
 
-module.exports = { install, pairsToObject, CAMEL };
+module.exports = { install, pairsToObject, CAMEL, KEYED, MULTI_KEY, BLOCKING };

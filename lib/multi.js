@@ -4,7 +4,7 @@
 // getClient()'s node-redis batch (flat results) extends this class.
 
 const A = require('./args');
-const { CAMEL, pairsToObject } = require('./commands');
+const { CAMEL, KEYED, MULTI_KEY, BLOCKING, pairsToObject } = require('./commands');
 const { scriptLoad } = require('./nodes');
 
 class Multi {
@@ -79,12 +79,11 @@ const SHAPED = {
 };
 const REPLY_SHAPES = { hgetall: pairsToObject };
 
-const NAMES = [
-  'get', 'set', 'del', 'exists', 'expire', 'ttl', 'incr', 'incrby', 'decr', 'decrby', 'mget', 'mset', 'getdel',
-  'hset', 'hget', 'hgetall', 'hdel', 'hincrby', 'lpush', 'rpush', 'lpop', 'rpop', 'lrange', 'ltrim', 'llen',
-  'sadd', 'srem', 'smembers', 'sismember', 'scard', 'zadd', 'zrange', 'zrevrange', 'zscore', 'zrem', 'zcard',
-  'zincrby', 'publish', 'eval', 'evalsha', 'pexpire', 'pttl', 'persist', 'type', 'append', 'strlen', 'ping',
-];
+// Every keyed command the service offers (commands.js), and these others.
+const NAMES = new Set([
+  ...KEYED, ...MULTI_KEY, ...BLOCKING,
+  'set', 'mset', 'hset', 'hmset', 'hgetall', 'zadd', 'publish', 'eval', 'evalsha', 'ping', 'info', 'client', 'scan',
+]);
 
 for (const name of [...NAMES, ...Object.keys(CAMEL)]) {
   const redisName = CAMEL[name] || name;

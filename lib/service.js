@@ -150,6 +150,16 @@ class RedisService extends EventEmitter {
     return this._status === 'ready' ? 'reconnecting' : this._status;
   }
 
+  /** ioredis' flag: true on a Cluster client (libraries branch on it, e.g. BullMQ's key prefixes). */
+  get isCluster() {
+    return this._info.mode === 'cluster';
+  }
+
+  /** Writable as in ioredis: BullMQ sets 'end' after its own quit(). */
+  set status(value) {
+    this._status = value;
+  }
+
   /** pipeline([{ command, args }]) -> replies in order; an error reply stands as an Error. */
   pipeline(commands) {
     if (commands === undefined) return new Multi(this, false);

@@ -48,7 +48,8 @@ export function spawnScript(file, args = [], { env = {} } = {}) {
       }
     }
   });
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': after 'exit' the last lines of stdout may still be on their way.
+  child.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   child.lines = lines;
   child.stderrText = () => stderr;
   child.waitFor = (re, ms = 15000) => new Promise((resolve, reject) => {
