@@ -63,6 +63,11 @@ impl Command {
         Some(0) | None => ClusterHash::Random,
         Some(_) => ClusterHash::Offset(2),
       }
+    } else if n.eq_ignore_ascii_case("pubsub") {
+      // A node counts only its own shard's subscribers: SHARDNUMSUB asks the channel's.
+      let shard = matches!(self.args.first(), Some(Value::Bytes(b)) if b.eq_ignore_ascii_case(b"shardnumsub"))
+        || matches!(self.args.first(), Some(Value::String(s)) if s.eq_ignore_ascii_case("shardnumsub"));
+      if shard && self.args.len() > 1 { ClusterHash::Offset(1) } else { ClusterHash::Random }
     } else if n.eq_ignore_ascii_case("publish")
       || n.eq_ignore_ascii_case("ping")
       || n.eq_ignore_ascii_case("script")
@@ -173,5 +178,8 @@ mod tests {
     let arg = |s: &'static str| Value::Bytes(Bytes::from_static(s.as_bytes()));
     let e = Command::new("evalsha", vec![arg("abc"), arg("1"), arg("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)), "numkeys given as a string");
+    let p = Command::new("PUBSUB", vec![arg("SHARDNUMSUB"), arg("ch")]);
+    assert_eq!(p.slot_key(), Some(&arg("ch")), "SHARDNUMSUB asks the channel's shard");
+    assert!(Command::new("pubsub", vec![arg("NUMSUB"), arg("ch")]).slot_key().is_none());
   }
 }
