@@ -121,3 +121,16 @@ test('listeners of either form come and go: each message reaches the forms liste
   assert.equal(buffers.calls.length, 1);
   await svc.disconnect();
 });
+
+test('removeAllListeners() does not stop the service from following its message listeners', async () => {
+  const svc = subscriber();
+  const channel = uniqueKey('rm-all');
+  await svc.subscribe(channel);
+  svc.removeAllListeners();
+  await new Promise((resolve) => process.nextTick(resolve));
+  const buffers = recorder();
+  svc.on('messageBuffer', buffers);
+  await ctx.svc.publish(channel, BYTES);
+  assert.deepEqual((await buffers.upTo(1))[0][1], BYTES);
+  await svc.disconnect();
+});

@@ -155,8 +155,7 @@ class Subscriptions {
    * channelBuffer, patternBuffer, payloadBuffer], the forms not asked for null. */
   deliver(m) {
     const service = this.service;
-    const kind = m[0];
-    const [, channelText, patternText, payload, channelBuf, patternBuf, payloadBuf] = m;
+    const [kind, channelText, patternText, payload, channelBuf, patternBuf, payloadBuf] = m;
     const channel = channelText !== null ? channelText : channelBuf && channelBuf.toString();
     const pattern = patternText !== null ? patternText : patternBuf && patternBuf.toString();
     let entry;
@@ -179,8 +178,8 @@ class Subscriptions {
       this.call(fn, asString(payload, payloadBuf), channel, pmessage ? pattern : undefined);
     }
     for (const fn of entry.buffers) {
-      const b = asBuffer(channelBuf, channel);
-      this.call(fn, asBuffer(payloadBuf, payload), b, pmessage ? asBuffer(patternBuf, pattern) : undefined);
+      const p = pmessage ? asBuffer(patternBuf, pattern) : undefined;
+      this.call(fn, asBuffer(payloadBuf, payload), asBuffer(channelBuf, channel), p);
     }
   }
 
@@ -223,12 +222,20 @@ function updateForms(service, adding) {
 /** Follows the service's message event listeners (called once, by the constructor). */
 function watchMessageListeners(service) {
   service._messageForms = FORM_STRINGS; // the core's default
-  service.on('newListener', (event) => {
+  const onNew = (event) => {
     if (EVENT_FORMS[event]) updateForms(service, event);
-  });
-  service.on('removeListener', (event) => {
+  };
+  const onRemove = (event, listener) => {
     if (EVENT_FORMS[event]) updateForms(service);
-  });
+    // removeAllListeners() takes these hooks too: they come back once it has returned.
+    else if (listener === onNew) process.nextTick(reinstall);
+  };
+  const reinstall = () => {
+    if (!service.listeners('newListener').includes(onNew)) service.on('newListener', onNew);
+    if (!service.listeners('removeListener').includes(onRemove)) service.on('removeListener', onRemove);
+    updateForms(service);
+  };
+  reinstall();
 }
 
 function subs(service) {
