@@ -26,6 +26,11 @@ export declare class NativeService {
    * Messages arrive through `drain()` (status 4).
    */
   pubsub(id: number, op: string, names: Array<string>): void
+  /**
+   * Which forms pub/sub messages are delivered in: 1 strings, 2 Buffers
+   * (both: 3); set by lib/pubsub.js as listeners come and go.
+   */
+  setMessageForms(forms: number): void
   get isConnected(): boolean
   /**
    * `nearGet(key)`: GET answered from the near cache on the JS thread:

@@ -284,6 +284,8 @@ export class ResilisTypeError extends TypeError {
 
 export type MessageListener = (message: string, channel: string) => void;
 export type PatternMessageListener = (message: string, channel: string, pattern: string) => void;
+export type BufferListener = (message: Buffer, channel: Buffer) => void;
+export type PatternBufferListener = (message: Buffer, channel: Buffer, pattern: Buffer) => void;
 
 export class RedisService extends EventEmitter {
   constructor(options?: RedisServiceOptions);
@@ -417,27 +419,44 @@ export class RedisService extends EventEmitter {
   zcard(key: RedisKey): Promise<number>;
   zincrby(key: RedisKey, by: number, member: RedisValue): Promise<string>;
 
+  /** A Buffer message is sent byte for byte. */
   publish(channel: string, message: RedisValue): Promise<number>;
+  /** Sharded publish (Redis 7): on a cluster, the channel's slot picks the node. */
+  spublish(channel: string, message: RedisValue): Promise<number>;
+  sPublish(channel: string, message: RedisValue): Promise<number>;
   /**
    * Pub/sub receiving on the service's own subscriber connection (subscribed again after every
    * reconnect or failover). Resolves the number of channels + patterns held (ioredis style);
    * `listener` runs on the JS thread. Messages are also emitted as 'message' (channel, message),
-   * 'pmessage' (pattern, channel, message) and 'smessage' (channel, message).
+   * 'pmessage' (pattern, channel, message) and 'smessage' (channel, message), and byte-exact as
+   * 'messageBuffer', 'pmessageBuffer' and 'smessageBuffer' (Buffers; the pattern stays a string).
+   * `bufferMode` (node-redis): the listener gets Buffers.
    */
-  subscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
+  subscribe(channel: string | string[], listener?: MessageListener, bufferMode?: false): Promise<number>;
+  subscribe(channel: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
   subscribe(...channels: string[]): Promise<number>;
-  psubscribe(pattern: string | string[], listener?: PatternMessageListener): Promise<number>;
+  psubscribe(pattern: string | string[], listener?: PatternMessageListener, bufferMode?: false): Promise<number>;
+  psubscribe(pattern: string | string[], listener: PatternBufferListener, bufferMode: true): Promise<number>;
   psubscribe(...patterns: string[]): Promise<number>;
   /** Sharded pub/sub (Redis 7; on a cluster the subscription lives on the shard's node). */
-  ssubscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
-  /** No channel: all of them; a listener: only that listener (the channel goes with its last one). */
-  unsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
-  punsubscribe(pattern?: string | string[], listener?: PatternMessageListener): Promise<number>;
-  sunsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
-  pSubscribe(pattern: string | string[], listener?: PatternMessageListener): Promise<number>;
-  sSubscribe(channel: string | string[], listener?: MessageListener): Promise<number>;
-  pUnsubscribe(pattern?: string | string[], listener?: PatternMessageListener): Promise<number>;
-  sUnsubscribe(channel?: string | string[], listener?: MessageListener): Promise<number>;
+  ssubscribe(channel: string | string[], listener?: MessageListener, bufferMode?: false): Promise<number>;
+  ssubscribe(channel: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
+  /** No channel: all of them; a listener: only that listener (with the `bufferMode` it was subscribed with;
+   * the channel goes with its last one). */
+  unsubscribe(channel?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  punsubscribe(pattern?: string | string[], listener?: PatternMessageListener | PatternBufferListener, bufferMode?: boolean): Promise<number>;
+  sunsubscribe(channel?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  pSubscribe(pattern: string | string[], listener?: PatternMessageListener, bufferMode?: false): Promise<number>;
+  pSubscribe(pattern: string | string[], listener: PatternBufferListener, bufferMode: true): Promise<number>;
+  sSubscribe(channel: string | string[], listener?: MessageListener, bufferMode?: false): Promise<number>;
+  sSubscribe(channel: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
+  pUnsubscribe(pattern?: string | string[], listener?: PatternMessageListener | PatternBufferListener, bufferMode?: boolean): Promise<number>;
+  sUnsubscribe(channel?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  on(event: 'message' | 'smessage', listener: (channel: string, message: string) => void): this;
+  on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): this;
+  on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this;
+  on(event: 'pmessageBuffer', listener: (pattern: string, channel: Buffer, message: Buffer) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
   eval(script: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
   eval(script: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
   evalsha(sha: string, numKeys: number, ...keysAndArgs: RedisValue[]): Promise<unknown>;
@@ -450,6 +469,8 @@ export class RedisService extends EventEmitter {
   multi(): ChainableBatch;
   call(command: string, ...args: Array<RedisValue | RedisValue[]>): Promise<unknown>;
   callBuffer(command: string, ...args: Array<RedisValue | RedisValue[]>): Promise<unknown>;
+  /** node-redis' shape of call(): sendCommand(['CMD', ...args]). */
+  sendCommand(args: RedisValue[]): Promise<unknown>;
 }
 
 /** getClient()'s multi(): node-redis' batch. exec() resolves the replies themselves and rejects when one
@@ -462,10 +483,8 @@ export interface NodeRedisMulti {
   [command: string]: any;
 }
 
-export type BufferListener = (message: Buffer, channel: Buffer) => void;
 
-type NodeRedisOwn = 'multi' | 'scan' | 'ping' | 'connect' | 'quit' | 'duplicate' | 'subscribe' | 'pSubscribe'
-  | 'sSubscribe' | 'unsubscribe' | 'pUnsubscribe' | 'sUnsubscribe';
+type NodeRedisOwn = 'multi' | 'scan' | 'ping' | 'connect' | 'quit' | 'duplicate' | 'on';
 
 /** node-redis (v5) view returned by getClient(): the service's commands plus node-redis' own shapes. */
 export interface NodeRedisClient extends Omit<RedisService, NodeRedisOwn> {
@@ -483,21 +502,11 @@ export interface NodeRedisClient extends Omit<RedisService, NodeRedisOwn> {
   pTTL(key: RedisKey): Promise<number>;
   mGet(keys: RedisKey[]): Promise<Array<string | null>>;
   evalSha(sha: string, options: { keys?: RedisValue[]; arguments?: RedisValue[] }): Promise<unknown>;
-  sendCommand(args: RedisValue[]): Promise<unknown>;
   multi(): NodeRedisMulti;
   scan(cursor: number | string, options?: { MATCH?: string; COUNT?: number; TYPE?: string }): Promise<{ cursor: string; keys: string[] }>;
   /** One array of keys per SCAN reply, over every master of a cluster. */
   scanIterator(options?: { MATCH?: string; COUNT?: number; TYPE?: string }): AsyncIterableIterator<string[]>;
-  /** `bufferMode`: the listener gets Buffers. */
-  subscribe(channels: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
-  subscribe(channels: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
-  pSubscribe(patterns: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
-  pSubscribe(patterns: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
-  sSubscribe(channels: string | string[], listener: MessageListener, bufferMode?: false): Promise<number>;
-  sSubscribe(channels: string | string[], listener: BufferListener, bufferMode: true): Promise<number>;
-  unsubscribe(channels?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
-  pUnsubscribe(patterns?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
-  sUnsubscribe(channels?: string | string[], listener?: MessageListener | BufferListener, bufferMode?: boolean): Promise<number>;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 export function createRedisService(options?: RedisServiceOptions): RedisService;

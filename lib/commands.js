@@ -6,7 +6,7 @@
 const A = require('./args');
 const { argumentError } = require('./errors');
 const { script, runScript } = require('./patterns/scripts');
-const { scriptLoad } = require('./nodes');
+const { scriptLoad, pubsubNumsub } = require('./nodes');
 
 /** [1, 'a', 2, 'b'] -> { 1: 'a', 2: 'b' } (HGETALL, CONFIG GET ...). */
 function pairsToObject(reply) {
@@ -47,7 +47,7 @@ const CAMEL = {
   sRandMember: 'srandmember',
   zAdd: 'zadd', zRange: 'zrange', zRevRange: 'zrevrange', zScore: 'zscore', zRem: 'zrem', zCard: 'zcard',
   zIncrBy: 'zincrby', zRank: 'zrank', zRevRank: 'zrevrank', zCount: 'zcount', zRangeByScore: 'zrangebyscore',
-  mGet: 'mget', mSet: 'mset', setNX: 'setnx', setEx: 'setex', evalSha: 'evalsha',
+  mGet: 'mget', mSet: 'mset', sPublish: 'spublish', setNX: 'setnx', setEx: 'setex', evalSha: 'evalsha',
 };
 
 /** Installs `methods`; a bad argument rejects the promise (as in ioredis) instead of throwing. */
@@ -66,11 +66,13 @@ function rejectOnThrow(proto, methods) {
 }
 
 /** call() and callBuffer(): SCRIPT LOAD goes to every cluster master (rate-limit-redis loads its
- * script with it, then runs EVALSHA on the key's master). */
+ * script with it, then runs EVALSHA on the key's master), and PUBSUB NUMSUB sums every master's
+ * count (@socket.io/redis-adapter counts its servers with it). */
 function sendAny(service, command, args, buffers) {
   if (typeof command !== 'string' || command.length === 0) throw argumentError('call: command must be a non-empty string');
   const flat = A.flatten(args, command);
   if (/^script$/i.test(command) && /^load$/i.test(String(flat[0]))) return scriptLoad(service, flat, buffers);
+  if (/^pubsub$/i.test(command) && /^numsub$/i.test(String(flat[0]))) return pubsubNumsub(service, flat, buffers);
   return service._send(command, flat, buffers);
 }
 
@@ -172,8 +174,13 @@ function install(proto) {
     keys(pattern) {
       return this._send('keys', [A.checkValue(pattern, 'keys pattern')]);
     },
+    /** A Buffer message is sent byte for byte. */
     publish(channel, message) {
       return this._send('publish', [A.checkKey(channel, 'publish'), A.checkValue(message, 'publish message')]);
+    },
+    /** Sharded pub/sub: in a cluster, the channel's slot picks the node. */
+    spublish(channel, message) {
+      return this._send('spublish', [A.checkKey(channel, 'spublish'), A.checkValue(message, 'spublish message')]);
     },
     eval(script, ...rest) {
       return this._send('eval', A.evalArgs(script, rest, 'eval'));
@@ -224,6 +231,15 @@ function install(proto) {
     },
     callBuffer(command, ...args) {
       return sendAny(this, command, args, true);
+    },
+    /** node-redis' sendCommand(['SET', 'k', 'v']) (libraries that detect node-redis by its
+     * camelCase names, such as @socket.io/redis-adapter, call it on the service too). */
+    sendCommand(args) {
+      if (!Array.isArray(args) || args.length === 0) {
+        throw argumentError('sendCommand: expected an array such as [\'GET\', \'key\']');
+      }
+      const [name, ...rest] = args;
+      return sendAny(this, String(name), rest, false);
     },
   });
   // Thrown, not rejected: a bad definition is a programming error at startup.

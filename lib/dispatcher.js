@@ -65,7 +65,8 @@ class Dispatcher {
     this.flush = () => this.flushBatch();
     /** (name, payloadJson) for core events; set by the service. */
     this.onEvent = null;
-    /** (kind, channel, pattern, payload) for pub/sub messages; set by the service. */
+    /** ([kind, channel, pattern, payload, channelBuffer, patternBuffer, payloadBuffer]) for pub/sub
+     * messages (see lib/pubsub.js); set by the service. */
     this.onMessage = null;
     // fred's sockets live in tokio, not in Node's loop: a ref'd timer keeps
     // the process alive exactly while promises are pending.
@@ -217,8 +218,7 @@ class Dispatcher {
       return;
     }
     if (status === 4) {
-      // [kind, channel, pattern | null, payload]
-      if (this.onMessage) this.onMessage(value[0], value[1], value[2], value[3]);
+      if (this.onMessage) this.onMessage(value);
       return;
     }
     const p = this.pending.get(id);

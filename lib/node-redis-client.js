@@ -8,7 +8,7 @@
 
 const { Multi } = require('./multi');
 const { scanPages } = require('./nodes');
-const { makeError, argumentError } = require('./errors');
+const { makeError } = require('./errors');
 
 /** node-redis' multi(): exec() and execAsPipeline() resolve the replies themselves; an error
  * reply rejects the whole batch (node-redis' MultiErrorReply: `replies`, `errorIndexes`). */
@@ -46,7 +46,6 @@ function scanOptions(o = {}) {
 class NodeRedisClient {
   constructor(service) {
     this._service = service;
-    this._bufferListeners = new WeakMap();
     return new Proxy(this, {
       get(target, prop) {
         if (prop in target) return target[prop];
@@ -114,15 +113,6 @@ class NodeRedisClient {
     return message === undefined ? this._service.call('PING') : this._service.call('PING', message);
   }
 
-  /** node-redis: sendCommand(['SET', 'k', 'v']). */
-  sendCommand(args) {
-    if (!Array.isArray(args) || args.length === 0) {
-      return Promise.reject(argumentError('sendCommand: expected an array such as [\'GET\', \'key\']'));
-    }
-    const [name, ...rest] = args;
-    return this._service.call(String(name), ...rest);
-  }
-
   multi() {
     return new NodeRedisMulti(this._service, true);
   }
@@ -138,47 +128,7 @@ class NodeRedisClient {
     yield* scanPages(this._service, scanOptions(options));
   }
 
-  subscribe(channels, listener, bufferMode) {
-    return this._service.subscribe(channels, this._listener(listener, bufferMode));
-  }
-
-  pSubscribe(patterns, listener, bufferMode) {
-    return this._service.psubscribe(patterns, this._listener(listener, bufferMode));
-  }
-
-  sSubscribe(channels, listener, bufferMode) {
-    return this._service.ssubscribe(channels, this._listener(listener, bufferMode));
-  }
-
-  unsubscribe(channels, listener, bufferMode) {
-    return this._service.unsubscribe(...this._unsubscribeArgs(channels, listener, bufferMode));
-  }
-
-  pUnsubscribe(patterns, listener, bufferMode) {
-    return this._service.punsubscribe(...this._unsubscribeArgs(patterns, listener, bufferMode));
-  }
-
-  sUnsubscribe(channels, listener, bufferMode) {
-    return this._service.sunsubscribe(...this._unsubscribeArgs(channels, listener, bufferMode));
-  }
-
-  /** bufferMode: the listener gets (message, channel) as Buffers; the same wrapper each time,
-   * so unsubscribing with the listener finds it. */
-  _listener(listener, bufferMode) {
-    if (!bufferMode || typeof listener !== 'function') return listener;
-    let wrapped = this._bufferListeners.get(listener);
-    if (!wrapped) {
-      wrapped = (message, channel) => listener(Buffer.from(message), Buffer.from(channel));
-      this._bufferListeners.set(listener, wrapped);
-    }
-    return wrapped;
-  }
-
-  _unsubscribeArgs(names, listener, bufferMode) {
-    const args = names === undefined ? [] : [names];
-    const fn = bufferMode ? this._bufferListeners.get(listener) : listener;
-    return typeof fn === 'function' ? [...args, fn] : args;
-  }
+  // Pub/sub: the service takes node-redis' (channels, listener, bufferMode) as it is.
 }
 
 module.exports = { NodeRedisClient };

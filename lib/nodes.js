@@ -1,6 +1,6 @@
 'use strict';
 // Per-node access for topology-aware callers: scanNodes() (one scanner per
-// cluster primary, for keyspace-wide SCAN), scanPages() over them, SCRIPT LOAD on each, and the topology report that
+// cluster primary, for keyspace-wide SCAN), scanPages() over them, SCRIPT LOAD and PUBSUB NUMSUB on each, and the topology report that
 // healthCheck() and getStats() include.
 
 const A = require('./args');
@@ -91,6 +91,20 @@ async function scriptLoad(service, args, buffers) {
   return digests[0];
 }
 
+/**
+ * PUBSUB NUMSUB over a cluster: each node counts only the subscribers connected to it (classic
+ * pub/sub is broadcast over the cluster bus), so every master is asked and the counts are summed.
+ * `args`: ['NUMSUB', ...channels]; resolves [channel, count, ...] as one node would.
+ */
+async function pubsubNumsub(service, args, buffers) {
+  const addresses = await nativeCall(service, 'scanNodes');
+  if (!Array.isArray(addresses) || addresses.length === 0) return service._send('pubsub', args, buffers);
+  const replies = await Promise.all(addresses.map((a) => sendToNode(service, a, 'pubsub', args, buffers)));
+  const sum = replies[0].slice();
+  for (const r of replies.slice(1)) for (let i = 1; i < sum.length; i += 2) sum[i] += r[i];
+  return sum;
+}
+
 function installNodes(proto) {
   /**
    * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
@@ -111,4 +125,4 @@ function installNodes(proto) {
   };
 }
 
-module.exports = { installNodes, topologyReport, NodeScanner, scanPages, scriptLoad };
+module.exports = { installNodes, topologyReport, NodeScanner, scanPages, scriptLoad, pubsubNumsub };

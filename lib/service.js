@@ -9,7 +9,7 @@ const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
 const { installNodes, topologyReport } = require('./nodes');
-const { installPubSub } = require('./pubsub');
+const { installPubSub, watchMessageListeners } = require('./pubsub');
 const A = require('./args');
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
@@ -61,9 +61,10 @@ class RedisService extends EventEmitter {
     this._env = env;
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
-    this._dispatcher.onMessage = (kind, channel, pattern, payload) => {
-      if (this._subs) this._subs.deliver(kind, channel, pattern, payload);
+    this._dispatcher.onMessage = (message) => {
+      if (this._subs) this._subs.deliver(message);
     };
+    watchMessageListeners(this);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
     this._status = this._info.lazyConnect ? 'wait' : 'connecting';

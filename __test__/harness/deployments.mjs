@@ -2,7 +2,8 @@
 // `onEachDeployment(scenarios)` declares one describe() per deployment, each starting its servers
 // in `before` and a connected service on them. `scenarios(d)` declares the tests; while they run,
 // `d.name` is 'standalone' | 'cluster', `d.svc` the service, `d.cli(key, ...args)` runs redis-cli
-// on the node that holds `key`, `d.masters()` every master (SCRIPT FLUSH, SCAN).
+// on the node that holds `key`, `d.masters()` every master (SCRIPT FLUSH, SCAN). Scenarios may set
+// `d.teardown()`: it runs first in `after`, while the services are still connected.
 import { describe, before, after } from 'node:test';
 import { startRedis } from './redis.mjs';
 import { startCluster } from './cluster.mjs';
@@ -42,6 +43,7 @@ export function onEachDeployment(scenarios, { names = Object.keys(DEPLOYMENTS) }
         await d.svc.connect();
       });
       after(async () => {
+        await d.teardown?.();
         await closeServices();
         await started?.stop();
       });

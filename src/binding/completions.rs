@@ -3,6 +3,7 @@
 //! `drain()` and settles every promise that is ready. Under load many
 //! results share one wake-up instead of paying one each.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use napi::bindgen_prelude::ToNapiValue;
@@ -11,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
 use crate::binding::errors::{js_error, ErrorTriple};
-use crate::binding::reply::{packed_array, reply_to_js};
+use crate::binding::reply::{bytes_to_js, packed_array, reply_to_js};
 use crate::core::error::Result;
 use crate::core::events::Event;
 use crate::core::pubsub::Message;
@@ -42,7 +43,15 @@ pub struct Completions {
   /// results go into it instead of a fresh allocation.
   spare: Mutex<Vec<Completion>>,
   wake: Wake,
+  /// The forms pub/sub messages are wanted in (`FORM_STRINGS | FORM_BUFFERS`),
+  /// set by JS as listeners come and go; read at each drain, on the JS thread.
+  message_forms: AtomicU8,
 }
+
+/// Messages as JS strings (UTF-8 decoded; invalid bytes become U+FFFD).
+pub const FORM_STRINGS: u8 = 1;
+/// Messages as Buffers, byte-exact (`messageBuffer`, node-redis' bufferMode).
+pub const FORM_BUFFERS: u8 = 2;
 
 /// The largest emptied queue kept for reuse (completions).
 const SPARE_MAX: usize = 4096;
@@ -54,7 +63,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Completions {
   pub fn new(wake: Wake) -> Self {
-    Completions { queue: Mutex::new(Vec::with_capacity(256)), spare: Mutex::new(Vec::new()), wake }
+    Completions {
+      queue: Mutex::new(Vec::with_capacity(256)),
+      spare: Mutex::new(Vec::new()),
+      wake,
+      message_forms: AtomicU8::new(FORM_STRINGS),
+    }
+  }
+
+  pub fn set_message_forms(&self, forms: u8) {
+    self.message_forms.store(forms, Ordering::Relaxed);
   }
 
   pub fn push(&self, c: Completion) {
@@ -90,7 +108,8 @@ impl Completions {
 
   pub fn drain(&self) -> Drained {
     let spare = std::mem::take(&mut *lock(&self.spare));
-    Drained(std::mem::replace(&mut *lock(&self.queue), spare))
+    let items = std::mem::replace(&mut *lock(&self.queue), spare);
+    Drained { items, message_forms: self.message_forms.load(Ordering::Relaxed) }
   }
 
   /// Keeps a drained batch's vector (emptied) for the next one; one grown
@@ -106,48 +125,51 @@ impl Completions {
 
 /// Flat `[id, status, value, ...]`: status 0 = value, 1 = error triple,
 /// 2 = group (array whose items are values or Error objects), 3 = event
-/// (`[name, payload JSON]`), 4 = pub/sub message (`[kind, channel,
-/// pattern | null, payload]`, strings).
-pub struct Drained(Vec<Completion>);
+/// (`[name, payload JSON]`), 4 = pub/sub message (see `message_to_js`).
+pub struct Drained {
+  items: Vec<Completion>,
+  /// The message forms JS wanted when it drained.
+  pub message_forms: u8,
+}
 
 impl Drained {
   pub fn is_empty(&self) -> bool {
-    self.0.is_empty()
+    self.items.is_empty()
   }
 
   /// From `from` completions on, the older half; `self` keeps the rest.
   pub fn split_front_half(&mut self, from: usize) -> Option<Drained> {
-    if self.0.len() < from {
+    if self.items.len() < from {
       return None;
     }
-    let rest = self.0.split_off(self.0.len() / 2);
-    Some(Drained(std::mem::replace(&mut self.0, rest)))
+    let rest = self.items.split_off(self.items.len() / 2);
+    Some(Drained { items: std::mem::replace(&mut self.items, rest), message_forms: self.message_forms })
   }
 
   /// Appends completions that arrived later.
   pub fn append(&mut self, later: Drained) {
-    self.0.extend(later.0);
+    self.items.extend(later.items);
   }
 
   /// The completions, for a caller that converts them one by one.
   pub fn into_vec(self) -> Vec<Completion> {
-    self.0
+    self.items
   }
 }
 
 impl ToNapiValue for Drained {
   unsafe fn to_napi_value(env: sys::napi_env, mut val: Self) -> napi::Result<sys::napi_value> {
-    flat_array(env, &mut val.0)
+    flat_array(env, &mut val.items, val.message_forms)
   }
 }
 
 /// `[id, status, value, ...]` of every completion, taken out of `items`.
-pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>) -> napi::Result<sys::napi_value> {
+pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>, message_forms: u8) -> napi::Result<sys::napi_value> {
   let mut arr = std::ptr::null_mut();
   napi::check_status!(sys::napi_create_array_with_length(env, items.len() * 3, &mut arr))?;
   for (i, c) in items.drain(..).enumerate() {
     let i = 3 * i as u32;
-    for (j, v) in completion_to_js(env, c)?.into_iter().enumerate() {
+    for (j, v) in completion_to_js(env, c, message_forms)?.into_iter().enumerate() {
       napi::check_status!(sys::napi_set_element(env, arr, i + j as u32, v))?;
     }
   }
@@ -155,7 +177,7 @@ pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>) -> nap
 }
 
 /// One completion as its `[id, status, value]`.
-pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion) -> napi::Result<[sys::napi_value; 3]> {
+pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion, message_forms: u8) -> napi::Result<[sys::napi_value; 3]> {
   let (status, value) = match c.outcome {
     Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
       Some(packed) => (5u32, packed),
@@ -179,30 +201,38 @@ pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion) -> napi::Resul
       let pair = vec![event.name().to_string(), event.payload().to_string()];
       (3, Vec::<String>::to_napi_value(env, pair)?)
     },
-    Outcome::Message(m) => (4, message_to_js(env, m)?),
+    Outcome::Message(m) => (4, message_to_js(env, m, message_forms)?),
   };
   Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status)?, value])
 }
 
-/// UTF-8 straight from the bytes (invalid sequences become U+FFFD).
-unsafe fn js_string(env: sys::napi_env, bytes: &[u8]) -> napi::Result<sys::napi_value> {
-  let mut out = std::ptr::null_mut();
-  napi::check_status!(sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut out))?;
-  Ok(out)
+unsafe fn js_null(env: sys::napi_env) -> napi::Result<sys::napi_value> {
+  let mut null = std::ptr::null_mut();
+  napi::check_status!(sys::napi_get_null(env, &mut null))?;
+  Ok(null)
 }
 
-unsafe fn message_to_js(env: sys::napi_env, m: Message) -> napi::Result<sys::napi_value> {
+/// `[kind, channel, pattern, payload, channelBuffer, patternBuffer,
+/// payloadBuffer]`: the strings with `FORM_STRINGS`, the Buffers with
+/// `FORM_BUFFERS`, null otherwise (and for the pattern of a non-`pmessage`).
+/// Only the forms someone listens for are made.
+unsafe fn message_to_js(env: sys::napi_env, m: Message, forms: u8) -> napi::Result<sys::napi_value> {
   let mut arr = std::ptr::null_mut();
-  napi::check_status!(sys::napi_create_array_with_length(env, 4, &mut arr))?;
-  let pattern = match &m.pattern {
-    Some(p) => js_string(env, p)?,
-    None => {
-      let mut null = std::ptr::null_mut();
-      napi::check_status!(sys::napi_get_null(env, &mut null))?;
-      null
-    },
-  };
-  let items = [js_string(env, m.kind.name().as_bytes())?, js_string(env, &m.channel)?, pattern, js_string(env, &m.payload)?];
+  napi::check_status!(sys::napi_create_array_with_length(env, 7, &mut arr))?;
+  let Message { kind, channel, pattern, payload } = m;
+  let mut items = [js_null(env)?; 7];
+  items[0] = bytes_to_js(env, bytes::Bytes::from_static(kind.name().as_bytes()), false)?;
+  for (form, base) in [(FORM_STRINGS, 1), (FORM_BUFFERS, 4)] {
+    if forms & form == 0 {
+      continue;
+    }
+    let buffers = form == FORM_BUFFERS;
+    items[base] = bytes_to_js(env, channel.clone(), buffers)?;
+    if let Some(p) = &pattern {
+      items[base + 1] = bytes_to_js(env, p.clone(), buffers)?;
+    }
+    items[base + 2] = bytes_to_js(env, payload.clone(), buffers)?;
+  }
   for (i, v) in items.into_iter().enumerate() {
     napi::check_status!(sys::napi_set_element(env, arr, i as u32, v))?;
   }

@@ -171,6 +171,7 @@ impl JsWaker {
   /// flight: no array to build and fill), `onWake([id, status, value,
   /// ...])` for more.
   fn call_js(&self, drained: Drained) {
+    let forms = drained.message_forms;
     let mut items = drained.into_vec();
     unsafe {
       let env = self.env;
@@ -183,9 +184,9 @@ impl JsWaker {
       sys::napi_get_global(env, &mut recv);
       // The results go along as arguments: no `drain()` call back in.
       let args = if items.len() > 1 {
-        flat_array(env, &mut items).map(|arr| ([arr, arr, arr], 1))
+        flat_array(env, &mut items, forms).map(|arr| ([arr, arr, arr], 1))
       } else if let Some(one) = items.pop() {
-        completion_to_js(env, one).map(|a| (a, 3))
+        completion_to_js(env, one, forms).map(|a| (a, 3))
       } else {
         Err(napi::Error::from_reason("nothing to settle"))
       };

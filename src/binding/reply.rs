@@ -9,7 +9,7 @@ use crate::binding::errors::js_error;
 use crate::core::copies::COPIES;
 use crate::core::reply::Reply;
 
-unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> napi::Result<sys::napi_value> {
+pub unsafe fn bytes_to_js(env: sys::napi_env, b: bytes::Bytes, buffers: bool) -> napi::Result<sys::napi_value> {
   if buffers {
     // Vec::from(Bytes) reuses the allocation when fred's buffer is unique
     // (counted as a copy all the same).

@@ -193,6 +193,13 @@ impl NativeService {
     });
   }
 
+  /// Which forms pub/sub messages are delivered in: 1 strings, 2 Buffers
+  /// (both: 3); set by lib/pubsub.js as listeners come and go.
+  #[napi(catch_unwind)]
+  pub fn set_message_forms(&self, forms: u32) {
+    self.dispatch.completions.set_message_forms((forms & 3) as u8);
+  }
+
   #[napi(getter)]
   pub fn is_connected(&self) -> bool {
     self.dispatch.core.is_connected()

@@ -63,6 +63,11 @@ impl Command {
         Some(0) | None => ClusterHash::Random,
         Some(_) => ClusterHash::Offset(2),
       }
+    } else if n.eq_ignore_ascii_case("pubsub") {
+      // A node counts only its own shard's subscribers: SHARDNUMSUB asks the channel's.
+      let shard = matches!(self.args.first(), Some(Value::Bytes(b)) if b.eq_ignore_ascii_case(b"shardnumsub"))
+        || matches!(self.args.first(), Some(Value::String(s)) if s.eq_ignore_ascii_case("shardnumsub"));
+      if shard && self.args.len() > 1 { ClusterHash::Offset(1) } else { ClusterHash::Random }
     } else if n.eq_ignore_ascii_case("publish")
       || n.eq_ignore_ascii_case("ping")
       || n.eq_ignore_ascii_case("script")
@@ -303,5 +308,8 @@ mod tests {
     assert_eq!(back, Some(("SET".to_string(), want)));
     assert!(Command::decode(&bytes[..bytes.len() - 1]).is_none());
     assert!(Command::decode(b"junk").is_none());
+    let p = Command::new("PUBSUB", vec![arg("SHARDNUMSUB"), arg("ch")]);
+    assert_eq!(p.slot_key(), Some(&arg("ch")), "SHARDNUMSUB asks the channel's shard");
+    assert!(Command::new("pubsub", vec![arg("NUMSUB"), arg("ch")]).slot_key().is_none());
   }
 }
