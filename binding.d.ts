@@ -62,6 +62,11 @@ export declare class NativeService {
    * primary); an empty array when the deployment is one keyspace.
    */
   scanNodes(id: number): void
+  /**
+   * The cluster primaries known now (`host:port`), without I/O; empty off a
+   * cluster or before the first connect.
+   */
+  knownNodes(): Array<string>
   /** One command (`[name, argc, ...args]`) on the node `node` named by `scanNodes`. */
   nodeCommand(id: number, flags: number, node: string, batch: unknown[]): void
   /** Test hook: a panic inside a tokio task must reject, not abort Node. */

@@ -181,9 +181,16 @@ export interface TopologyReport {
   error?: string;
 }
 
-/** One node's keyspace, from `scanNodes()`: `scan` as on RedisService. */
+/** One node of the deployment, from `scanNodes()` or `nodes()`: every command goes to that node only. */
 export interface NodeScanner {
   readonly address: string;
+  readonly options: { host: string; port: number };
+  readonly status: string;
+  call(command: string, ...args: unknown[]): Promise<unknown>;
+  callBuffer(command: string, ...args: unknown[]): Promise<unknown>;
+  send_command(command: string, ...args: unknown[]): Promise<unknown>;
+  sendCommand(args: Array<string | number | Buffer>): Promise<unknown>;
+  client(subcommand: string, ...args: unknown[]): Promise<unknown>;
   scan(cursor: string | number, options?: { match?: string; count?: number; type?: string }): Promise<[string, string[]]>;
   scanBuffer(cursor: string | number, options?: { match?: string; count?: number; type?: string }): Promise<[Buffer, Buffer[]]>;
 }
@@ -314,6 +321,10 @@ export class RedisService extends EventEmitter {
   getStats(): Promise<ServiceStats>;
   /** What a keyspace-wide SCAN must visit: one scanner per cluster primary, or `[this]` (one keyspace). */
   scanNodes(): Promise<Array<NodeScanner | RedisService>>;
+  /** ioredis' `Cluster#nodes()`, on a cluster service only (undefined elsewhere, as on ioredis'
+   * Redis): one handle per master known now ([] before the first connect); `'slave'` throws
+   * ERR_RESILIS_UNSUPPORTED. */
+  nodes?: (role?: 'all' | 'master' | 'slave') => NodeScanner[];
   getFallbackCacheStats(): FallbackCacheStats;
   getCircuitBreakerMetrics(name: string): CircuitBreakerMetrics;
   readonly circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };

@@ -10,7 +10,7 @@ import { infoOf } from './harness/cli.mjs';
 import { openServiceFromEnv, closeServices } from './harness/service.mjs';
 import { runService } from './harness/child.mjs';
 import { startLoad, describeErrors } from './harness/load.mjs';
-import { uniqueKey, captureError, settleWithin } from './harness/util.mjs';
+import { uniqueKey, captureError, assertCode, settleWithin } from './harness/util.mjs';
 import { loadResilis } from './harness/package.mjs';
 
 let cluster;
@@ -140,6 +140,26 @@ test('multi() on a key of every master runs the transaction on that key\'s maste
     assert.equal(owner.port, port);
     assert.equal(await owner.cli('get', k), '2');
   }
+});
+
+test("nodes() as ioredis' Cluster#nodes(): one handle per master, each command on that node only", async () => {
+  const svc = clusterService();
+  await svc.ping();
+  const nodes = svc.nodes();
+  assert.deepEqual(nodes.map((n) => n.options.port).sort(), cluster.masters().map((m) => m.port).sort());
+  assert.deepEqual(svc.nodes('master').map((n) => n.options.port).sort(), nodes.map((n) => n.options.port).sort());
+  const tags = await tagPerMaster('nodes');
+  for (const [port, tag] of tags) {
+    const k = uniqueKey(`${tag}:n`);
+    await svc.set(k, 'v');
+    const node = nodes.find((n) => n.options.port === port);
+    assert.equal(await node.call('EXISTS', k), 1, `${k} on ${port}`);
+    assert.deepEqual(await node.send_command('CONFIG', ['GET', 'port']), ['port', String(port)]);
+    assert.deepEqual(await node.sendCommand(['PUBSUB', 'NUMSUB', 'none']), ['none', 0]);
+  }
+  assert.equal((await nodes[0].client('LIST')).includes('cmd=client'), true);
+  assertCode(await captureError(() => svc.nodes('slave')), 'ERR_RESILIS_UNSUPPORTED');
+  assertCode(await captureError(() => svc.nodes('replicas')), 'ERR_RESILIS_ARGUMENT', { type: TypeError });
 });
 
 test('REDIS_CLUSTER_SCALE_READS=slave (seed 001) sends reads to the replicas', async () => {

@@ -115,6 +115,11 @@ test('scanStream({ match, count }): a Readable of key arrays', async () => {
   assert.ok(batches > 1);
 });
 
+test("isCluster is false and nodes is undefined off a cluster, as on ioredis' Redis (libraries test for them)", () => {
+  assert.equal(ctx.svc.isCluster, false);
+  assert.equal(typeof ctx.svc.nodes, 'undefined');
+});
+
 test('getBuffer, hgetallBuffer, callBuffer and call', async () => {
   const [k, h] = [uniqueKey('buf'), uniqueKey('buf-h')];
   const bytes = Buffer.from([0, 255, 1, 254]);

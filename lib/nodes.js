@@ -4,6 +4,7 @@
 // healthCheck() and getStats() include.
 
 const A = require('./args');
+const { argumentError, makeError } = require('./errors');
 
 const FLAG_BUFFERS = 1;
 
@@ -26,11 +27,54 @@ function sendToNode(service, address, name, args, buffers = false) {
   return nativeCall(service, 'nodeCommand', buffers ? FLAG_BUFFERS : 0, address, [name, args.length, ...args]);
 }
 
-/** A SCAN over one node's keyspace: `scan(cursor, { match, count, type })` like RedisService#scan. */
+/**
+ * One node of the deployment, as ioredis' `Cluster#nodes()` hands them out: commands go to that
+ * node only. `scan(cursor, { match, count, type })` like RedisService#scan; `call(name, ...args)`
+ * (alias `send_command`), `sendCommand([name, ...args])`, `callBuffer` and `client(sub, ...)`.
+ */
 class NodeScanner {
   constructor(service, address) {
     this.service = service;
     this.address = address;
+    const colon = address.lastIndexOf(':');
+    this.options = { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+  }
+
+  get status() {
+    return this.service.status;
+  }
+
+  call(command, ...args) {
+    return this._any(command, args, false);
+  }
+
+  callBuffer(command, ...args) {
+    return this._any(command, args, true);
+  }
+
+  send_command(command, ...args) {
+    return this._any(command, args, false);
+  }
+
+  /** CLIENT on this node: client('LIST') (BullMQ's getWorkers() lists every node's clients). */
+  client(subcommand, ...args) {
+    return this._any('CLIENT', [subcommand, ...args], false);
+  }
+
+  sendCommand(args) {
+    if (!Array.isArray(args) || args.length === 0) {
+      return Promise.reject(argumentError("sendCommand: expected an array such as ['PUBSUB', 'NUMSUB', 'ch']"));
+    }
+    return this._any(String(args[0]), args.slice(1), false);
+  }
+
+  _any(command, args, buffers) {
+    try {
+      if (typeof command !== 'string' || command.length === 0) throw argumentError('call: command must be a non-empty string');
+      return sendToNode(this.service, this.address, command, A.flatten(args, command), buffers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   scan(cursor, ...rest) {
@@ -105,6 +149,20 @@ async function pubsubNumsub(service, args, buffers) {
   return sum;
 }
 
+/**
+ * ioredis' `Cluster#nodes(role)`, synchronous: one handle per cluster master known now (see
+ * NodeScanner), [] before the first connect. Installed on cluster services only, as ioredis has
+ * it on Cluster only (libraries test `typeof client.nodes === 'function'`). Cluster replicas are
+ * not handed out: 'slave' throws ERR_RESILIS_UNSUPPORTED.
+ */
+function clusterNodes(role = 'all') {
+  if (role === 'slave') {
+    throw makeError('ERR_RESILIS_UNSUPPORTED', "nodes('slave'): resilis does not hand out cluster replicas; use nodes('master') or nodes()");
+  }
+  if (role !== 'all' && role !== 'master') throw argumentError(`nodes: role must be 'all', 'master' or 'slave', got ${String(role)}`);
+  return this._native.knownNodes().map((a) => new NodeScanner(this, a));
+}
+
 function installNodes(proto) {
   /**
    * What a keyspace-wide SCAN must visit: one scanner per cluster primary (each has
@@ -125,4 +183,4 @@ function installNodes(proto) {
   };
 }
 
-module.exports = { installNodes, topologyReport, NodeScanner, scanPages, scriptLoad, pubsubNumsub };
+module.exports = { installNodes, clusterNodes, topologyReport, NodeScanner, scanPages, scriptLoad, pubsubNumsub };

@@ -8,7 +8,7 @@ const { Dispatcher, FLAG_BUFFERS } = require('./dispatcher');
 const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
-const { installNodes, topologyReport } = require('./nodes');
+const { installNodes, clusterNodes, topologyReport } = require('./nodes');
 const { installPubSub, watchMessageListeners } = require('./pubsub');
 const A = require('./args');
 
@@ -68,6 +68,7 @@ class RedisService extends EventEmitter {
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
     this._status = this._info.lazyConnect ? 'wait' : 'connecting';
+    if (this._info.mode === 'cluster') this.nodes = clusterNodes;
     if (this._info.nearCache) require('./near-cache').installNearCache(this);
     if (!this._info.lazyConnect) {
       this.connect().catch((err) => {

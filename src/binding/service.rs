@@ -283,6 +283,13 @@ impl NativeService {
     });
   }
 
+  /// The cluster primaries known now (`host:port`), without I/O; empty off a
+  /// cluster or before the first connect.
+  #[napi(catch_unwind)]
+  pub fn known_nodes(&self) -> Vec<String> {
+    self.dispatch.core.known_nodes()
+  }
+
   /// One command (`[name, argc, ...args]`) on the node `node` named by `scanNodes`.
   #[napi(catch_unwind)]
   pub fn node_command(&self, id: u32, flags: u32, node: String, batch: Array) {

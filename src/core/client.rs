@@ -363,6 +363,15 @@ impl RedisClients {
     Ok(primaries.iter().map(topology::nodes::address).collect())
   }
 
+  /// The cluster primaries known now (`host:port`, from the last CLUSTER
+  /// SLOTS), without I/O: empty before the first connect and off a cluster.
+  pub fn known_primaries(&self) -> Vec<String> {
+    if self.cluster.is_none() {
+      return Vec::new();
+    }
+    topology::nodes::cached_primaries(self.pool.next()).iter().map(topology::nodes::address).collect()
+  }
+
   /// One command on one node (`host:port`, a cluster primary); elsewhere
   /// the command goes as usual.
   pub async fn send_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {

@@ -459,6 +459,12 @@ impl Service {
     }
   }
 
+  /// The cluster primaries known now, without I/O (ioredis' synchronous
+  /// `Cluster#nodes()`); empty off a cluster or before the first connect.
+  pub fn known_nodes(&self) -> Vec<String> {
+    self.clients().map(|c| c.known_primaries()).unwrap_or_default()
+  }
+
   /// One command on one node named by `scan_nodes`.
   pub async fn dispatch_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
     check_size(&cmd, self.resilience.max_value_bytes())?;

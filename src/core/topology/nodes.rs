@@ -29,18 +29,22 @@ pub fn parse_address(node: &str) -> Result<Server> {
 /// Every primary of the cluster, from fred's cached `CLUSTER SLOTS` (synced
 /// first when fred has none yet), in address order.
 pub async fn cluster_primaries(client: &Client) -> Result<Vec<Server>> {
-  if let Some(state) = client.cached_cluster_state() {
-    let primaries = state.unique_primary_nodes();
-    if !primaries.is_empty() {
-      return Ok(primaries);
-    }
+  let primaries = cached_primaries(client);
+  if !primaries.is_empty() {
+    return Ok(primaries);
   }
   client.sync_cluster().await.map_err(Error::from)?;
-  let primaries = client.cached_cluster_state().map(|s| s.unique_primary_nodes()).unwrap_or_default();
+  let primaries = cached_primaries(client);
   if primaries.is_empty() {
     return Err(Error::new(ErrorKind::Connection, "the cluster has no known primaries (CLUSTER SLOTS was empty)").with_sent(Sent::No));
   }
   Ok(primaries)
+}
+
+/// The primaries of the client's last CLUSTER SLOTS, without I/O (empty
+/// before it has one).
+pub fn cached_primaries(client: &Client) -> Vec<Server> {
+  client.cached_cluster_state().map(|s| s.unique_primary_nodes()).unwrap_or_default()
 }
 
 /// One command on the connection to `server` (a cluster primary).
