@@ -3,5 +3,5 @@
 //! `core` is pure Rust (no napi types) and is covered by `cargo test`;
 //! `binding` only converts values and errors between JS and the core.
 
-pub mod core;
 mod binding;
+pub mod core;

@@ -69,25 +69,23 @@ pub fn to_value(v: Unknown<'_>, position: usize, arena: &mut Arena) -> Result<Va
       } else {
         Ok(Value::Double(n))
       }
-    },
+    }
     ValueType::Object => {
-      let buf = unsafe { Buffer::from_napi_value(v.value().env, v.raw()) }.map_err(|_| {
-        Error::argument(format!("argument {position} is an object; pass a string, number or Buffer"))
-      })?;
+      let buf = unsafe { Buffer::from_napi_value(v.value().env, v.raw()) }
+        .map_err(|_| Error::argument(format!("argument {position} is an object; pass a string, number or Buffer")))?;
       if buf.len() as u64 > arena.max_value {
         // Not copied: a value Redis cannot take costs no allocation.
         return Err(oversized_arg(position, buf.len() as u64, arena.max_value));
       }
       COPIES.from_js(buf.len());
       Ok(Value::Bytes(Bytes::copy_from_slice(&buf)))
-    },
-    ValueType::BigInt => Err(Error::argument(format!(
-      "argument {position} is a BigInt; pass it as a string (String(value))"
-    ))),
-    other => Err(Error::argument(format!(
-      "argument {position} is {}; pass a string, number or Buffer",
-      type_name(other)
-    ))),
+    }
+    ValueType::BigInt => {
+      Err(Error::argument(format!("argument {position} is a BigInt; pass it as a string (String(value))")))
+    }
+    other => {
+      Err(Error::argument(format!("argument {position} is {}; pass a string, number or Buffer", type_name(other))))
+    }
   }
 }
 
@@ -113,7 +111,10 @@ pub fn arg_at(array: &Array<'_>, index: u32, position: usize, arena: &mut Arena)
 
 /// The command from its arguments as converted, in order: every one is
 /// consumed, and the first bad one fails the command, named after it.
-pub fn command_from(name: Cow<'static, str>, args: impl ExactSizeIterator<Item = Result<Value, Error>>) -> Result<Command, Error> {
+pub fn command_from(
+  name: Cow<'static, str>,
+  args: impl ExactSizeIterator<Item = Result<Value, Error>>,
+) -> Result<Command, Error> {
   let mut values = Vec::with_capacity(args.len());
   let mut first_error = None;
   for arg in args {
@@ -121,14 +122,14 @@ pub fn command_from(name: Cow<'static, str>, args: impl ExactSizeIterator<Item =
       Ok(v) => values.push(v),
       Err(e) => {
         first_error.get_or_insert(e);
-      },
+      }
     }
   }
   match first_error {
     Some(mut e) => {
       e.message = format!("{name}: {}", e.message);
       Err(e)
-    },
+    }
     None => Ok(Command::new(name, values)),
   }
 }
@@ -136,11 +137,8 @@ pub fn command_from(name: Cow<'static, str>, args: impl ExactSizeIterator<Item =
 /// Reads one command at `*pos`: `name, argc, ...args`. On a bad argument
 /// the whole command is skipped and the error returned.
 pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Result<Command, Error> {
-  let name: String = batch
-    .get::<String>(*pos)
-    .ok()
-    .flatten()
-    .ok_or_else(|| Error::argument("command name must be a string"))?;
+  let name: String =
+    batch.get::<String>(*pos).ok().flatten().ok_or_else(|| Error::argument("command name must be a string"))?;
   let argc: u32 = batch.get::<u32>(*pos + 1).ok().flatten().unwrap_or(0);
   let start = *pos + 2;
   *pos = start + argc;

@@ -164,7 +164,11 @@ impl ToNapiValue for Drained {
 }
 
 /// `[id, status, value, ...]` of every completion, taken out of `items`.
-pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>, message_forms: u8) -> napi::Result<sys::napi_value> {
+pub unsafe fn flat_array(
+  env: sys::napi_env,
+  items: &mut Vec<Completion>,
+  message_forms: u8,
+) -> napi::Result<sys::napi_value> {
   let mut arr = std::ptr::null_mut();
   napi::check_status!(sys::napi_create_array_with_length(env, items.len() * 3, &mut arr))?;
   for (i, c) in items.drain(..).enumerate() {
@@ -177,7 +181,11 @@ pub unsafe fn flat_array(env: sys::napi_env, items: &mut Vec<Completion>, messag
 }
 
 /// One completion as its `[id, status, value]`.
-pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion, message_forms: u8) -> napi::Result<[sys::napi_value; 3]> {
+pub unsafe fn completion_to_js(
+  env: sys::napi_env,
+  c: Completion,
+  message_forms: u8,
+) -> napi::Result<[sys::napi_value; 3]> {
   let (status, value) = match c.outcome {
     Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
       Some(packed) => (5u32, packed),
@@ -196,11 +204,11 @@ pub unsafe fn completion_to_js(env: sys::napi_env, c: Completion, message_forms:
         napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
       }
       (2, group)
-    },
+    }
     Outcome::Event(event) => {
       let pair = vec![event.name().to_string(), event.payload().to_string()];
       (3, Vec::<String>::to_napi_value(env, pair)?)
-    },
+    }
     Outcome::Message(m) => (4, message_to_js(env, m, message_forms)?),
   };
   Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status)?, value])

@@ -94,7 +94,7 @@ impl Dispatch {
           i += 3 + ints[i + 2] as usize;
         }
         return;
-      },
+      }
     };
     // A tick's batch settles when its last reply is in. Heavy commands
     // (MGET of many keys) go out in several batches, so the first replies
@@ -114,7 +114,7 @@ impl Dispatch {
           chunk.weight += chunk_weight(&cmd);
           chunk.tags.push((entry.id, buffers));
           chunk.cmds.push(cmd);
-        },
+        }
         Err(e) => self.completions.push(Completion { id: entry.id, buffers, outcome: Outcome::Single(Err(e)) }),
       }
     });

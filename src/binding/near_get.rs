@@ -59,7 +59,7 @@ unsafe fn lookup(env: sys::napi_env, info: sys::napi_callback_info) -> Option<sy
       let mut v = ptr::null_mut();
       let status = sys::napi_create_string_latin1(env, b.as_ptr().cast::<c_char>(), b.len() as isize, &mut v);
       (status == sys::Status::napi_ok).then_some(v)
-    },
+    }
     Reply::Nil => napi::bindgen_prelude::Null::to_napi_value(env, napi::bindgen_prelude::Null).ok(),
     other => reply_to_js(env, other, false).ok(),
   }

@@ -96,7 +96,13 @@ fn malformed() -> Error {
 /// Reads every command of a packed batch and hands each to `each`, in
 /// order; strings and Buffers kept aside are copied into one arena for
 /// the whole batch.
-pub fn read_batch(text: &mut Text, ints: &[u32], others: Option<&Array<'_>>, max_value: u64, mut each: impl FnMut(Entry)) {
+pub fn read_batch(
+  text: &mut Text,
+  ints: &[u32],
+  others: Option<&Array<'_>>,
+  max_value: u64,
+  mut each: impl FnMut(Entry),
+) {
   let mut arena = Arena::new(max_value);
   let mut i = 0;
   while i + 3 <= ints.len() {
@@ -113,7 +119,12 @@ pub fn read_batch(text: &mut Text, ints: &[u32], others: Option<&Array<'_>>, max
 
 /// `lens[0]` is the name, the rest the arguments. A bad argument fails
 /// the command (the others of the batch go on).
-fn read_command(text: &mut Text, lens: &[u32], others: Option<&Array<'_>>, arena: &mut Arena) -> Result<Command, Error> {
+fn read_command(
+  text: &mut Text,
+  lens: &[u32],
+  others: Option<&Array<'_>>,
+  arena: &mut Arena,
+) -> Result<Command, Error> {
   let name = text.take(lens[0] as usize).ok_or_else(malformed)?;
   let name = Command::name_from(&name);
   let args = lens[1..].iter().enumerate().map(|(at, &len)| {

@@ -55,7 +55,7 @@ pub unsafe fn packed_array(env: sys::napi_env, items: &[Reply]) -> Option<sys::n
   let mut data = 0usize;
   for item in items {
     match item {
-      Reply::Nil => {},
+      Reply::Nil => {}
       Reply::Bytes(b) if b.len() < PACK_NIL && b.is_ascii() => data += b.len(),
       _ => return None,
     }
@@ -159,7 +159,7 @@ pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> na
         // Beyond 2^53 a JS number would silently round: keep the digits.
         String::to_napi_value(env, i.to_string())
       }
-    },
+    }
     Reply::Double(d) => f64::to_napi_value(env, d),
     Reply::Bool(b) => f64::to_napi_value(env, if b { 1.0 } else { 0.0 }),
     Reply::Bytes(b) => bytes_to_js(env, b, buffers),
@@ -171,7 +171,7 @@ pub unsafe fn reply_to_js(env: sys::napi_env, reply: Reply, buffers: bool) -> na
         napi::check_status!(sys::napi_set_element(env, arr, i as u32, v))?;
       }
       Ok(arr)
-    },
+    }
     Reply::Error(msg) => js_error(env, "ERR_RESILIS_REPLY", &msg),
   }
 }

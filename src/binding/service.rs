@@ -20,8 +20,8 @@ use crate::binding::event_loop::JsWaker;
 use crate::binding::near_get::{NearEpoch, NearGetFn};
 use crate::binding::submit::SubmitFn;
 use crate::core::config::Config;
-use crate::core::lane::Done;
 use crate::core::error::{Error, ErrorKind};
+use crate::core::lane::Done;
 use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
@@ -77,7 +77,8 @@ impl NativeService {
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let config = Config::resolve(&env, &opts).map_err(throw)?;
     let on_wake_raw = on_wake.raw();
-    let wake = on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
+    let wake =
+      on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
     let core = napi::bindgen_prelude::within_runtime_if_available(|| Service::new(config)).map_err(throw)?;
     let completions = Arc::new(Completions::new(wake));
     let events = completions.clone();
@@ -118,7 +119,7 @@ impl NativeService {
         Err(e) => {
           self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
           return;
-        },
+        }
       }
     }
     let completions = self.dispatch.completions.clone();

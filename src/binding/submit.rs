@@ -77,4 +77,3 @@ unsafe fn u32_slice<'a>(env: sys::napi_env, v: sys::napi_value) -> Option<&'a [u
   // aligned for u32, and V8 keeps it alive while this call runs.
   Some(std::slice::from_raw_parts(data.cast::<u32>(), len))
 }
-

@@ -48,14 +48,14 @@ impl BlockingConnections {
       Ok(frame) => {
         self.give_back(client);
         Reply::from_frame(frame)
-      },
+      }
       Err(e) => {
         // It may still be blocked on the server: never reuse it.
         tokio::spawn(async move {
           let _ = tokio::time::timeout(Duration::from_secs(1), client.quit()).await;
         });
         Err(Error::from(e))
-      },
+      }
     }
   }
 
@@ -69,14 +69,17 @@ impl BlockingConnections {
       }
     }
     let client = template.clone_new();
-    let _ = client.connect();
+    let _connection_task = client.connect(); // runs on its own; wait_for_connect follows it
     match tokio::time::timeout(self.connect_timeout, client.wait_for_connect()).await {
       Ok(Ok(())) => Ok(client),
       Ok(Err(e)) => Err(Error::from(e).with_sent(Sent::No)),
       Err(_) => {
         let _ = client.quit().await;
-        Err(Error::new(ErrorKind::Connection, "could not open a connection for a blocking command in time").with_sent(Sent::No))
-      },
+        Err(
+          Error::new(ErrorKind::Connection, "could not open a connection for a blocking command in time")
+            .with_sent(Sent::No),
+        )
+      }
     }
   }
 

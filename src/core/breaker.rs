@@ -186,11 +186,11 @@ impl Breaker {
       Mode::HalfOpen { in_flight, .. } if *in_flight < self.config.half_open_max_calls.max(1) => {
         *in_flight += 1;
         (Permit::Trial { cycle: st.cycle }, transition)
-      },
+      }
       _ => {
         st.m.rejects += 1;
         (Permit::Rejected, transition)
-      },
+      }
     }
   }
 
@@ -230,7 +230,7 @@ impl Breaker {
       Some(kind) => {
         st.m.failures += 1;
         st.m.timeouts += (kind == FailureKind::Timeout) as u64;
-      },
+      }
     }
     if cycle != st.cycle || !self.config.enabled {
       return None;
@@ -253,7 +253,7 @@ impl Breaker {
       _ => {
         st.mode = Mode::Closed;
         st.buckets.fill(Bucket::default());
-      },
+      }
     }
     st.cycle += 1;
     next
@@ -547,7 +547,8 @@ mod tests {
 
   #[test]
   fn a_successful_probe_skips_the_cool_down() {
-    let cfg = BreakerConfig { volume_threshold: 1, reset_timeout: Duration::from_secs(3600), ..BreakerConfig::default() };
+    let cfg =
+      BreakerConfig { volume_threshold: 1, reset_timeout: Duration::from_secs(3600), ..BreakerConfig::default() };
     let b = Breaker::new(cfg);
     let now = Instant::now();
     let (p, _) = b.try_acquire(now);

@@ -98,10 +98,7 @@ impl RedisClients {
   /// Builds the clients; nothing connects until `connect`.
   pub fn build(config: &Config) -> Result<RedisClients> {
     let fred = fred_config(config)?;
-    let perf = PerformanceConfig {
-      default_command_timeout: config.command_timeout,
-      ..PerformanceConfig::default()
-    };
+    let perf = PerformanceConfig { default_command_timeout: config.command_timeout, ..PerformanceConfig::default() };
     let connection = ConnectionConfig {
       connection_timeout: config.connect_timeout,
       internal_command_timeout: config.connect_timeout,
@@ -136,13 +133,14 @@ impl RedisClients {
           cluster_down_delay: *retry_delay_on_cluster_down,
           cluster_down_retries: config.max_retries.max(1),
         })
-      },
+      }
       _ => None,
     };
     // Exponential backoff (default 50 ms to 2 s) with jitter; retries forever in
     // the background: the breaker and fallback decide what callers see.
     let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
-    let mut policy = ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
+    let mut policy =
+      ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
     policy.set_jitter(100);
     if let Topology::Sentinel { .. } = config.topology {
       // fred closes the old master's connections only after the first
@@ -161,7 +159,7 @@ impl RedisClients {
     let replicas = match config.topology {
       Topology::Standalone if !config.read_replicas.is_empty() => {
         Some(topology::replicas::ReadReplicas::build(&fred, &perf, &connection, &config.read_replicas)?)
-      },
+      }
       _ => None,
     };
     let sentinel = match &config.topology {
@@ -184,8 +182,7 @@ impl RedisClients {
     if let Topology::Standalone = config.topology {
       fred.fail_fast = true;
     }
-    let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size)
-      .map_err(Error::from)?;
+    let pool = Pool::new(fred, Some(perf), Some(connection), Some(policy), config.pool_size).map_err(Error::from)?;
     Ok(RedisClients {
       pool,
       connect_timeout: config.connect_timeout,
@@ -220,7 +217,8 @@ impl RedisClients {
     // fred retries a refused connect in the background instead of failing
     // it; one plain TCP probe tells "nothing listens" apart at once.
     if let Some(addr) = &self.probe {
-      let probe = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect((addr.host.as_str(), addr.port)));
+      let probe =
+        tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect((addr.host.as_str(), addr.port)));
       if let Ok(Err(e)) = probe.await {
         if e.kind() == std::io::ErrorKind::ConnectionRefused {
           let msg = format!("nothing listens at {}:{} (connection refused)", addr.host, addr.port);
@@ -252,7 +250,7 @@ impl RedisClients {
           replicas.connect(left).await;
         }
         Ok(())
-      },
+      }
       Ok(Err(e)) => Err(topology::explain_first_failure(&self.first.tls, self.first.has_password, e)),
       Err(_) => Err((
         Error::new(
@@ -282,7 +280,7 @@ impl RedisClients {
             match reconnects.recv().await {
               Ok(_) | Err(RecvError::Lagged(_)) => {
                 let _ = set_name(&client, &name).await;
-              },
+              }
               Err(RecvError::Closed) => break,
             }
           }
@@ -295,8 +293,12 @@ impl RedisClients {
   /// the servers fred is connected to, the master switches seen (sentinel),
   /// the read replicas and whether each is in use.
   pub fn topology_info(&self) -> serde_json::Value {
-    let servers: Vec<String> =
-      self.pool.clients().first().map(|c| c.active_connections().iter().map(|s| format!("{}:{}", s.host, s.port)).collect()).unwrap_or_default();
+    let servers: Vec<String> = self
+      .pool
+      .clients()
+      .first()
+      .map(|c| c.active_connections().iter().map(|s| format!("{}:{}", s.host, s.port)).collect())
+      .unwrap_or_default();
     let mut info = serde_json::json!({
       "mode": self.mode,
       "seeds": self.seeds,
@@ -463,7 +465,7 @@ impl RedisClients {
         Err(e) if topology::cluster::is_cluster_down(&e) && attempt < opts.cluster_down_retries => {
           attempt += 1;
           tokio::time::sleep(opts.cluster_down_delay).await;
-        },
+        }
         other => return other,
       }
     }
@@ -543,7 +545,9 @@ impl RedisClients {
     if results.len() < n {
       let e = match results.last() {
         Some(Err(e)) => e.clone(),
-        _ => Error::new(ErrorKind::Connection, "the pipeline failed before every reply arrived").with_sent(Sent::Unknown),
+        _ => {
+          Error::new(ErrorKind::Connection, "the pipeline failed before every reply arrived").with_sent(Sent::Unknown)
+        }
       };
       if results.len() == 1 && results[0].is_err() {
         results.clear();
@@ -568,9 +572,9 @@ impl RedisClients {
     }
     if slot.as_ref().map_or(true, |c| !c.is_connected()) {
       let client = self.pool.next().clone_new();
-      let _ = client.connect();
+      let _connection_task = client.connect(); // runs on its own; wait_for_connect follows it
       match tokio::time::timeout(self.connect_timeout, client.wait_for_connect()).await {
-        Ok(Ok(())) => {},
+        Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(Error::from(e).with_sent(Sent::No)),
         Err(_) => return Err(Error::new(ErrorKind::Connection, "could not open the transaction connection in time")),
       }
@@ -602,7 +606,7 @@ impl RedisClients {
             // Refused while queueing (wrong arity, unknown command): EXEC aborted.
             return Err(e);
           }
-        },
+        }
       }
     }
     match Reply::from_frame(exec.map_err(transport_error)?)? {

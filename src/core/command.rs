@@ -23,8 +23,8 @@ pub fn bytes_arg(b: Bytes) -> Value {
 /// The names JS sends most, as lib/ spells them: one of these costs no
 /// allocation per command.
 const STATIC_NAMES: [&str; 24] = [
-  "get", "set", "mget", "mset", "del", "exists", "expire", "pexpire", "ttl", "pttl", "incr", "incrby", "decr",
-  "hget", "hset", "hgetall", "hdel", "lpush", "rpush", "lpop", "rpop", "sadd", "evalsha", "eval",
+  "get", "set", "mget", "mset", "del", "exists", "expire", "pexpire", "ttl", "pttl", "incr", "incrby", "decr", "hget",
+  "hset", "hgetall", "hdel", "lpush", "rpush", "lpop", "rpop", "sadd", "evalsha", "eval",
 ];
 
 impl Command {
@@ -67,7 +67,11 @@ impl Command {
       // A node counts only its own shard's subscribers: SHARDNUMSUB asks the channel's.
       let shard = matches!(self.args.first(), Some(Value::Bytes(b)) if b.eq_ignore_ascii_case(b"shardnumsub"))
         || matches!(self.args.first(), Some(Value::String(s)) if s.eq_ignore_ascii_case("shardnumsub"));
-      if shard && self.args.len() > 1 { ClusterHash::Offset(1) } else { ClusterHash::Random }
+      if shard && self.args.len() > 1 {
+        ClusterHash::Offset(1)
+      } else {
+        ClusterHash::Random
+      }
     } else if n.eq_ignore_ascii_case("publish")
       || n.eq_ignore_ascii_case("ping")
       || n.eq_ignore_ascii_case("script")
@@ -164,8 +168,22 @@ impl Command {
       a.iter().step_by(2).filter_map(key).for_each(each);
     } else if is_any(&[
       // Every argument may be a key.
-      "del", "unlink", "rename", "renamenx", "copy", "smove", "lmove", "rpoplpush", "sinterstore", "sunionstore",
-      "sdiffstore", "zunionstore", "zinterstore", "zdiffstore", "bitop", "touch",
+      "del",
+      "unlink",
+      "rename",
+      "renamenx",
+      "copy",
+      "smove",
+      "lmove",
+      "rpoplpush",
+      "sinterstore",
+      "sunionstore",
+      "sdiffstore",
+      "zunionstore",
+      "zinterstore",
+      "zdiffstore",
+      "bitop",
+      "touch",
     ]) {
       a.iter().filter_map(key).for_each(each);
     } else if let Some(k) = a.first().and_then(key) {
@@ -188,24 +206,24 @@ impl Command {
         Value::Integer(i) => {
           out.push(1);
           out.extend_from_slice(&i.to_le_bytes());
-        },
+        }
         Value::Double(d) => {
           out.push(2);
           out.extend_from_slice(&d.to_bits().to_le_bytes());
-        },
+        }
         Value::Bytes(b) => {
           out.push(0);
           put_bytes(out, b);
-        },
+        }
         Value::String(s) => {
           out.push(0);
           put_bytes(out, s.as_bytes());
-        },
+        }
         // Arguments from JS are strings, Buffers and numbers only.
         other => {
           out.push(0);
           put_bytes(out, other.as_bytes().unwrap_or_default());
-        },
+        }
       }
     }
   }
@@ -222,7 +240,7 @@ impl Command {
         0 => {
           let len = r.u32()?;
           Value::Bytes(Bytes::copy_from_slice(r.take(len)?))
-        },
+        }
         1 => Value::Integer(i64::from_le_bytes(r.take(8)?.try_into().ok()?)),
         2 => Value::Double(f64::from_bits(u64::from_le_bytes(r.take(8)?.try_into().ok()?))),
         _ => return None,
@@ -269,7 +287,9 @@ mod tests {
     assert!(c.is_blocking());
     let c = Command::new("get", vec![Value::from("k")]);
     assert!(!c.is_blocking());
-    let block = |name: &str, args: &[&str]| Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect()).block_time();
+    let block = |name: &str, args: &[&str]| {
+      Command::new(name.to_string(), args.iter().map(|a| Value::from(*a)).collect()).block_time()
+    };
     let secs = |s: f64| Some(Some(std::time::Duration::from_secs_f64(s)));
     assert_eq!(block("BLPOP", &["a", "b", "2.5"]), secs(2.5));
     assert_eq!(block("brpoplpush", &["a", "b", "0"]), Some(None), "0 blocks for ever");
@@ -300,11 +320,21 @@ mod tests {
     let e = Command::new("evalsha", vec![arg("abc"), arg("1"), arg("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)), "numkeys given as a string");
     // The journal's encoding comes back whole; anything else does not decode.
-    let c = Command::new("SET", vec![arg("k"), Value::Bytes(Bytes::from(vec![0u8, 255, 13])), Value::from("PX"), Value::Integer(-5), Value::Double(1.5)]);
+    let c = Command::new(
+      "SET",
+      vec![
+        arg("k"),
+        Value::Bytes(Bytes::from(vec![0u8, 255, 13])),
+        Value::from("PX"),
+        Value::Integer(-5),
+        Value::Double(1.5),
+      ],
+    );
     let mut bytes = Vec::new();
     c.encode(&mut bytes);
     let back = Command::decode(&bytes).map(|d| (d.name.to_string(), d.args));
-    let want = vec![arg("k"), Value::Bytes(Bytes::from(vec![0u8, 255, 13])), arg("PX"), Value::Integer(-5), Value::Double(1.5)];
+    let want =
+      vec![arg("k"), Value::Bytes(Bytes::from(vec![0u8, 255, 13])), arg("PX"), Value::Integer(-5), Value::Double(1.5)];
     assert_eq!(back, Some(("SET".to_string(), want)));
     assert!(Command::decode(&bytes[..bytes.len() - 1]).is_none());
     assert!(Command::decode(b"junk").is_none());

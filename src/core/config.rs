@@ -49,7 +49,11 @@ pub enum Topology {
     /// Wait before retrying a command refused with CLUSTERDOWN.
     retry_delay_on_cluster_down: Duration,
   },
-  Sentinel { sentinels: Vec<Endpoint>, master_name: String, password: Option<String> },
+  Sentinel {
+    sentinels: Vec<Endpoint>,
+    master_name: String,
+    password: Option<String>,
+  },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -167,7 +171,7 @@ impl<'a> Sources<'a> {
         None => {
           found = false;
           break;
-        },
+        }
       }
     }
     if found && !cur.is_null() {
@@ -206,9 +210,9 @@ impl<'a> Sources<'a> {
     match self.get(opt, env) {
       None => Ok(None),
       Some((Raw::Opt(Json::Bool(b)), _)) => Ok(Some(*b)),
-      Some((Raw::Env(s), name)) => parse_bool(s)
-        .map(Some)
-        .ok_or_else(|| Error::config(format!("{name} must be true or false (got {:?})", s))),
+      Some((Raw::Env(s), name)) => {
+        parse_bool(s).map(Some).ok_or_else(|| Error::config(format!("{name} must be true or false (got {:?})", s)))
+      }
       Some((Raw::Opt(v), name)) => Err(Error::config(format!("option `{name}` must be a boolean (got {v})"))),
     }
   }
@@ -217,7 +221,9 @@ impl<'a> Sources<'a> {
     let (value, name, shown) = match self.get(opt, env) {
       None => return Ok(None),
       Some((Raw::Env(s), name)) => (s.trim().parse::<u64>().ok(), name, format!("{s:?}")),
-      Some((Raw::Opt(v), name)) => (v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())), name, v.to_string()),
+      Some((Raw::Opt(v), name)) => {
+        (v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())), name, v.to_string())
+      }
     };
     match value {
       Some(n) if n >= min && n <= max => Ok(Some(n)),
@@ -242,7 +248,9 @@ fn resilience_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
   if let Some(t) = src.millis("circuitBreaker.resetTimeout", "REDIS_CIRCUIT_BREAKER_RESET_TIMEOUT")? {
     b.reset_timeout = t.max(Duration::from_millis(1));
   }
-  if let Some(v) = src.number("circuitBreaker.volumeThreshold", "REDIS_CIRCUIT_BREAKER_VOLUME_THRESHOLD", 0, 1_000_000)? {
+  if let Some(v) =
+    src.number("circuitBreaker.volumeThreshold", "REDIS_CIRCUIT_BREAKER_VOLUME_THRESHOLD", 0, 1_000_000)?
+  {
     b.volume_threshold = v as u32;
   }
   if let Some(w) = src.millis("circuitBreaker.rollingWindow", "REDIS_CIRCUIT_BREAKER_WINDOW")? {
@@ -291,7 +299,7 @@ fn journal_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
       return Err(Error::config(format!(
         "REDIS_FALLBACK_JOURNAL_FSYNC / option `fallback.journal.fsync` must be 'always' or 'everysec' (got {other:?})"
       )))
-    },
+    }
   };
   if c.fallback_writes == FallbackWrites::Local {
     return Err(Error::config(
@@ -311,10 +319,10 @@ fn near_cache_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
     Some((Raw::Opt(Json::Object(_)), _)) => true,
     Some((Raw::Env(s), name)) => {
       parse_bool(s).ok_or_else(|| Error::config(format!("{name} must be true or false (got {s:?})")))?
-    },
+    }
     Some((Raw::Opt(v), _)) => {
       return Err(Error::config(format!("option `nearCache` must be true, false or {{ maxSize, ttl }} (got {v})")))
-    },
+    }
   };
   if on {
     let max_bytes = src.number("nearCache.maxSize", "REDIS_NEAR_CACHE_MAX_SIZE", 1024, 1 << 40)?.unwrap_or(64 << 20);
@@ -357,7 +365,7 @@ pub fn redact_url(url: &str) -> String {
       let userinfo = &url[scheme_end + 3..at];
       let user = userinfo.split(':').next().unwrap_or("");
       format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
-    },
+    }
     _ => url.to_string(),
   }
 }
@@ -471,9 +479,8 @@ fn endpoint_list(raw: &str, name: &str) -> Result<Vec<Endpoint>> {
           .endpoint
           .ok_or_else(|| Error::config(format!("{} has an entry without a host: {}", describe(name), redact_url(item))))
       } else {
-        parse_host_port(item, 6379).ok_or_else(|| {
-          Error::config(format!("{} has an entry that is not host:port: {item:?}", describe(name)))
-        })
+        parse_host_port(item, 6379)
+          .ok_or_else(|| Error::config(format!("{} has an entry that is not host:port: {item:?}", describe(name))))
       }
     })
     .collect()
@@ -515,7 +522,7 @@ fn endpoints_option(value: &Json, name: &str) -> Result<Vec<Endpoint>> {
           let port = item.get("port").map_or(Some(6379), |p| p.as_u64().filter(|p| *p > 0 && *p < 65536));
           let port = port.ok_or_else(|| Error::config(format!("option `{name}` has an entry with a bad port")))?;
           Ok(Endpoint { host, port: port as u16 })
-        },
+        }
         _ => Err(Error::config(format!("option `{name}` entries must be \"host:port\" strings or {{ host, port }}"))),
       })
       .collect(),
@@ -580,12 +587,12 @@ impl Config {
       match t {
         (Raw::Opt(Json::Object(_)), _) => {
           c.tls.enabled = true;
-        },
+        }
         _ => {
           if let Some(b) = src.bool("tls", "REDIS_TLS")? {
             c.tls.enabled = c.tls.enabled || b;
           }
-        },
+        }
       }
     }
     if let Some(s) = src.string("tls.servername", "REDIS_TLS_SERVERNAME")? {
@@ -629,17 +636,17 @@ impl Config {
     }
     match src.get("keepAlive", "REDIS_KEEP_ALIVE") {
       Some((Raw::Opt(Json::Bool(false)), _)) => c.keep_alive = None,
-      Some((Raw::Opt(Json::Bool(true)), _)) => {},
+      Some((Raw::Opt(Json::Bool(true)), _)) => {}
       Some((Raw::Env(s), _)) if parse_bool(s).is_some() => {
         if parse_bool(s) == Some(false) {
           c.keep_alive = None;
         }
-      },
+      }
       Some(_) => {
         let ms = src.millis("keepAlive", "REDIS_KEEP_ALIVE")?.unwrap_or_default();
         c.keep_alive = if ms.is_zero() { None } else { Some(ms) };
-      },
-      None => {},
+      }
+      None => {}
     }
     if let Some(b) = src.bool("noDelay", "REDIS_NO_DELAY")? {
       c.no_delay = b;
@@ -650,17 +657,19 @@ impl Config {
     c.provider = match provider.to_ascii_lowercase().as_str() {
       "local" | "redis" => Provider::Local,
       "upstash" => {
-        let url = src.string("upstashUrl", "UPSTASH_REDIS_REST_URL")?.ok_or_else(|| {
-          Error::config("REDIS_PROVIDER=upstash needs UPSTASH_REDIS_REST_URL")
-        })?;
-        let token = src.secret("upstashToken", "UPSTASH_REDIS_REST_TOKEN")?.ok_or_else(|| {
-          Error::config("REDIS_PROVIDER=upstash needs UPSTASH_REDIS_REST_TOKEN")
-        })?;
+        let url = src
+          .string("upstashUrl", "UPSTASH_REDIS_REST_URL")?
+          .ok_or_else(|| Error::config("REDIS_PROVIDER=upstash needs UPSTASH_REDIS_REST_URL"))?;
+        let token = src
+          .secret("upstashToken", "UPSTASH_REDIS_REST_TOKEN")?
+          .ok_or_else(|| Error::config("REDIS_PROVIDER=upstash needs UPSTASH_REDIS_REST_TOKEN"))?;
         Provider::Upstash { url, token }
-      },
+      }
       other => {
-        return Err(Error::config(format!("REDIS_PROVIDER / option `provider` must be local or upstash (got {other:?})")))
-      },
+        return Err(Error::config(format!(
+          "REDIS_PROVIDER / option `provider` must be local or upstash (got {other:?})"
+        )))
+      }
     };
 
     // Topology
@@ -696,7 +705,7 @@ impl Config {
             return Err(Error::config(format!(
               "REDIS_CLUSTER_SCALE_READS must be master, slave or all (got {other:?})"
             )))
-          },
+          }
         },
       };
       let max_redirections =
@@ -707,8 +716,13 @@ impl Config {
       let retry_delay_on_cluster_down = src
         .millis("retryDelayOnClusterDown", "REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN")?
         .unwrap_or(Duration::from_millis(100));
-      c.topology =
-        Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_failover, retry_delay_on_cluster_down };
+      c.topology = Topology::Cluster {
+        nodes,
+        scale_reads,
+        max_redirections,
+        retry_delay_on_failover,
+        retry_delay_on_cluster_down,
+      };
     } else if sentinel {
       let sentinels = match src.get("sentinels", "") {
         Some((Raw::Opt(v), name)) => endpoints_option(v, name)?,
@@ -750,7 +764,7 @@ impl Config {
           return Err(Error::config(format!(
             "REDIS_FALLBACK_WRITES / option `fallback.writes` must be 'replay' or 'local' (got {other:?})"
           )))
-        },
+        }
       };
     }
     if let Some(b) = src.bool("fallback.mirror", "REDIS_FALLBACK_MIRROR")? {
@@ -825,8 +839,8 @@ mod tests {
 
   #[test]
   fn malformed_url_hides_password() {
-    let e = Config::resolve(&env(&[("REDIS_URL", "redis://u:hunter2@host:notaport")]), &Json::Null)
-      .expect_err("bad url");
+    let e =
+      Config::resolve(&env(&[("REDIS_URL", "redis://u:hunter2@host:notaport")]), &Json::Null).expect_err("bad url");
     assert!(e.message.contains("REDIS_URL"));
     assert!(!e.message.contains("hunter2"), "{}", e.message);
     let e = Config::resolve(&env(&[("REDIS_URL", "http://x")]), &Json::Null).expect_err("bad scheme");
@@ -867,14 +881,18 @@ mod tests {
       Topology::Cluster { nodes, retry_delay_on_cluster_down, .. } => {
         assert_eq!(nodes.len(), 2);
         assert_eq!(retry_delay_on_cluster_down, Duration::from_millis(250));
-      },
+      }
       other => panic!("expected cluster, got {other:?}"),
     }
-    let c = Config::resolve(&env(&[("REDIS_CLUSTER", "false"), ("REDIS_CLUSTER_NODES", "127.0.0.1:7000")]), &Json::Null)
-      .expect("resolves");
+    let c =
+      Config::resolve(&env(&[("REDIS_CLUSTER", "false"), ("REDIS_CLUSTER_NODES", "127.0.0.1:7000")]), &Json::Null)
+        .expect("resolves");
     assert_eq!(c.mode(), "standalone");
-    let e = Config::resolve(&env(&[("REDIS_CLUSTER", "true"), ("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN", "soon")]), &Json::Null)
-      .expect_err("bad delay");
+    let e = Config::resolve(
+      &env(&[("REDIS_CLUSTER", "true"), ("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN", "soon")]),
+      &Json::Null,
+    )
+    .expect_err("bad delay");
     assert!(e.message.contains("REDIS_CLUSTER_RETRY_DELAY_ON_CLUSTER_DOWN"), "{}", e.message);
   }
 
@@ -933,23 +951,39 @@ mod tests {
     let c = Config::resolve(&env(&[("REDIS_FALLBACK_ENABLED", "false")]), &json!({})).expect("valid");
     assert!(!c.fallback_enabled);
     use crate::core::journal_file::Fsync;
-    let c = Config::resolve(&env(&[("REDIS_FALLBACK_JOURNAL_PATH", "/tmp/j"), ("REDIS_FALLBACK_JOURNAL_FSYNC", "always")]), &json!({}))
-      .expect("valid");
+    let c = Config::resolve(
+      &env(&[("REDIS_FALLBACK_JOURNAL_PATH", "/tmp/j"), ("REDIS_FALLBACK_JOURNAL_FSYNC", "always")]),
+      &json!({}),
+    )
+    .expect("valid");
     assert_eq!(c.fallback_journal.map(|j| (j.path, j.fsync)), Some(("/tmp/j".into(), Fsync::Always)));
-    let c = Config::resolve(&env(&[]), &json!({ "fallback": { "journal": { "path": "/tmp/k", "maxBytes": 4096 } } })).expect("valid");
-    assert_eq!((c.fallback_journal.map(|j| j.fsync), c.fallback_journal_max_bytes), (Some(Fsync::EverySec), Some(4096)));
-    let e = Config::resolve(&env(&[("REDIS_FALLBACK_JOURNAL_FSYNC", "no")]), &json!({ "fallback": { "journal": { "path": "/tmp/k" } } }))
-      .err().map(|e| e.message);
+    let c = Config::resolve(&env(&[]), &json!({ "fallback": { "journal": { "path": "/tmp/k", "maxBytes": 4096 } } }))
+      .expect("valid");
+    assert_eq!(
+      (c.fallback_journal.map(|j| j.fsync), c.fallback_journal_max_bytes),
+      (Some(Fsync::EverySec), Some(4096))
+    );
+    let e = Config::resolve(
+      &env(&[("REDIS_FALLBACK_JOURNAL_FSYNC", "no")]),
+      &json!({ "fallback": { "journal": { "path": "/tmp/k" } } }),
+    )
+    .err()
+    .map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("REDIS_FALLBACK_JOURNAL_FSYNC")));
-    let e = Config::resolve(&env(&[]), &json!({ "fallback": { "writes": "local", "journal": { "path": "/tmp/k" } } })).err().map(|e| e.message);
+    let e = Config::resolve(&env(&[]), &json!({ "fallback": { "writes": "local", "journal": { "path": "/tmp/k" } } }))
+      .err()
+      .map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("'local'")));
     let c = Config::resolve(&env(&[("REDIS_MAX_VALUE_BYTES", "2048")]), &json!({})).expect("valid");
     assert_eq!(c.max_value_bytes, 2048);
     let e = Config::resolve(&env(&[]), &json!({ "maxValueBytes": 0 })).err().map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("maxValueBytes")));
-    let e = Config::resolve(&env(&[("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", "150")]), &json!({})).err().map(|e| e.message);
+    let e =
+      Config::resolve(&env(&[("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD", "150")]), &json!({})).err().map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("REDIS_CIRCUIT_BREAKER_ERROR_THRESHOLD")));
-    let e = Config::resolve(&env(&[]), &json!({ "reconnect": { "minDelay": 500, "maxDelay": 100 } })).err().map(|e| e.message);
+    let e = Config::resolve(&env(&[]), &json!({ "reconnect": { "minDelay": 500, "maxDelay": 100 } }))
+      .err()
+      .map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("reconnect.maxDelay")));
   }
 }

@@ -67,7 +67,8 @@ pub struct Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-const UNRUN_AFTER_PROTOCOL_ERROR: &str = "not run: Redis closed the connection after refusing an earlier command on it \
+const UNRUN_AFTER_PROTOCOL_ERROR: &str =
+  "not run: Redis closed the connection after refusing an earlier command on it \
   with a protocol error (a value over its proto-max-bulk-len? see maxValueBytes); this command can be sent again";
 
 impl Error {
@@ -89,10 +90,7 @@ impl Error {
   }
 
   pub fn closed() -> Self {
-    Error::new(
-      ErrorKind::Closed,
-      "the Redis service was disconnected; create a new service or call connect() again",
-    )
+    Error::new(ErrorKind::Closed, "the Redis service was disconnected; create a new service or call connect() again")
   }
 
   /// A command Redis never ran: it followed, on the same connection, one
@@ -132,15 +130,15 @@ impl From<fred::error::Error> for Error {
       F::Timeout => Error::new(ErrorKind::Timeout, format!("no reply within the command timeout ({details})")),
       F::IO | F::Canceled | F::Backpressure => {
         Error::new(ErrorKind::Connection, format!("connection to Redis failed: {details}")).with_sent(Sent::Unknown)
-      },
+      }
       F::Tls => Error::new(ErrorKind::Connection, format!("TLS failure: {details}")),
-      F::Auth => Error::new(ErrorKind::Config, format!("authentication failed: {details}; check the username and password")),
+      F::Auth => {
+        Error::new(ErrorKind::Config, format!("authentication failed: {details}; check the username and password"))
+      }
       F::Config | F::Url => Error::config(details),
       F::InvalidArgument | F::InvalidCommand => Error::argument(details),
       F::Cluster | F::Routing | F::Sentinel => Error::new(ErrorKind::Connection, details),
-      F::NotFound | F::Unknown | F::Protocol | F::Parse => {
-        Error::new(ErrorKind::Reply, details)
-      },
+      F::NotFound | F::Unknown | F::Protocol | F::Parse => Error::new(ErrorKind::Reply, details),
       _ => Error::new(ErrorKind::Internal, details),
     }
   }

@@ -7,16 +7,32 @@ pub enum Event {
   Connect,
   Ready,
   /// Redis became unreachable: calls are served from the fallback.
-  Reconnecting { reason: String },
-  Error { code: &'static str, message: String },
+  Reconnecting {
+    reason: String,
+  },
+  Error {
+    code: &'static str,
+    message: String,
+  },
   End,
-  CircuitOpen { name: String },
-  CircuitClose { name: String },
+  CircuitOpen {
+    name: String,
+  },
+  CircuitClose {
+    name: String,
+  },
   /// Serving from the in-memory fallback started (`active`) or ended.
-  Fallback { active: bool, reason: String },
+  Fallback {
+    active: bool,
+    reason: String,
+  },
   /// A write was refused with ERR_RESILIS_FALLBACK_FULL: Redis is away and
   /// the outage journal could not take it. `rejected`: refusals so far.
-  FallbackFull { command: String, message: String, rejected: u64 },
+  FallbackFull {
+    command: String,
+    message: String,
+    rejected: u64,
+  },
 }
 
 impl Event {

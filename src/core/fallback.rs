@@ -21,10 +21,50 @@ use crate::core::reply::Reply;
 
 /// Commands that never change data: not journalled, not forgotten.
 const READS: [&str; 44] = [
-  "get", "mget", "strlen", "getrange", "exists", "ttl", "pttl", "type", "hget", "hgetall", "hmget", "hlen", "hexists",
-  "hkeys", "hvals", "hstrlen", "lrange", "llen", "lindex", "smembers", "sismember", "smismember", "scard",
-  "srandmember", "zrange", "zrevrange", "zscore", "zcard", "zrank", "zrevrank", "zcount", "zrangebyscore",
-  "zrevrangebyscore", "scan", "sscan", "hscan", "zscan", "keys", "ping", "echo", "dbsize", "time", "info", "randomkey",
+  "get",
+  "mget",
+  "strlen",
+  "getrange",
+  "exists",
+  "ttl",
+  "pttl",
+  "type",
+  "hget",
+  "hgetall",
+  "hmget",
+  "hlen",
+  "hexists",
+  "hkeys",
+  "hvals",
+  "hstrlen",
+  "lrange",
+  "llen",
+  "lindex",
+  "smembers",
+  "sismember",
+  "smismember",
+  "scard",
+  "srandmember",
+  "zrange",
+  "zrevrange",
+  "zscore",
+  "zcard",
+  "zrank",
+  "zrevrank",
+  "zcount",
+  "zrangebyscore",
+  "zrevrangebyscore",
+  "scan",
+  "sscan",
+  "hscan",
+  "zscan",
+  "keys",
+  "ping",
+  "echo",
+  "dbsize",
+  "time",
+  "info",
+  "randomkey",
 ];
 
 pub fn is_read(cmd: &Command) -> bool {
@@ -113,7 +153,11 @@ pub fn ttl_of(cmd: &Command) -> Option<Duration> {
   let ms = if is("set") {
     let at = a.iter().skip(2).position(|v| arg_is(v, "ex") || arg_is(v, "px"))? + 2;
     let amount = arg_int(a.get(at + 1)?)?;
-    if arg_is(&a[at], "ex") { amount.checked_mul(1000)? } else { amount }
+    if arg_is(&a[at], "ex") {
+      amount.checked_mul(1000)?
+    } else {
+      amount
+    }
   } else if is("setex") || is("expire") {
     arg_int(a.get(1)?)?.checked_mul(1000)?
   } else if is("psetex") || is("pexpire") {
@@ -138,19 +182,19 @@ fn with_remaining_ttl(cmd: &Command, remaining: Duration) -> Command {
         }
       }
       Command::new("SET", args)
-    },
+    }
     "setex" | "psetex" => {
       if args.len() > 1 {
         args[1] = ms;
       }
       Command::new("PSETEX", args)
-    },
+    }
     "expire" | "pexpire" => {
       if args.len() > 1 {
         args[1] = ms;
       }
       Command::new("PEXPIRE", args)
-    },
+    }
     _ => cmd.clone(),
   }
 }
@@ -193,7 +237,7 @@ impl Fallback {
           let _ = memory.execute(cmd);
         }
         journal
-      },
+      }
     };
     let journal = Arc::new(journal);
     if journal.fsync() == Some(Fsync::EverySec) {
@@ -215,8 +259,11 @@ impl Fallback {
       return Ok(());
     }
     self.journal.sync().map_err(|e| {
-      Error::new(ErrorKind::FallbackFull, format!("Redis is unavailable and the outage journal could not be synced to disk: {e}"))
-        .with_sent(Sent::No)
+      Error::new(
+        ErrorKind::FallbackFull,
+        format!("Redis is unavailable and the outage journal could not be synced to disk: {e}"),
+      )
+      .with_sent(Sent::No)
     })
   }
 
@@ -269,7 +316,7 @@ impl Fallback {
           }
         }
         Ok(reply)
-      },
+      }
       Err(e) => Err(e),
     }
   }
@@ -312,8 +359,8 @@ impl Fallback {
           self.recently_set.clear(dropped.key());
         }
         return;
-      },
-      _ => {},
+      }
+      _ => {}
     }
     // Slices, not copies: the mirror thread copies what it keeps. Until
     // its next pass (at most MIRROR_EVERY) a slice holds its batch's
@@ -431,7 +478,7 @@ impl MirrorQueue {
     }
     for (key, m) in latest.drain() {
       match m {
-        Mirror::Put { value, ttl: None, .. } if self.memory.holds_string(&key, &value) => {},
+        Mirror::Put { value, ttl: None, .. } if self.memory.holds_string(&key, &value) => {}
         // Own the bytes: a slice would keep its whole read buffer alive.
         Mirror::Put { value, ttl, .. } => self.memory.mirror_string(&key, Bytes::copy_from_slice(&value), ttl),
         Mirror::Forget { .. } => self.memory.forget(&key),
@@ -479,7 +526,7 @@ fn start_everysec(journal: &Arc<Journal<Command>>) {
     match weak.upgrade() {
       Some(journal) => {
         let _ = journal.sync();
-      },
+      }
       None => break,
     }
   });
@@ -615,7 +662,10 @@ mod tests {
     // Each of these changes the store's copy; the plain SET after it must land again.
     let changes: [(&str, Box<dyn Fn()>); 4] = [
       ("SET with a TTL", Box::new(|| f.mirror(&cmd("set", &["hot", "other", "EX", "100"]), &Ok(Reply::ok())))),
-      ("a GET of another client's write", Box::new(|| f.mirror(&cmd("get", &["hot"]), &Ok(Reply::Bytes(Bytes::from_static(b"other")))))),
+      (
+        "a GET of another client's write",
+        Box::new(|| f.mirror(&cmd("get", &["hot"]), &Ok(Reply::Bytes(Bytes::from_static(b"other"))))),
+      ),
       ("a write served from memory", Box::new(|| drop(f.serve(&cmd("set", &["hot", "other"]))))),
       ("a DEL of several keys", Box::new(|| f.mirror(&cmd("del", &["x", "hot"]), &Ok(Reply::Int(1))))),
     ];

@@ -101,7 +101,14 @@ pub struct Journal<T> {
 impl<T> Journal<T> {
   /// At most `capacity` entries and `max_bytes` bytes are kept.
   pub fn new(capacity: usize, max_bytes: usize) -> Self {
-    let inner = Inner { queue: VecDeque::new(), held: None, stats: JournalStats::default(), next_seq: 1, file: None, appended: 0 };
+    let inner = Inner {
+      queue: VecDeque::new(),
+      held: None,
+      stats: JournalStats::default(),
+      next_seq: 1,
+      file: None,
+      appended: 0,
+    };
     Journal { capacity, max_bytes, inner: Mutex::new(inner), fsync: None, synced: Mutex::new(0) }
   }
 
@@ -448,7 +455,11 @@ mod tests {
     assert!(batch[3].expires_at.is_some_and(|at| at > t + 90 * S));
     j.mark_replayed(&batch);
     assert!(j.is_empty());
-    assert_eq!(std::fs::metadata(&config.path).map(|m| m.len()).unwrap_or(0), 28, "the drained file shrinks to its header");
+    assert_eq!(
+      std::fs::metadata(&config.path).map(|m| m.len()).unwrap_or(0),
+      28,
+      "the drained file shrinks to its header"
+    );
     assert!(push(&j, 7, 4));
     assert_eq!(j.take_batch(1, t)[0].seq, 7, "numbering goes on after a reset");
     drop(j);

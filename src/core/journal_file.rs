@@ -173,7 +173,7 @@ fn parse(bytes: &[u8], base_seq: u64) -> (Vec<StoredWrite>, usize, u64) {
         let expires = u64_at(payload, 9).filter(|&ms| ms != 0);
         writes.push(StoredWrite { seq, expires_unix_ms: expires, data: payload[17..].to_vec() });
         next = seq + 1;
-      },
+      }
       (Some(&CONFIRM), Some(seq)) if payload.len() == 9 => confirmed = confirmed.max(seq),
       _ => break,
     }
@@ -191,7 +191,7 @@ impl JournalFile {
     let io_err = |e| OpenError::Io(path.clone(), e);
     let lock = open_private(&with_suffix(&path, ".lock"), true).map_err(io_err)?;
     match lock.try_lock() {
-      Ok(()) => {},
+      Ok(()) => {}
       Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(path)),
       Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
     }
@@ -210,7 +210,7 @@ impl JournalFile {
         loaded.writes = writes;
         loaded.next_seq = next;
         id
-      },
+      }
       None => {
         // Empty, or not a journal's header: started afresh (a non-empty
         // file counts as cut).
@@ -221,7 +221,7 @@ impl JournalFile {
         file.write_all(&header(id, 1)).map_err(io_err)?;
         file.sync_data().map_err(io_err)?;
         id
-      },
+      }
     };
     Ok((JournalFile { path, file, _lock: lock, id, dirty: false }, loaded))
   }

@@ -74,8 +74,26 @@ pub fn carries(cmd: &Command) -> bool {
     return false;
   }
   const STATEFUL: [&str; 20] = [
-    "select", "auth", "hello", "quit", "reset", "client", "watch", "unwatch", "multi", "exec", "discard",
-    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "monitor", "sync", "psync", "shutdown",
+    "select",
+    "auth",
+    "hello",
+    "quit",
+    "reset",
+    "client",
+    "watch",
+    "unwatch",
+    "multi",
+    "exec",
+    "discard",
+    "subscribe",
+    "psubscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "punsubscribe",
+    "monitor",
+    "sync",
+    "psync",
+    "shutdown",
   ];
   !STATEFUL.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
 }
@@ -251,7 +269,10 @@ impl Lane {
       drop(st);
       let e = Error::new(
         ErrorKind::Backpressure,
-        format!("{} commands are waiting for Redis (maxInFlight): retry later or raise maxInFlight", self.max_in_flight),
+        format!(
+          "{} commands are waiting for Redis (maxInFlight): retry later or raise maxInFlight",
+          self.max_in_flight
+        ),
       );
       done((0..n).map(|_| Err(e.clone())).collect());
       return Ok(());
@@ -307,7 +328,7 @@ impl Lane {
         st.backlog = wire;
         driver.want_write();
         None
-      },
+      }
       Err(e) => Some((self.kill(st), connection_error(format!("write to Redis failed: {e}"), Sent::Unknown))),
     }
   }
@@ -318,7 +339,7 @@ impl Lane {
     let mut st = self.lock();
     while !st.backlog.is_empty() && !st.dead {
       match st.backlog.write_to(&self.socket) {
-        Ok(()) => {},
+        Ok(()) => {}
         Err(e) if e.kind() == IoKind::WouldBlock => return true,
         Err(e) if e.kind() == IoKind::Interrupted => continue,
         Err(e) => {
@@ -326,7 +347,7 @@ impl Lane {
           drop(st);
           fail_all(failed, connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
           return false;
-        },
+        }
       }
     }
     false
@@ -370,7 +391,7 @@ impl Lane {
           if n < slice_len {
             break None;
           }
-        },
+        }
         Err(e) if e.kind() == IoKind::WouldBlock => break None,
         Err(e) if e.kind() == IoKind::Interrupted => continue,
         Err(e) => break Some(connection_error(format!("connection to Redis failed: {e}"), Sent::Unknown)),
@@ -388,7 +409,7 @@ impl Lane {
       Some(e) => {
         self.die(e);
         false
-      },
+      }
       None => self.is_alive(),
     }
   }
@@ -648,7 +669,8 @@ mod tests {
     drive_with_tokio(lane.clone()).expect("driver");
 
     let big = "v".repeat(3 * 1024 * 1024);
-    let mut batch = vec![cmd("SET", &["k", "1"]), cmd("INCR", &["k"]), cmd("HSET", &["k", "f", "v"]), cmd("GET", &["k"])];
+    let mut batch =
+      vec![cmd("SET", &["k", "1"]), cmd("INCR", &["k"]), cmd("HSET", &["k", "f", "v"]), cmd("GET", &["k"])];
     batch.push(Command::new("SET", vec![Value::from("big"), Value::from(big.as_str())]));
     batch.push(cmd("STRLEN", &["big"]));
     let out = run(&lane, batch).await;

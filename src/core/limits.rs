@@ -75,7 +75,10 @@ mod tests {
     let e = check_size(&set(1001), 1000).err().map(|e| (e.code(), e.message)).unwrap_or_default();
     assert_eq!(e.0, "ERR_RESILIS_ARGUMENT");
     assert!(e.1.contains("argument 2 is 1001 bytes") && e.1.contains("(1000 bytes)"), "{}", e.1);
-    let mset = Command::new("mset", vec![Value::from("a"), Value::from("x".repeat(600)), Value::from("b"), Value::from("y".repeat(600))]);
+    let mset = Command::new(
+      "mset",
+      vec![Value::from("a"), Value::from("x".repeat(600)), Value::from("b"), Value::from("y".repeat(600))],
+    );
     let e = check_size(&mset, 1000).err().map(|e| e.message).unwrap_or_default();
     assert!(e.contains("1206 bytes in all"), "{e}");
     assert!(check_all(&[set(10), mset], 1000).is_err());

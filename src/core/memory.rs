@@ -271,7 +271,7 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
         (Some((&c, tail)), Some(end)) => (in_class(&body[..end], c) != negate) && glob(&body[end + 1..], tail),
         _ => false,
       }
-    },
+    }
     [b'\\', c, rest @ ..] | [c, rest @ ..] => s.first() == Some(c) && glob(rest, &s[1..]),
   }
 }
@@ -349,7 +349,10 @@ impl MemoryStore {
   /// True when `key` already holds exactly this string (and has not
   /// expired): mirroring it again would change nothing.
   pub fn holds_string(&self, key: &[u8], value: &[u8]) -> bool {
-    self.cache.get(key).is_some_and(|e| !e.expired(Instant::now()) && matches!(&*e.data, Data::Str(v) if v.as_ref() == value))
+    self
+      .cache
+      .get(key)
+      .is_some_and(|e| !e.expired(Instant::now()) && matches!(&*e.data, Data::Str(v) if v.as_ref() == value))
   }
 
   /// Drops a mirrored key (a write the store did not see made it stale).
@@ -388,7 +391,7 @@ impl MemoryStore {
       Some(size) if !deadline.is_some_and(|d| d <= Instant::now()) => {
         let weight = u32::try_from(key.len() + size + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         self.cache.insert(key, Arc::new(Entry { data, deadline, weight }));
-      },
+      }
       _ => self.cache.invalidate(&key),
     }
   }
@@ -422,8 +425,13 @@ impl MemoryStore {
   }
 
   /// HDEL/SREM/ZREM: removes each of `items` from a collection, counting hits.
-  fn remove_each<T>(&self, key: &Bytes, get: GetMut<T>, items: &[Bytes], rm: impl Fn(&mut T, &Bytes) -> bool)
-    -> Result<Reply> {
+  fn remove_each<T>(
+    &self,
+    key: &Bytes,
+    get: GetMut<T>,
+    items: &[Bytes],
+    rm: impl Fn(&mut T, &Bytes) -> bool,
+  ) -> Result<Reply> {
     let removed = self.update(key, None, get, |c| Ok(items.iter().filter(|i| rm(c, i)).count() as i64))?;
     Ok(Reply::Int(removed.unwrap_or(0)))
   }
@@ -463,30 +471,30 @@ impl MemoryStore {
           None => self.cache.invalidate(k),
         }
         old
-      },
+      }
       "SETNX" => {
         let fresh = self.lookup(k).is_none();
         if fresh {
           self.set_string(k, &a[1], self.fresh_deadline());
         }
         Reply::Int(fresh as i64)
-      },
+      }
       "SETEX" | "PSETEX" => {
         let ttl = int(&a[1])?;
         let ms = if name == "SETEX" { ttl.checked_mul(1000) } else { Some(ttl) };
         let ms = ms.filter(|_| ttl > 0).ok_or_else(|| bad_expire(&name))?;
         self.set_string(k, &a[2], Some(deadline(ms, false)));
         Reply::ok()
-      },
+      }
       "MGET" => Reply::Array(a.iter().map(|k| self.view(k, Data::str, opt_bulk).unwrap_or(Reply::Nil)).collect()),
       "MSET" => {
         a.chunks(2).for_each(|p| self.set_string(&p[0], &p[1], self.fresh_deadline()));
         Reply::ok()
-      },
+      }
       "DEL" | "UNLINK" => {
         let now = Instant::now();
         count(a.iter().filter(|k| self.cache.remove(&k[..]).is_some_and(|e| !e.expired(now))))
-      },
+      }
       "EXISTS" => count(a.iter().filter(|k| self.lookup(k).is_some())),
       "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => self.cmd_expire(&name, &a)?,
       "TTL" | "PTTL" => match self.lookup(k).map(|e| e.deadline) {
@@ -495,13 +503,13 @@ impl MemoryStore {
         Some(Some(d)) => {
           let ms = d.saturating_duration_since(Instant::now()).as_millis() as i64;
           Reply::Int(if name == "PTTL" { ms } else { (ms + 500) / 1000 })
-        },
+        }
       },
       "PERSIST" => match self.lookup(k) {
         Some(e) if e.deadline.is_some() => {
           self.put(k.clone(), e.data.clone(), None);
           Reply::Int(1)
-        },
+        }
         _ => Reply::Int(0),
       },
       "TYPE" => Reply::from_str(self.lookup(k).map_or("none", |e| e.data.type_name())),
@@ -513,7 +521,7 @@ impl MemoryStore {
           *s = Bytes::from(n.to_string());
           Ok(n)
         })?)
-      },
+      }
       "INCRBYFLOAT" => {
         let by = float(&a[1])?;
         self.upsert(k, Data::Str(Bytes::from_static(b"0")), Data::str_mut, |s| {
@@ -524,7 +532,7 @@ impl MemoryStore {
           *s = Bytes::from(fmt_f64(n));
           Ok(bulk(s))
         })?
-      },
+      }
       "APPEND" => Reply::Int(self.upsert(k, Data::Str(Bytes::new()), Data::str_mut, |s| {
         *s = Bytes::from([&s[..], &a[1][..]].concat());
         Ok(s.len() as i64)
@@ -534,8 +542,12 @@ impl MemoryStore {
         let added = self.upsert(k, Data::Hash(BTreeMap::new()), Data::hash_mut, |h| {
           Ok(a[1..].chunks(2).filter(|p| h.insert(p[0].clone(), p[1].clone()).is_none()).count() as i64)
         })?;
-        if name == "HSET" { Reply::Int(added) } else { Reply::ok() }
-      },
+        if name == "HSET" {
+          Reply::Int(added)
+        } else {
+          Reply::ok()
+        }
+      }
       "HSETNX" => Reply::Int(self.upsert(k, Data::Hash(BTreeMap::new()), Data::hash_mut, |h| {
         let fresh = !h.contains_key(&a[1]);
         if fresh {
@@ -545,9 +557,8 @@ impl MemoryStore {
       })?),
       "HGET" => self.view(k, Data::hash, |h| opt_bulk(h.and_then(|h| h.get(&a[1]))))?,
       "HEXISTS" => self.view(k, Data::hash, |h| Reply::Int(h.is_some_and(|h| h.contains_key(&a[1])) as i64))?,
-      "HMGET" => self.view(k, Data::hash, |h| {
-        Reply::Array(a[1..].iter().map(|f| opt_bulk(h.and_then(|h| h.get(f)))).collect())
-      })?,
+      "HMGET" => self
+        .view(k, Data::hash, |h| Reply::Array(a[1..].iter().map(|f| opt_bulk(h.and_then(|h| h.get(f)))).collect()))?,
       "HGETALL" | "HKEYS" | "HVALS" | "HLEN" => self.view(k, Data::hash, |h| {
         let empty = BTreeMap::new();
         let h = h.unwrap_or(&empty);
@@ -562,15 +573,20 @@ impl MemoryStore {
       "HINCRBY" => {
         let by = int(&a[2])?;
         Reply::Int(self.upsert(k, Data::Hash(BTreeMap::new()), Data::hash_mut, |h| {
-          let old = h.get(&a[1]).map_or(Ok(0), |v| int(v).map_err(|_| reply_err("ERR hash value is not an integer")))?;
+          let old =
+            h.get(&a[1]).map_or(Ok(0), |v| int(v).map_err(|_| reply_err("ERR hash value is not an integer")))?;
           let n = old.checked_add(by).ok_or_else(overflow)?;
           h.insert(a[1].clone(), Bytes::from(n.to_string()));
           Ok(n)
         })?)
-      },
+      }
       "LPUSH" | "RPUSH" => Reply::Int(self.upsert(k, Data::List(VecDeque::new()), Data::list_mut, |l| {
         for v in &a[1..] {
-          if name == "LPUSH" { l.push_front(v.clone()) } else { l.push_back(v.clone()) }
+          if name == "LPUSH" {
+            l.push_front(v.clone())
+          } else {
+            l.push_back(v.clone())
+          }
         }
         Ok(l.len() as i64)
       })?),
@@ -587,14 +603,14 @@ impl MemoryStore {
           (Some(items), Some(_)) => array(&items),
           (Some(items), None) => opt_bulk(items.first()),
         }
-      },
+      }
       "LRANGE" => {
         let (start, stop) = (int(&a[1])?, int(&a[2])?);
         self.view(k, Data::list, |l| match l.and_then(|l| Some((l, span(start, stop, l.len())?))) {
           Some((l, (s, e))) => array(l.range(s..=e)),
           None => Reply::Array(vec![]),
         })?
-      },
+      }
       "LTRIM" => {
         let (start, stop) = (int(&a[1])?, int(&a[2])?);
         self.update(k, None, Data::list_mut, |l| {
@@ -604,7 +620,7 @@ impl MemoryStore {
           Ok(())
         })?;
         Reply::ok()
-      },
+      }
       "LLEN" => self.view(k, Data::list, |l| Reply::Int(l.map_or(0, |l| l.len() as i64)))?,
       "LINDEX" => {
         let i = int(&a[1])?;
@@ -614,7 +630,7 @@ impl MemoryStore {
             usize::try_from(i).ok().and_then(|i| l.get(i))
           }))
         })?
-      },
+      }
       "LREM" => {
         let n = int(&a[1])?;
         let removed = self.update(k, None, Data::list_mut, |l| {
@@ -631,7 +647,7 @@ impl MemoryStore {
           Ok(Reply::Int(hits.len() as i64))
         })?;
         removed.unwrap_or(Reply::Int(0))
-      },
+      }
       "SADD" => self.upsert(k, Data::Set(BTreeSet::new()), Data::set_mut, |s| {
         Ok(count(a[1..].iter().filter(|m| s.insert((*m).clone()))))
       })?,
@@ -666,7 +682,7 @@ impl MemoryStore {
           }
           Reply::Array(out)
         })?
-      },
+      }
       "ZSCORE" => self.view(k, Data::zset, |z| match z.and_then(|z| z.scores.get(&a[1])) {
         Some(s) => Reply::from_str(&fmt_f64(*s)),
         None => Reply::Nil,
@@ -683,11 +699,11 @@ impl MemoryStore {
           z.insert(a[2].clone(), n);
           Ok(Reply::from_str(&fmt_f64(n)))
         })?
-      },
+      }
       "KEYS" => {
         let keys = self.live_keys().into_iter().filter(|(key, _)| glob(k, key));
         Reply::Array(keys.map(|(key, _)| Reply::Bytes(key)).collect())
-      },
+      }
       "SCAN" => {
         int(k).map_err(|_| reply_err("ERR invalid cursor"))?;
         let (mut pattern, mut kind) = (None, None);
@@ -697,7 +713,7 @@ impl MemoryStore {
             b"MATCH" => pattern = Some(value),
             b"COUNT" => {
               int(value)?; // checked, but every page holds all keys
-            },
+            }
             b"TYPE" => kind = Some(value.to_ascii_lowercase()),
             _ => return Err(syntax()),
           }
@@ -707,12 +723,12 @@ impl MemoryStore {
         });
         // The whole keyspace in one page, so the next cursor is always "0".
         Reply::Array(vec![Reply::from_str("0"), Reply::Array(keys.map(|(key, _)| Reply::Bytes(key)).collect())])
-      },
+      }
       "DBSIZE" => Reply::Int(self.live_keys().len() as i64),
       "FLUSHALL" | "FLUSHDB" => {
         self.cache.invalidate_all();
         Reply::ok()
-      },
+      }
       "PUBLISH" => Reply::Int(0), // nobody subscribes to the memory store
       "INFO" => {
         let (s, keys) = (self.stats(), self.live_keys());
@@ -720,14 +736,20 @@ impl MemoryStore {
         Reply::from_str(&format!(
           "# Server\r\nredis_mode:memory\r\n\r\n# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\n\r\n# Stats\r\n\
            keyspace_hits:{}\r\nkeyspace_misses:{}\r\nevicted_keys:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={}\r\n",
-          s.size_bytes, s.max_bytes, s.hits, s.misses, s.evictions, keys.len(), expires
+          s.size_bytes,
+          s.max_bytes,
+          s.hits,
+          s.misses,
+          s.evictions,
+          keys.len(),
+          expires
         ))
-      },
+      }
       "TIME" => {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let (secs, micros) = (now.as_secs().to_string(), now.subsec_micros().to_string());
         Reply::Array(vec![Reply::from_str(&secs), Reply::from_str(&micros)])
-      },
+      }
       _ => return Err(Error::new(ErrorKind::Internal, format!("memory store: {name} is listed but not handled"))),
     })
   }
@@ -749,7 +771,7 @@ impl MemoryStore {
           let ms = if opt.starts_with(b"EX") { v.checked_mul(1000) } else { Some(v) };
           let ms = ms.filter(|_| v > 0).ok_or_else(|| bad_expire("set"))?;
           expiry = Some(deadline(ms, opt.ends_with(b"AT")));
-        },
+        }
         _ => return Err(syntax()),
       }
       i += 1;
@@ -850,7 +872,7 @@ mod tests {
       Err(e) => {
         assert_eq!(e.kind, ErrorKind::Reply, "{line}: {e}");
         Reply::Error(e.message)
-      },
+      }
     }
   }
   /// Runs each command and compares its reply.
@@ -882,7 +904,7 @@ mod tests {
       Reply::Array(mut items) => {
         items.sort_by(|x, y| x.as_bytes().cmp(&y.as_bytes()));
         Reply::Array(items)
-      },
+      }
       other => other,
     }
   }
@@ -893,20 +915,41 @@ mod tests {
     check_send_sync::<MemoryStore>();
     let s = store();
     let not_int = "ERR value is not an integer or out of range";
-    check(&s, &[
-      ("ping", b("PONG")), ("PING hi", b("hi")), ("echo x", b("x")), ("get k", Reply::Nil),
-      ("set k v", ok()), ("GeT k", b("v")), ("getset k w", b("v")), ("getdel k", b("w")), ("exists k", i(0)),
-      ("setnx k 1", i(1)), ("setnx k 2", i(0)), ("mset a 1 b 2", ok()),
-      ("mget a b nope", Reply::Array(vec![b("1"), b("2"), Reply::Nil])),
-      ("append a 23", i(3)), ("append new xy", i(2)), ("strlen a", i(3)), ("strlen nope", i(0)),
-      ("incr n", i(1)), ("incrby n 10", i(11)), ("decr n", i(10)), ("decrby n 4", i(6)),
-      ("incrbyfloat f 10.5", b("10.5")), ("incrbyfloat f 0.5", b("11")), ("incr new", e(not_int)),
-      ("incrby n x", e(not_int)), (&format!("set max {}", i64::MAX), ok()),
-      ("incr max", e("ERR increment or decrement would overflow")),
-      ("get", e("ERR wrong number of arguments for 'get' command")),
-      ("mset a", e("ERR wrong number of arguments for 'mset' command")),
-      ("xadd s", e("ERR unknown command 'xadd' (not available while serving from memory)")),
-    ]);
+    check(
+      &s,
+      &[
+        ("ping", b("PONG")),
+        ("PING hi", b("hi")),
+        ("echo x", b("x")),
+        ("get k", Reply::Nil),
+        ("set k v", ok()),
+        ("GeT k", b("v")),
+        ("getset k w", b("v")),
+        ("getdel k", b("w")),
+        ("exists k", i(0)),
+        ("setnx k 1", i(1)),
+        ("setnx k 2", i(0)),
+        ("mset a 1 b 2", ok()),
+        ("mget a b nope", Reply::Array(vec![b("1"), b("2"), Reply::Nil])),
+        ("append a 23", i(3)),
+        ("append new xy", i(2)),
+        ("strlen a", i(3)),
+        ("strlen nope", i(0)),
+        ("incr n", i(1)),
+        ("incrby n 10", i(11)),
+        ("decr n", i(10)),
+        ("decrby n 4", i(6)),
+        ("incrbyfloat f 10.5", b("10.5")),
+        ("incrbyfloat f 0.5", b("11")),
+        ("incr new", e(not_int)),
+        ("incrby n x", e(not_int)),
+        (&format!("set max {}", i64::MAX), ok()),
+        ("incr max", e("ERR increment or decrement would overflow")),
+        ("get", e("ERR wrong number of arguments for 'get' command")),
+        ("mset a", e("ERR wrong number of arguments for 'mset' command")),
+        ("xadd s", e("ERR unknown command 'xadd' (not available while serving from memory)")),
+      ],
+    );
     // Binary keys and integer arguments.
     let raw = Bytes::from_static(&[0, 159, 255]);
     let set = Command::new("SET", vec![Value::Bytes(raw.clone()), Value::Integer(42)]);
@@ -917,14 +960,28 @@ mod tests {
   #[test]
   fn set_options() {
     let s = store();
-    check(&s, &[
-      ("set k v XX", Reply::Nil), ("set k v NX", ok()), ("set k w nx", Reply::Nil), ("set k w xx get", b("v")),
-      ("set k z nx get", b("w")), ("set fresh z get", Reply::Nil), ("set k v EX 100", ok()),
-      ("set k v2 KEEPTTL", ok()), ("ttl k", i(100)), ("set k v3", ok()), ("ttl k", i(-1)),
-      ("set k v NX XX", e("ERR syntax error")), ("set k v EX 0", e("ERR invalid expire time in 'set' command")),
-      ("set k v EX 1 PX 1", e("ERR syntax error")), ("lpush l x", i(1)), ("set l v GET", e(WRONG)),
-      ("set l v", ok()), // plain SET overwrites any type
-    ]);
+    check(
+      &s,
+      &[
+        ("set k v XX", Reply::Nil),
+        ("set k v NX", ok()),
+        ("set k w nx", Reply::Nil),
+        ("set k w xx get", b("v")),
+        ("set k z nx get", b("w")),
+        ("set fresh z get", Reply::Nil),
+        ("set k v EX 100", ok()),
+        ("set k v2 KEEPTTL", ok()),
+        ("ttl k", i(100)),
+        ("set k v3", ok()),
+        ("ttl k", i(-1)),
+        ("set k v NX XX", e("ERR syntax error")),
+        ("set k v EX 0", e("ERR invalid expire time in 'set' command")),
+        ("set k v EX 1 PX 1", e("ERR syntax error")),
+        ("lpush l x", i(1)),
+        ("set l v GET", e(WRONG)),
+        ("set l v", ok()), // plain SET overwrites any type
+      ],
+    );
     run(&s, "set k v PX 5000");
     assert!(matches!(run(&s, "pttl k"), Reply::Int(ms) if ms > 4000 && ms <= 5000));
     run(&s, &format!("set k v EXAT {}", unix_ms() / 1000 + 100));
@@ -934,21 +991,46 @@ mod tests {
   #[test]
   fn ttl_and_expiry() {
     let s = store();
-    check(&s, &[
-      ("set a 1 PX 50", ok()), ("psetex b 50 1", ok()), ("setex c 100 1", ok()), ("set d 1", ok()),
-      ("rpush e x", i(1)), ("pexpire e 50", i(1)), ("ttl c", i(100)), ("ttl d", i(-1)), ("ttl zz", i(-2)),
-      ("expire zz 10", i(0)), ("expire d 10 XX", i(0)), ("expire d 10 NX", i(1)), ("expire d 5 GT", i(0)),
-      ("expire d 20 GT", i(1)), ("ttl d", i(20)), ("persist d", i(1)), ("persist d", i(0)),
-      ("setex c 0 1", e("ERR invalid expire time in 'setex' command")),
-    ]);
+    check(
+      &s,
+      &[
+        ("set a 1 PX 50", ok()),
+        ("psetex b 50 1", ok()),
+        ("setex c 100 1", ok()),
+        ("set d 1", ok()),
+        ("rpush e x", i(1)),
+        ("pexpire e 50", i(1)),
+        ("ttl c", i(100)),
+        ("ttl d", i(-1)),
+        ("ttl zz", i(-2)),
+        ("expire zz 10", i(0)),
+        ("expire d 10 XX", i(0)),
+        ("expire d 10 NX", i(1)),
+        ("expire d 5 GT", i(0)),
+        ("expire d 20 GT", i(1)),
+        ("ttl d", i(20)),
+        ("persist d", i(1)),
+        ("persist d", i(0)),
+        ("setex c 0 1", e("ERR invalid expire time in 'setex' command")),
+      ],
+    );
     run(&s, &format!("expireat d {}", unix_ms() / 1000 + 50));
     assert!(matches!(run(&s, "ttl d"), Reply::Int(t) if (48..=50).contains(&t)));
     std::thread::sleep(Duration::from_millis(120));
     s.cache.run_pending_tasks();
-    check(&s, &[
-      ("exists a b e", i(0)), ("ttl a", i(-2)), ("get a", Reply::Nil), ("lrange e 0 -1", arr(&[])),
-      ("get c", b("1")), ("expire c -1", i(1)), ("get c", Reply::Nil), ("dbsize", i(1)),
-    ]);
+    check(
+      &s,
+      &[
+        ("exists a b e", i(0)),
+        ("ttl a", i(-2)),
+        ("get a", Reply::Nil),
+        ("lrange e 0 -1", arr(&[])),
+        ("get c", b("1")),
+        ("expire c -1", i(1)),
+        ("get c", Reply::Nil),
+        ("dbsize", i(1)),
+      ],
+    );
   }
 
   #[test]
@@ -969,51 +1051,109 @@ mod tests {
   #[test]
   fn hashes() {
     let s = store();
-    check(&s, &[
-      ("hset h a 1 b 2", i(2)), ("hset h a 9 c 3", i(1)), ("hmset h d 4", ok()), ("hsetnx h a x", i(0)),
-      ("hsetnx h e 5", i(1)), ("hget h a", b("9")), ("hget h zz", Reply::Nil), ("hget nope a", Reply::Nil),
-      ("hmget h a zz b", Reply::Array(vec![b("9"), Reply::Nil, b("2")])), ("hexists h c", i(1)), ("hlen h", i(5)),
-      ("hdel h c d e zz", i(3)), ("hgetall h", arr(&["a", "9", "b", "2"])), ("hkeys h", arr(&["a", "b"])),
-      ("hvals h", arr(&["9", "2"])), ("hincrby h a -10", i(-1)), ("hincrby h n 5", i(5)), ("hset h s x", i(1)),
-      ("hincrby h s 1", e("ERR hash value is not an integer")),
-      ("hset h a", e("ERR wrong number of arguments for 'hset' command")), ("hgetall nope", arr(&[])),
-      ("hdel h a b n s", i(4)), ("exists h", i(0)), // an emptied hash is deleted
-    ]);
+    check(
+      &s,
+      &[
+        ("hset h a 1 b 2", i(2)),
+        ("hset h a 9 c 3", i(1)),
+        ("hmset h d 4", ok()),
+        ("hsetnx h a x", i(0)),
+        ("hsetnx h e 5", i(1)),
+        ("hget h a", b("9")),
+        ("hget h zz", Reply::Nil),
+        ("hget nope a", Reply::Nil),
+        ("hmget h a zz b", Reply::Array(vec![b("9"), Reply::Nil, b("2")])),
+        ("hexists h c", i(1)),
+        ("hlen h", i(5)),
+        ("hdel h c d e zz", i(3)),
+        ("hgetall h", arr(&["a", "9", "b", "2"])),
+        ("hkeys h", arr(&["a", "b"])),
+        ("hvals h", arr(&["9", "2"])),
+        ("hincrby h a -10", i(-1)),
+        ("hincrby h n 5", i(5)),
+        ("hset h s x", i(1)),
+        ("hincrby h s 1", e("ERR hash value is not an integer")),
+        ("hset h a", e("ERR wrong number of arguments for 'hset' command")),
+        ("hgetall nope", arr(&[])),
+        ("hdel h a b n s", i(4)),
+        ("exists h", i(0)), // an emptied hash is deleted
+      ],
+    );
   }
 
   #[test]
   fn lists() {
     let s = store();
-    check(&s, &[
-      ("rpush l a b c", i(3)), ("lpush l y x", i(5)), ("lrange l 0 -1", arr(&["x", "y", "a", "b", "c"])),
-      ("lrange l -2 100", arr(&["b", "c"])), ("lrange l 3 1", arr(&[])), ("lindex l -1", b("c")),
-      ("lindex l 9", Reply::Nil), ("llen l", i(5)), ("lpop l", b("x")), ("rpop l", b("c")),
-      ("rpop l 2", arr(&["b", "a"])), ("lpop nope", Reply::Nil), ("lpop nope 2", Reply::Nil),
-      ("rpush r a b a c a", i(5)), ("lrem r -2 a", i(2)), ("lrange r 0 -1", arr(&["a", "b", "c"])),
-      ("lrem r 0 a", i(1)), ("rpush t 1 2 3 4 5", i(5)), ("ltrim t 1 -2", ok()),
-      ("lrange t 0 -1", arr(&["2", "3", "4"])),
-      ("ltrim t 5 10", ok()), ("exists t", i(0)), ("lpop l 5", arr(&["y"])), ("exists l", i(0)),
-      ("lpop r -1", e("ERR value is out of range, must be positive")),
-    ]);
+    check(
+      &s,
+      &[
+        ("rpush l a b c", i(3)),
+        ("lpush l y x", i(5)),
+        ("lrange l 0 -1", arr(&["x", "y", "a", "b", "c"])),
+        ("lrange l -2 100", arr(&["b", "c"])),
+        ("lrange l 3 1", arr(&[])),
+        ("lindex l -1", b("c")),
+        ("lindex l 9", Reply::Nil),
+        ("llen l", i(5)),
+        ("lpop l", b("x")),
+        ("rpop l", b("c")),
+        ("rpop l 2", arr(&["b", "a"])),
+        ("lpop nope", Reply::Nil),
+        ("lpop nope 2", Reply::Nil),
+        ("rpush r a b a c a", i(5)),
+        ("lrem r -2 a", i(2)),
+        ("lrange r 0 -1", arr(&["a", "b", "c"])),
+        ("lrem r 0 a", i(1)),
+        ("rpush t 1 2 3 4 5", i(5)),
+        ("ltrim t 1 -2", ok()),
+        ("lrange t 0 -1", arr(&["2", "3", "4"])),
+        ("ltrim t 5 10", ok()),
+        ("exists t", i(0)),
+        ("lpop l 5", arr(&["y"])),
+        ("exists l", i(0)),
+        ("lpop r -1", e("ERR value is out of range, must be positive")),
+      ],
+    );
   }
 
   #[test]
   fn sets_and_sorted_sets() {
     let s = store();
-    check(&s, &[
-      ("sadd s b a b", i(2)), ("sadd s c a", i(1)), ("scard s", i(3)), ("sismember s a", i(1)),
-      ("sismember s z", i(0)), ("smembers s", arr(&["a", "b", "c"])), ("srem s a z", i(1)),
-      ("smembers nope", arr(&[])), ("srem s b c", i(2)), ("type s", b("none")),
-      ("zadd z 1 a 2.5 b 2 c", i(3)), ("zadd z NX 9 a 3 d", i(1)), ("zadd z XX 5 a 7 e", i(0)),
-      ("zadd z XX CH 1 a", i(1)), ("zrange z 0 -1", arr(&["a", "c", "b", "d"])),
-      ("zrange z 0 1 WITHSCORES", arr(&["a", "1", "c", "2"])),
-      ("zrevrange z 0 1 withscores", arr(&["d", "3", "b", "2.5"])), ("zrange z 0 0 REV", arr(&["d"])),
-      ("zscore z b", b("2.5")), ("zscore z c", b("2")), ("zscore z nope", Reply::Nil),
-      ("zincrby z 1.5 c", b("3.5")), ("zincrby z -1 new", b("-1")), ("zcard z", i(5)), ("zrem z new a zz", i(2)),
-      ("zrange z 0 -1", arr(&["b", "d", "c"])), ("zadd z x a", e("ERR value is not a valid float")),
-      ("zadd z 1 a 2", e("ERR syntax error")), ("zrange nope 0 -1", arr(&[])),
-      ("zadd z NX XX 1 a", e("ERR XX and NX options at the same time are not compatible")),
-    ]);
+    check(
+      &s,
+      &[
+        ("sadd s b a b", i(2)),
+        ("sadd s c a", i(1)),
+        ("scard s", i(3)),
+        ("sismember s a", i(1)),
+        ("sismember s z", i(0)),
+        ("smembers s", arr(&["a", "b", "c"])),
+        ("srem s a z", i(1)),
+        ("smembers nope", arr(&[])),
+        ("srem s b c", i(2)),
+        ("type s", b("none")),
+        ("zadd z 1 a 2.5 b 2 c", i(3)),
+        ("zadd z NX 9 a 3 d", i(1)),
+        ("zadd z XX 5 a 7 e", i(0)),
+        ("zadd z XX CH 1 a", i(1)),
+        ("zrange z 0 -1", arr(&["a", "c", "b", "d"])),
+        ("zrange z 0 1 WITHSCORES", arr(&["a", "1", "c", "2"])),
+        ("zrevrange z 0 1 withscores", arr(&["d", "3", "b", "2.5"])),
+        ("zrange z 0 0 REV", arr(&["d"])),
+        ("zscore z b", b("2.5")),
+        ("zscore z c", b("2")),
+        ("zscore z nope", Reply::Nil),
+        ("zincrby z 1.5 c", b("3.5")),
+        ("zincrby z -1 new", b("-1")),
+        ("zcard z", i(5)),
+        ("zrem z new a zz", i(2)),
+        ("zrange z 0 -1", arr(&["b", "d", "c"])),
+        ("zadd z x a", e("ERR value is not a valid float")),
+        ("zadd z 1 a 2", e("ERR syntax error")),
+        ("zrange nope 0 -1", arr(&[])),
+        ("zadd z NX XX 1 a", e("ERR XX and NX options at the same time are not compatible")),
+      ],
+    );
   }
 
   #[test]
@@ -1031,10 +1171,18 @@ mod tests {
     let Reply::Array(page) = run(&s, "scan 0 MATCH user:* COUNT 100 TYPE string") else { panic!("SCAN reply") };
     assert_eq!(page[0], b("0"));
     assert_eq!(sorted(page[1].clone()), arr(&["user:1", "user:10", "user:2"]));
-    check(&s, &[
-      ("dbsize", i(6)), ("type user:h", b("hash")), ("type jab", b("string")), ("exists jab jab nope", i(2)),
-      ("del jab nope job:a", i(2)), ("unlink user:h", i(1)), ("publish ch msg", i(0)),
-    ]);
+    check(
+      &s,
+      &[
+        ("dbsize", i(6)),
+        ("type user:h", b("hash")),
+        ("type jab", b("string")),
+        ("exists jab jab nope", i(2)),
+        ("del jab nope job:a", i(2)),
+        ("unlink user:h", i(1)),
+        ("publish ch msg", i(0)),
+      ],
+    );
     let info = run(&s, "info");
     let text = String::from_utf8_lossy(info.as_bytes().expect("INFO is a bulk string")).into_owned();
     assert!(text.starts_with("# Server\r\nredis_mode:memory\r\n") && text.contains("db0:keys=3,"), "{text}");
@@ -1047,9 +1195,21 @@ mod tests {
     let s = store();
     check(&s, &[("set str v", ok()), ("rpush list v", i(1))]);
     for line in [
-      "get list", "incr list", "append list x", "getdel list", "hset str f v", "hget str f", "hgetall list",
-      "lpush str x", "lrange str 0 -1", "lpop str", "sadd str x", "smembers list", "zadd str 1 x",
-      "zrange list 0 1", "zscore str x",
+      "get list",
+      "incr list",
+      "append list x",
+      "getdel list",
+      "hset str f v",
+      "hget str f",
+      "hgetall list",
+      "lpush str x",
+      "lrange str 0 -1",
+      "lpop str",
+      "sadd str x",
+      "smembers list",
+      "zadd str 1 x",
+      "zrange list 0 1",
+      "zscore str x",
     ] {
       assert_eq!(run(&s, line), e(WRONG), "{line}");
     }

@@ -266,7 +266,7 @@ impl NearCache {
         None => {
           self.misses.fetch_add(1, Relaxed);
           return None;
-        },
+        }
       }
     }
     self.hits.fetch_add(1, Relaxed);
@@ -283,11 +283,11 @@ impl NearCache {
       Some(r) => {
         self.hits.fetch_add(1, Relaxed);
         Some(r)
-      },
+      }
       None => {
         self.misses.fetch_add(1, Relaxed);
         None
-      },
+      }
     }
   }
 
@@ -352,7 +352,7 @@ impl NearCache {
         Slot::Field(f) => {
           entry.fields.retain(|(name, _)| *name != f);
           entry.fields.push((f, value.clone()));
-        },
+        }
       }
       self.entries.insert(key, Arc::new(entry));
     }

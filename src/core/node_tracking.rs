@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::core::client::RedisClients;
+use crate::core::config::Endpoint;
 use crate::core::lane::LaneSettings;
 use crate::core::near_cache::NearCache;
-use crate::core::config::Endpoint;
 use crate::core::tracking::{self, Mode};
 
 /// How often the node list is asked for.

@@ -120,7 +120,13 @@ impl PubSub {
   /// as the server's own reply counts them.
   /// `switches`: the sentinel follower's count of master switches; the
   /// subscriber reconnects (and resubscribes) on the new master when it moves.
-  pub async fn run(&self, config: &Config, op: Op, names: Vec<String>, switches: Option<Arc<AtomicU64>>) -> Result<u64> {
+  pub async fn run(
+    &self,
+    config: &Config,
+    op: Op,
+    names: Vec<String>,
+    switches: Option<Arc<AtomicU64>>,
+  ) -> Result<u64> {
     if op.opens() && names.is_empty() {
       return Err(Error::argument("subscribe needs at least one channel or pattern"));
     }
@@ -140,15 +146,19 @@ impl PubSub {
       _ => names,
     };
     // Nothing held to drop: no command (a bare UNSUBSCRIBE would mean "all").
-    let sent = if list.is_empty() { Ok(()) } else { match op {
-      Op::Subscribe => client.subscribe(list).await,
-      Op::PSubscribe => client.psubscribe(list).await,
-      Op::Unsubscribe => client.unsubscribe(list).await,
-      Op::PUnsubscribe => client.punsubscribe(list).await,
-      // One command per channel: shard channels of one call may live in different slots.
-      Op::SSubscribe => each(list, |n| client.ssubscribe(n)).await,
-      Op::SUnsubscribe => each(list, |n| client.sunsubscribe(n)).await,
-    } };
+    let sent = if list.is_empty() {
+      Ok(())
+    } else {
+      match op {
+        Op::Subscribe => client.subscribe(list).await,
+        Op::PSubscribe => client.psubscribe(list).await,
+        Op::Unsubscribe => client.unsubscribe(list).await,
+        Op::PUnsubscribe => client.punsubscribe(list).await,
+        // One command per channel: shard channels of one call may live in different slots.
+        Op::SSubscribe => each(list, |n| client.ssubscribe(n)).await,
+        Op::SUnsubscribe => each(list, |n| client.sunsubscribe(n)).await,
+      }
+    };
     sent.map_err(Error::from)?;
     Ok(match op {
       Op::SSubscribe | Op::SUnsubscribe => client.tracked_shard_channels().len() as u64,
@@ -172,7 +182,8 @@ impl PubSub {
     };
     let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
     // Retries forever: a subscription outlives any outage.
-    let mut policy = ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
+    let mut policy =
+      ReconnectPolicy::new_exponential(0, ms(config.reconnect_min_delay), ms(config.reconnect_max_delay), 2);
     policy.set_jitter(100);
     let client = SubscriberClient::new(fred, Some(perf), Some(connection), Some(policy));
     let mut tasks = Vec::new();
@@ -189,7 +200,7 @@ impl PubSub {
           Err(RecvError::Lagged(n)) => {
             dropped.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             continue;
-          },
+          }
           Err(RecvError::Closed) => break,
         };
         let channel = msg.channel.into_inner();
@@ -200,7 +211,7 @@ impl PubSub {
           MessageKind::PMessage => {
             let held: Vec<Bytes> = patterns.tracked_patterns().into_iter().map(|p| p.into_inner()).collect();
             (Kind::PMessage, namer.name(&held, &channel, &payload))
-          },
+          }
         };
         if let Ok(guard) = sink.read() {
           if let Some(sink) = guard.as_ref() {
@@ -211,7 +222,7 @@ impl PubSub {
     }));
     let started = tokio::time::timeout(config.connect_timeout, client.init()).await;
     match started {
-      Ok(Ok(_connection_task)) => {},
+      Ok(Ok(_connection_task)) => {}
       failed => {
         for t in &tasks {
           t.abort();
@@ -224,7 +235,7 @@ impl PubSub {
             format!("the pub/sub connection did not open within {} ms", config.connect_timeout.as_millis()),
           ),
         });
-      },
+      }
     }
     let mut reconnects = client.reconnect_rx();
     let again = client.clone();
@@ -353,7 +364,7 @@ pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
           star = Some((p + 1, i));
           p += 1;
           continue;
-        },
+        }
         b'?' => Some(p + 1),
         b'[' => class_match(pattern, p, s[i]),
         b'\\' if p + 1 < pattern.len() => (pattern[p + 1] == s[i]).then_some(p + 2),
@@ -366,12 +377,12 @@ pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
       (Some(next), _) => {
         p = next;
         i += 1;
-      },
+      }
       (None, Some((after, from))) => {
         p = after;
         i = from + 1;
         star = Some((after, from + 1));
-      },
+      }
       (None, None) => return false,
     }
   }

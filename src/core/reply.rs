@@ -38,7 +38,7 @@ impl Reply {
       Resp3Frame::SimpleError { data, .. } => Err(Error::new(ErrorKind::Reply, data.to_string())),
       Resp3Frame::BlobError { data, .. } => {
         Err(Error::new(ErrorKind::Reply, String::from_utf8_lossy(&data).into_owned()))
-      },
+      }
       other => Ok(Reply::from_nested_frame(other)),
     }
   }
@@ -57,7 +57,7 @@ impl Reply {
       Resp3Frame::Boolean { data, .. } => Reply::Bool(data),
       Resp3Frame::Array { data, .. } | Resp3Frame::Push { data, .. } => {
         Reply::Array(data.into_iter().map(Reply::from_nested_frame).collect())
-      },
+      }
       Resp3Frame::Set { data, .. } => Reply::Array(data.into_iter().map(Reply::from_nested_frame).collect()),
       Resp3Frame::Map { data, .. } => {
         let mut out = Vec::with_capacity(data.len() * 2);
@@ -66,7 +66,7 @@ impl Reply {
           out.push(Reply::from_nested_frame(v));
         }
         Reply::Map(out)
-      },
+      }
       Resp3Frame::ChunkedString(data) => Reply::Bytes(data),
       Resp3Frame::Hello { .. } => Reply::Nil,
     }
@@ -90,7 +90,7 @@ impl Reply {
           out.push(Reply::from_value(v));
         }
         Reply::Map(out)
-      },
+      }
     }
   }
 

@@ -68,7 +68,8 @@ pub struct Resilience {
 
 impl Resilience {
   pub fn new(config: &Config, memory: Arc<MemoryStore>) -> Result<Self> {
-    let journal_bytes = config.fallback_journal_max_bytes.unwrap_or(config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
+    let journal_bytes =
+      config.fallback_journal_max_bytes.unwrap_or(config.fallback_max_bytes / 2).min(usize::MAX as u64) as usize;
     let durable = config.fallback_journal.as_ref().filter(|_| config.enabled);
     let mirror = config.fallback_mirror && config.enabled;
     Ok(Resilience {
@@ -155,9 +156,9 @@ impl Resilience {
         let op = operation_name(name);
         self.emit(Event::CircuitOpen { name: op.clone() });
         self.enter_degraded(&format!("circuit {op} opened"));
-      },
+      }
       Some(Transition::Closed) => self.emit(Event::CircuitClose { name: operation_name(name) }),
-      _ => {},
+      _ => {}
     }
   }
 
@@ -218,8 +219,11 @@ impl Resilience {
   fn serve_or_open(&self, cmd: &Command, breaker: &Breaker) -> Result<Reply> {
     self.serve(cmd, Some(breaker)).map_err(|e| {
       if e.kind == ErrorKind::Connection {
-        Error::new(ErrorKind::CircuitOpen, format!("the circuit for {} is open and it has no fallback", operation_name(&cmd.name)))
-          .with_sent(Sent::No)
+        Error::new(
+          ErrorKind::CircuitOpen,
+          format!("the circuit for {} is open and it has no fallback", operation_name(&cmd.name)),
+        )
+        .with_sent(Sent::No)
       } else {
         e
       }
@@ -248,7 +252,7 @@ impl Resilience {
             journalled.push(i);
           }
           r
-        },
+        }
         Route::Redis { breaker, permit } => {
           let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
           match r {
@@ -257,7 +261,7 @@ impl Resilience {
             Err(e) if e.is_unrun_after_protocol_error() => {
               breaker.release(permit);
               Err(e)
-            },
+            }
             Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
               trouble = true;
               let kind = if e.kind == ErrorKind::Timeout { FailureKind::Timeout } else { FailureKind::Connection };
@@ -275,7 +279,7 @@ impl Resilience {
                       journalled.push(i);
                     }
                     Ok(reply)
-                  },
+                  }
                   // Not stored anywhere; whether Redis ran it is what the send says.
                   Err(full) if full.kind == ErrorKind::FallbackFull => Err(full.with_sent(e.sent)),
                   Err(_) => Err(e),
@@ -283,7 +287,7 @@ impl Resilience {
               } else {
                 Err(e)
               }
-            },
+            }
             other => {
               answered += 1;
               if other.is_err() {
@@ -293,9 +297,9 @@ impl Resilience {
               self.transition(&cmd.name, t);
               self.fallback.mirror(cmd, &other);
               other
-            },
+            }
           }
-        },
+        }
       })
       .collect();
     if answered > 0 {

@@ -104,11 +104,11 @@ pub fn encode(out: &mut impl Out, cmd: &Command) {
         put_len(out, b'$', b.len());
         out.put_arg(b);
         out.put(b"\r\n");
-      },
+      }
       Value::Integer(i) => {
         let (digits, start) = decimal(*i);
         put_bulk(out, &digits[start..]);
-      },
+      }
       Value::Double(d) => put_bulk(out, double_arg(*d).as_bytes()),
       Value::Boolean(b) => put_bulk(out, if *b { b"1" } else { b"0" }),
       // The binding never produces these; send something Redis rejects
@@ -121,7 +121,11 @@ pub fn encode(out: &mut impl Out, cmd: &Command) {
 /// Redis' spelling of a double argument (inf as `+inf` / `-inf`).
 fn double_arg(d: f64) -> String {
   if d.is_infinite() {
-    if d > 0.0 { "+inf".into() } else { "-inf".into() }
+    if d > 0.0 {
+      "+inf".into()
+    } else {
+      "-inf".into()
+    }
   } else {
     d.to_string()
   }
@@ -165,7 +169,10 @@ fn parse_int(line: &[u8]) -> Result<i64> {
       return Err(bad());
     }
     let digit = i64::from(d - b'0');
-    n = n.checked_mul(10).and_then(|n| if negative { n.checked_sub(digit) } else { n.checked_add(digit) }).ok_or_else(bad)?;
+    n = n
+      .checked_mul(10)
+      .and_then(|n| if negative { n.checked_sub(digit) } else { n.checked_add(digit) })
+      .ok_or_else(bad)?;
   }
   Ok(n)
 }
@@ -192,7 +199,7 @@ fn frame_end(b: &[u8], pos: usize, depth: usize) -> Result<Option<usize>> {
       }
       let end = after + n as usize + 2;
       Ok(if b.len() >= end { Some(end) } else { None })
-    },
+    }
     b'*' | b'~' | b'>' | b'%' => {
       let n = parse_int(&b[pos + 1..eol])?;
       // A map's entries are pairs.
@@ -205,7 +212,7 @@ fn frame_end(b: &[u8], pos: usize, depth: usize) -> Result<Option<usize>> {
         }
       }
       Ok(Some(at))
-    },
+    }
     _ => Err(protocol_error("an unknown frame type")),
   }
 }
@@ -229,14 +236,14 @@ fn build(frame: &Bytes, pos: &mut usize) -> Reply {
       let start = *pos;
       *pos = start + n as usize + 2;
       Reply::Bytes(frame.slice(start..start + n as usize))
-    },
+    }
     b'*' | b'~' | b'>' => {
       let n = parse_int(&b[line.0..line.1]).unwrap_or(-1);
       if n < 0 {
         return Reply::Nil;
       }
       Reply::Array(build_items(frame, pos, n as usize))
-    },
+    }
     _ => build_resp3(frame, pos, kind, line),
   }
 }
@@ -268,7 +275,7 @@ fn build_resp3(frame: &Bytes, pos: &mut usize, kind: u8, line: (usize, usize)) -
         // Verbatim: a 3-letter format and ':' before the text.
         Reply::Bytes(frame.slice(start + n.min(4)..start + n))
       }
-    },
+    }
     _ => Reply::Nil,
   }
 }
@@ -317,13 +324,17 @@ mod tests {
     encode(&mut buf, &cmd);
     assert_eq!(&buf[..], b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-12\r\n$3\r\n1.5\r\n");
     let mut buf = BytesMut::new();
-    encode(&mut buf, &Command::new("zadd", vec![Value::Double(f64::INFINITY), Value::Bytes(Bytes::from_static(b"\r\n"))]));
+    encode(
+      &mut buf,
+      &Command::new("zadd", vec![Value::Double(f64::INFINITY), Value::Bytes(Bytes::from_static(b"\r\n"))]),
+    );
     assert_eq!(&buf[..], b"*3\r\n$4\r\nzadd\r\n$4\r\n+inf\r\n$2\r\n\r\n\r\n");
   }
 
   #[test]
   fn parses_every_frame_type() {
-    let out = parse_all(b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n:-3\r\n*-1\r\n-ERR bad\r\n$0\r\n\r\n");
+    let out =
+      parse_all(b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n:-3\r\n*-1\r\n-ERR bad\r\n$0\r\n\r\n");
     assert_eq!(out.len(), 8);
     assert_eq!(out[0].as_ref().ok(), Some(&Reply::Bytes(Bytes::from_static(b"OK"))));
     assert_eq!(out[1].as_ref().ok(), Some(&Reply::Int(42)));
@@ -353,7 +364,10 @@ mod tests {
     assert_eq!(ok(3), Some(Reply::Bytes(Bytes::from_static(b"123456789012345678901"))));
     assert_eq!(ok(4), Some(Reply::Map(vec![Reply::Bytes(Bytes::from_static(b"proto")), Reply::Int(3)])));
     let invalidate = Reply::Bytes(Bytes::from_static(b"invalidate"));
-    assert_eq!(ok(5), Some(Reply::Array(vec![invalidate.clone(), Reply::Array(vec![Reply::Bytes(Bytes::from_static(b"k"))])])));
+    assert_eq!(
+      ok(5),
+      Some(Reply::Array(vec![invalidate.clone(), Reply::Array(vec![Reply::Bytes(Bytes::from_static(b"k"))])]))
+    );
     assert_eq!(ok(6), Some(Reply::Array(vec![Reply::Int(1)])));
     assert_eq!(ok(7), Some(Reply::Bytes(Bytes::from_static(b"hi!!"))));
     assert_eq!(out[8].as_ref().err().map(|e| e.message.clone()), Some("ERR x".to_string()));

@@ -14,7 +14,8 @@ impl Server {
   /// `extra` server arguments; `own_dir`: a fresh working directory (a
   /// cluster node writes its nodes.conf there).
   pub fn start_with(extra: &[&str], own_dir: bool) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let port =
+      std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
     let dir = own_dir.then(|| std::env::temp_dir().join(format!("resilis-test-{}-{port}", std::process::id())));
     let mut cmd = Process::new("redis-server");
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).args(extra);

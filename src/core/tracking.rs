@@ -44,7 +44,7 @@ pub async fn run(settings: LaneSettings, near: Arc<NearCache>, mode: Mode) {
         // Off at once: this node's writes are not reported until it is back.
         up.store(false, Ordering::Release);
         near.set_broadcast_live(false);
-      },
+      }
     }
     if outcome.is_ok() {
       pause = Duration::from_millis(50);
@@ -87,7 +87,8 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
   let mut setup: Vec<Command> = crate::core::lane::auth_command(settings).into_iter().collect();
   // RESP3: invalidations arrive as push frames, no subscription needed.
   setup.push(Command::new("HELLO", vec![Value::from("3")]));
-  let name = settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
+  let name =
+    settings.connection_name.as_deref().map_or_else(|| "resilis-tracking".to_string(), |n| format!("{n}-tracking"));
   setup.push(Command::new("CLIENT", vec![Value::from("SETNAME"), Value::from(name.as_str())]));
   setup.push(Command::new("CLIENT", vec![Value::from("ID")]));
   let id = match exchange(&mut stream, &mut buf, &setup).await?.pop() {
@@ -119,10 +120,10 @@ async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Resul
       next_tick = tokio::time::Instant::now() + near.tick_every();
     }
     match read {
-      Err(_) => {},
+      Err(_) => {}
       Ok(Err(e)) => return Err(fail(&e.to_string())),
       Ok(Ok(0)) => return Err(fail("the invalidation connection was closed")),
-      Ok(Ok(_)) => {},
+      Ok(Ok(_)) => {}
     }
   }
 }
@@ -140,7 +141,7 @@ fn on_push(near: &NearCache, parts: Vec<Reply>) {
           near.invalidate(&k);
         }
       }
-    },
+    }
     Some(Reply::Bytes(k)) => near.invalidate(&k),
     _ => near.flush(),
   }

@@ -61,7 +61,8 @@ impl Service {
 /// Plain-TCP clusters without `scaleReads` route on lanes of their own;
 /// TLS and replica reads stay on fred.
 pub(super) fn cluster_lanes(config: &Config, runtime: Option<&tokio::runtime::Handle>) -> Option<Arc<ClusterLanes>> {
-  let Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_cluster_down, .. } = &config.topology else {
+  let Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_cluster_down, .. } = &config.topology
+  else {
     return None;
   };
   if !config.enabled || config.tls.enabled || *scale_reads {

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
-use crate::core::lane::{self, Lane, LaneSettings};
 use crate::core::error::Result;
+use crate::core::lane::{self, Lane, LaneSettings};
 use crate::core::near_cache::{NearCache, Ticket};
 use crate::core::node_tracking::{self, NodeTracking};
-use crate::core::tracking;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
+use crate::core::tracking;
 
 impl Service {
   /// Starts the near cache's invalidation subscriber and waits (within
@@ -226,7 +226,10 @@ pub(super) fn connection_settings(config: &Config) -> LaneSettings {
 }
 
 /// Tickets for the commands about to be sent (`None` where not cacheable).
-pub(super) fn tickets<'a>(near: Option<&Arc<NearCache>>, sent: impl Iterator<Item = &'a Command>) -> Vec<Option<Ticket>> {
+pub(super) fn tickets<'a>(
+  near: Option<&Arc<NearCache>>,
+  sent: impl Iterator<Item = &'a Command>,
+) -> Vec<Option<Ticket>> {
   match near {
     Some(c) => sent.map(|cmd| c.ticket(cmd)).collect(),
     None => Vec::new(),

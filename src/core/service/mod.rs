@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
-use crate::core::lane::{self, Done, Lane, LaneSettings};
-use crate::core::limits::{check_all, check_size};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
+use crate::core::lane::{self, Done, Lane, LaneSettings};
+use crate::core::limits::{check_all, check_size};
 use crate::core::memory::MemoryStore;
-use crate::core::reply::Reply;
 use crate::core::near_cache::NearCache;
 use crate::core::pubsub::{Op, PubSub, Sink};
+use crate::core::reply::Reply;
 use crate::core::resilience::{Plan, Resilience, Route};
 use crate::core::topology::cluster_lanes::ClusterLanes;
 
@@ -194,7 +194,11 @@ impl Service {
   /// The fast path, called on the JS thread: a batch goes out on the lane
   /// now (or is answered from the fallback now), or comes back and the
   /// caller takes the async path (`dispatch_batch`).
-  pub fn submit_fast(self: &Arc<Self>, cmds: Vec<Command>, done: Done) -> std::result::Result<(), (Vec<Command>, Done)> {
+  pub fn submit_fast(
+    self: &Arc<Self>,
+    cmds: Vec<Command>,
+    done: Done,
+  ) -> std::result::Result<(), (Vec<Command>, Done)> {
     if let Some(router) = &self.cluster {
       return self.submit_cluster(router, cmds, done);
     }
@@ -217,12 +221,12 @@ impl Service {
           lane.retire();
           self.reopen_lane();
           return Err((cmds, done));
-        },
+        }
         Some(lane) => Some(lane),
         None => {
           self.reopen_lane();
           return Err((cmds, done));
-        },
+        }
       }
     };
     let near = match (&self.near, &lane) {
@@ -234,7 +238,7 @@ impl Service {
       (None, Some(n)) => {
         n.note_write(cmd);
         None
-      },
+      }
       _ => None,
     });
     let (Some(lane), true) = (lane, plan.redis_count() > 0) else {
@@ -311,7 +315,9 @@ impl Service {
     let clients = self.clients()?;
     if !self.connected.load(Ordering::Acquire) && self.degraded_start.load(Ordering::Acquire) {
       // Up degraded since start: the recovery loop connects, calls do not wait for it.
-      return Err(Error::new(ErrorKind::Connection, "Redis has not been reachable since the service started").with_sent(Sent::No));
+      return Err(
+        Error::new(ErrorKind::Connection, "Redis has not been reachable since the service started").with_sent(Sent::No),
+      );
     }
     if !self.connected.load(Ordering::Acquire) {
       // Boxed: the cold connect path stays out of every command's future.
@@ -393,7 +399,7 @@ impl Service {
         let (out, _) = self.resilience.finish(plan, &cmds, unsent);
         self.after_batch(false);
         return out;
-      },
+      }
       Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
     };
     if !self.resilience.is_degraded() && self.redis_down() {
@@ -445,7 +451,7 @@ impl Service {
         info["nodes"] = serde_json::json!([]);
         info["error"] = "not connected".into();
         info
-      },
+      }
       Err(e) => serde_json::json!({ "mode": self.config.mode(), "nodeCount": 0, "nodes": [], "error": e.message }),
     }
   }
@@ -493,12 +499,10 @@ impl Service {
   }
 }
 
-
 /// The commands of a batch that its plan sends to Redis, in order.
 pub(super) fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
   plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
 }
-
 
 /// Shared ownership for the binding.
 pub type SharedService = Arc<Service>;

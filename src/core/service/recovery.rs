@@ -37,7 +37,9 @@ impl Service {
     if left == 0 || !self.config.enabled {
       return;
     }
-    self.resilience.enter_degraded(&format!("{left} writes left in the outage journal by a previous process are replayed first"));
+    self
+      .resilience
+      .enter_degraded(&format!("{left} writes left in the outage journal by a previous process are replayed first"));
     self.start_recovery();
   }
 

@@ -115,7 +115,7 @@ impl Service {
             return true;
           }
           batch
-        },
+        }
       };
       let outcome = self.replay_script(clients, &batch).await;
       let (entries, cmds): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
@@ -124,16 +124,16 @@ impl Service {
         Outcome::NotSent => {
           fallback.requeue(entries);
           return false;
-        },
+        }
         Outcome::Unknown => {
           fallback.hold(entries);
           return false;
-        },
+        }
         Outcome::Refused => {
           if !self.replay_plain(clients, entries, cmds).await {
             return false;
           }
-        },
+        }
       }
     }
   }
@@ -156,22 +156,34 @@ impl Service {
     match clients.send(Command::new("EVAL", args)).await {
       Ok(_) => Outcome::Landed,
       Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
-        if e.sent == Sent::No { Outcome::NotSent } else { Outcome::Unknown }
-      },
+        if e.sent == Sent::No {
+          Outcome::NotSent
+        } else {
+          Outcome::Unknown
+        }
+      }
       Err(_) => Outcome::Refused,
     }
   }
 
   /// Without scripts: a plain pipeline, at least once (a write whose reply
   /// was lost goes again).
-  async fn replay_plain(&self, clients: &RedisClients, entries: Vec<JournalEntry<Command>>, cmds: Vec<Command>) -> bool {
+  async fn replay_plain(
+    &self,
+    clients: &RedisClients,
+    entries: Vec<JournalEntry<Command>>,
+    cmds: Vec<Command>,
+  ) -> bool {
     let fallback = self.resilience.fallback();
     let results = clients.pipeline(cmds).await;
-    match results.iter().position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection))) {
+    match results
+      .iter()
+      .position(|r| r.as_ref().is_err_and(|e| matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection)))
+    {
       None => {
         fallback.mark_replayed(&entries);
         true
-      },
+      }
       Some(i) => {
         let mut entries = entries;
         let rest = entries.split_off(i);
@@ -179,7 +191,7 @@ impl Service {
         fallback.requeue(rest);
         fallback.mark_replayed(&entries);
         false
-      },
+      }
     }
   }
 }

@@ -111,20 +111,23 @@ pub fn merge(merge: Merge, parts: &[Part], replies: Vec<Result<Reply>>) -> Resul
                 *slot = item;
               }
             }
-          },
+          }
           other => {
-            return Err(Error::new(ErrorKind::Internal, format!("MGET part answered {other:?}, not an array of its keys")))
-          },
+            return Err(Error::new(
+              ErrorKind::Internal,
+              format!("MGET part answered {other:?}, not an array of its keys"),
+            ))
+          }
         }
       }
       Ok(Reply::Array(out))
-    },
+    }
     Merge::AllOk => {
       for reply in replies {
         reply?;
       }
       Ok(Reply::ok())
-    },
+    }
     Merge::Sum => {
       let mut sum = 0i64;
       for reply in replies {
@@ -134,7 +137,7 @@ pub fn merge(merge: Merge, parts: &[Part], replies: Vec<Result<Reply>>) -> Resul
         }
       }
       Ok(Reply::Int(sum))
-    },
+    }
   }
 }
 
@@ -189,7 +192,9 @@ mod tests {
     // Each part answers its own keys' names as values.
     let replies = parts
       .iter()
-      .map(|p| Ok(Reply::Array(p.cmd.args.iter().map(|a| Reply::from_str(&a.as_string().unwrap_or_default())).collect())))
+      .map(|p| {
+        Ok(Reply::Array(p.cmd.args.iter().map(|a| Reply::from_str(&a.as_string().unwrap_or_default())).collect()))
+      })
       .collect();
     let merged = merge(Merge::Values, &parts, replies).expect("merge");
     assert_eq!(merged, Reply::Array(keys.iter().map(|k| Reply::from_str(k)).collect()));

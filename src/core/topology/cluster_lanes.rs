@@ -25,8 +25,28 @@ use crate::core::topology::slot_map::{parse_redirect, Redirect, SlotMap};
 
 /// Keyless or server-wide commands: they stay on fred, as before.
 const SERVER_WIDE: [&str; 22] = [
-  "flushall", "flushdb", "dbsize", "keys", "scan", "randomkey", "wait", "cluster", "config", "debug", "script",
-  "function", "info", "lastsave", "save", "bgsave", "slowlog", "latency", "acl", "command", "readonly", "readwrite",
+  "flushall",
+  "flushdb",
+  "dbsize",
+  "keys",
+  "scan",
+  "randomkey",
+  "wait",
+  "cluster",
+  "config",
+  "debug",
+  "script",
+  "function",
+  "info",
+  "lastsave",
+  "save",
+  "bgsave",
+  "slowlog",
+  "latency",
+  "acl",
+  "command",
+  "readonly",
+  "readwrite",
 ];
 
 /// True for a command the lanes can route: it has a key that names its
@@ -78,7 +98,13 @@ pub struct ClusterLanes {
 impl ClusterLanes {
   /// `base`: the settings every node's lane shares (its endpoint is
   /// replaced); `retry_delay`: the wait before a TRYAGAIN/CLUSTERDOWN retry.
-  pub fn new(base: LaneSettings, seeds: Vec<String>, retry_delay: Duration, max_redirections: u32, runtime: tokio::runtime::Handle) -> Self {
+  pub fn new(
+    base: LaneSettings,
+    seeds: Vec<String>,
+    retry_delay: Duration,
+    max_redirections: u32,
+    runtime: tokio::runtime::Handle,
+  ) -> Self {
     ClusterLanes {
       base,
       seeds,
@@ -119,13 +145,14 @@ impl ClusterLanes {
       let sink = Sink { gather: gather.clone(), idx };
       match cluster::split(&cmd) {
         Some((merge, mut parts)) => {
-          let part_cmds: Vec<Command> = parts.iter_mut().map(|p| std::mem::replace(&mut p.cmd, Command::new("", Vec::new()))).collect();
+          let part_cmds: Vec<Command> =
+            parts.iter_mut().map(|p| std::mem::replace(&mut p.cmd, Command::new("", Vec::new()))).collect();
           let whole: Done = Box::new(move |replies| sink.set(cluster::merge(merge, &parts, replies)));
           let sub = Gather::new(part_cmds.len(), whole);
           for (j, cmd) in part_cmds.into_iter().enumerate() {
             items.push(Item::new(Sink { gather: sub.clone(), idx: j }, cmd, deadline));
           }
-        },
+        }
         None => items.push(Item::new(sink, cmd, deadline)),
       }
     }
@@ -164,14 +191,15 @@ impl ClusterLanes {
       match addr {
         Some(addr) => {
           if let Err(item) = self.park(&addr, item) {
-            let e = Error::new(ErrorKind::Connection, format!("no connection to {addr}, the master of slot {}", item.slot));
+            let e =
+              Error::new(ErrorKind::Connection, format!("no connection to {addr}, the master of slot {}", item.slot));
             failed.push((item.sink, Err(e.with_sent(Sent::No))));
           }
-        },
+        }
         None => {
           let e = Error::new(ErrorKind::Connection, format!("no master is known for slot {}", item.slot));
           failed.push((item.sink, Err(e.with_sent(Sent::No))));
-        },
+        }
       }
     }
     if !failed.is_empty() {
@@ -198,7 +226,7 @@ impl ClusterLanes {
       Some(waiting) => {
         waiting.push(item);
         Ok(())
-      },
+      }
       None => Err(item),
     }
   }
@@ -234,11 +262,11 @@ impl ClusterLanes {
           lost_node |= e.kind == ErrorKind::Connection;
           settled.push((item.sink, r));
           continue;
-        },
+        }
         Ok(_) => {
           settled.push((item.sink, r));
           continue;
-        },
+        }
       };
       if let Some(redirect) = parse_redirect(message, host) {
         if item.redirects >= self.max_redirections {
@@ -251,7 +279,7 @@ impl ClusterLanes {
           Redirect::Moved { slot, addr } => {
             self.note_moved(slot, &addr);
             item.ask = None;
-          },
+          }
           Redirect::Ask { addr, .. } => item.ask = Some(addr),
         }
         again.push(item);
@@ -312,7 +340,7 @@ impl ClusterLanes {
       Ok(mut r) => {
         r.map.set(slot, addr);
         r.lanes.get(addr).is_some_and(|l| l.is_open())
-      },
+      }
       Err(_) => false,
     };
     if !known {

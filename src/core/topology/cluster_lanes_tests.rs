@@ -3,13 +3,16 @@
 //! ASK during a migration, MOVED after it, a redirection loop bounded.
 
 use super::*;
-use fred::prelude::Value;
 use crate::core::config::Endpoint;
 use crate::core::test_server::Server;
+use fred::prelude::Value;
 
 /// A cluster-enabled redis-server of its own.
 fn node() -> Server {
-  Server::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"], true)
+  Server::start_with(
+    &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"],
+    true,
+  )
 }
 
 /// Node a owns slots 0-8191, node b 8192-16383; ready when both say ok.
@@ -48,9 +51,12 @@ fn cmd(name: &str, args: &[&str]) -> Command {
 
 async fn run(router: &Arc<ClusterLanes>, cmds: Vec<Command>) -> Vec<Result<Reply>> {
   let (tx, rx) = tokio::sync::oneshot::channel();
-  router.send(cmds, Box::new(move |r| {
-    let _ = tx.send(r);
-  }));
+  router.send(
+    cmds,
+    Box::new(move |r| {
+      let _ = tx.send(r);
+    }),
+  );
   tokio::time::timeout(Duration::from_secs(5), rx).await.expect("settles in time").expect("settles")
 }
 
@@ -66,7 +72,10 @@ fn text(r: &Result<Reply>) -> String {
 
 /// A key whose slot belongs to node a (slot < 8192) or b.
 fn key_on(a_side: bool, label: &str) -> String {
-  (0..10_000).map(|i| format!("{label}{i}")).find(|k| (cluster::slot_of(k.as_bytes()) < 8192) == a_side).expect("a key on each side")
+  (0..10_000)
+    .map(|i| format!("{label}{i}"))
+    .find(|k| (cluster::slot_of(k.as_bytes()) < 8192) == a_side)
+    .expect("a key on each side")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +99,8 @@ async fn a_batch_is_split_per_node_and_merged_in_the_callers_order() {
     assert_eq!(text(&out[at]), format!("v:{k}"), "GET {k} in its place");
   }
   let Ok(Reply::Array(values)) = &out[5] else { panic!("MGET: {:?}", out[5]) };
-  let expected: Vec<String> = mget.iter().map(|k| if *k == "absent-key" { "nil".into() } else { format!("v:{k}") }).collect();
+  let expected: Vec<String> =
+    mget.iter().map(|k| if *k == "absent-key" { "nil".into() } else { format!("v:{k}") }).collect();
   assert_eq!(values.iter().map(|v| text(&Ok(v.clone()))).collect::<Vec<_>>(), expected);
   assert!(text(&out[keys.len() + 1]).starts_with("error: ERR value is not an integer"), "an error stays in its place");
   assert_eq!(b.cli(&["get", &keys[1]]), format!("v:{}", keys[1]), "stored on its slot's master");

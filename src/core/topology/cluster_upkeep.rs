@@ -113,7 +113,7 @@ impl ClusterLanes {
           } else {
             Vec::new()
           }
-        },
+        }
         Err(_) => Vec::new(),
       };
       // Commands in flight on them still finish.
@@ -125,7 +125,8 @@ impl ClusterLanes {
   /// `CLUSTER SLOTS` on a short-lived connection of its own (tokio-driven:
   /// it never touches the lanes the binding drives).
   async fn cluster_slots(&self, addr: &str) -> Result<SlotMap> {
-    let endpoint = endpoint_of(addr).ok_or_else(|| Error::new(ErrorKind::Connection, format!("bad node address {addr}")))?;
+    let endpoint =
+      endpoint_of(addr).ok_or_else(|| Error::new(ErrorKind::Connection, format!("bad node address {addr}")))?;
     let mut settings = self.base.clone();
     settings.endpoint = endpoint.clone();
     settings.connect_timeout = settings.connect_timeout.min(Duration::from_secs(1));
@@ -138,7 +139,9 @@ impl ClusterLanes {
     let cmd = Command::new("CLUSTER", vec![Value::from("SLOTS")]);
     let sent = probe.submit(&[cmd], done).is_ok();
     let reply = match tokio::time::timeout(settings.connect_timeout, rx).await {
-      Ok(Ok(mut r)) if sent => r.pop().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "no CLUSTER SLOTS reply"))),
+      Ok(Ok(mut r)) if sent => {
+        r.pop().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "no CLUSTER SLOTS reply")))
+      }
       _ => Err(Error::new(ErrorKind::Timeout, "CLUSTER SLOTS timed out")),
     };
     probe.close();
@@ -176,7 +179,7 @@ impl ClusterLanes {
         let mut settings = self.base.clone();
         settings.endpoint = endpoint;
         Lane::open(&settings).await.ok()
-      },
+      }
       _ => None,
     };
     if let Some(lane) = opened {
@@ -214,7 +217,8 @@ impl ClusterLanes {
   /// Closes every lane; waiting commands fail as closed.
   pub fn close(self: &Arc<Self>) {
     self.closed.store(true, Ordering::Release);
-    let lanes: Vec<Arc<Lane>> = self.routes.write().map(|mut r| r.lanes.drain().map(|(_, l)| l).collect()).unwrap_or_default();
+    let lanes: Vec<Arc<Lane>> =
+      self.routes.write().map(|mut r| r.lanes.drain().map(|(_, l)| l).collect()).unwrap_or_default();
     lanes.iter().for_each(|l| l.close());
     let parked: Vec<_> = self.opening.lock().map(|mut o| o.drain().flat_map(|(_, v)| v).collect()).unwrap_or_default();
     let e = Error::closed().with_sent(Sent::No);

@@ -25,7 +25,8 @@ pub struct Sink {
 
 impl Gather {
   pub fn new(n: usize, done: Done) -> Arc<Gather> {
-    let gather = Arc::new(Gather(Mutex::new(Slots { results: (0..n).map(|_| None).collect(), missing: n, done: Some(done) })));
+    let gather =
+      Arc::new(Gather(Mutex::new(Slots { results: (0..n).map(|_| None).collect(), missing: n, done: Some(done) })));
     if n == 0 {
       gather.set_many(Vec::new());
     }

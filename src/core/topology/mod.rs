@@ -67,7 +67,7 @@ impl FirstAttempt {
         };
         let msg = format!("could not connect to Redis within {} ms{hint}", timeout.as_millis());
         Err((Error::new(ErrorKind::Connection, msg).with_sent(Sent::No), false))
-      },
+      }
     }
   }
 
@@ -98,9 +98,19 @@ pub fn explain_first_failure(tls: &TlsConfig, has_password: bool, e: fred::error
     return (err.with_sent(Sent::No), false);
   }
   if !tls.enabled && !refused && matches!(e.kind(), F::IO | F::Canceled | F::Protocol | F::Parse | F::Unknown) {
-    let closed = ["UnexpectedEof", "ConnectionReset", "Connection reset", "closed", "Closed", "Invalid", "Broken pipe", "BrokenPipe", "frame"]
-      .iter()
-      .any(|s| details.contains(s));
+    let closed = [
+      "UnexpectedEof",
+      "ConnectionReset",
+      "Connection reset",
+      "closed",
+      "Closed",
+      "Invalid",
+      "Broken pipe",
+      "BrokenPipe",
+      "frame",
+    ]
+    .iter()
+    .any(|s| details.contains(s));
     if closed || matches!(e.kind(), F::Protocol | F::Parse | F::Canceled) {
       let msg = format!(
         "the connection was closed during the handshake: is this a TLS port? use rediss:// (or REDIS_TLS=true) ({})",
@@ -120,14 +130,69 @@ fn first_line(s: &str) -> &str {
 /// Commands that only read: safe on a replica (standalone read replicas,
 /// cluster `scaleReads`). Anything not listed goes to the primary.
 const READS: &[&str] = &[
-  "GET", "MGET", "GETRANGE", "STRLEN", "EXISTS", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "TYPE", "DUMP",
-  "HGET", "HGETALL", "HMGET", "HKEYS", "HVALS", "HLEN", "HEXISTS", "HSTRLEN", "HSCAN", "HRANDFIELD",
-  "LRANGE", "LLEN", "LINDEX", "LPOS",
-  "SMEMBERS", "SISMEMBER", "SMISMEMBER", "SCARD", "SRANDMEMBER", "SSCAN", "SINTER", "SUNION", "SDIFF", "SINTERCARD",
-  "ZRANGE", "ZREVRANGE", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZSCORE", "ZMSCORE",
-  "ZRANK", "ZREVRANK", "ZCARD", "ZCOUNT", "ZLEXCOUNT", "ZSCAN", "ZRANDMEMBER",
-  "GETBIT", "BITCOUNT", "BITPOS", "PFCOUNT", "GEOPOS", "GEODIST", "GEOHASH", "GEOSEARCH",
-  "XRANGE", "XREVRANGE", "XLEN", "OBJECT", "SUBSTR",
+  "GET",
+  "MGET",
+  "GETRANGE",
+  "STRLEN",
+  "EXISTS",
+  "TTL",
+  "PTTL",
+  "EXPIRETIME",
+  "PEXPIRETIME",
+  "TYPE",
+  "DUMP",
+  "HGET",
+  "HGETALL",
+  "HMGET",
+  "HKEYS",
+  "HVALS",
+  "HLEN",
+  "HEXISTS",
+  "HSTRLEN",
+  "HSCAN",
+  "HRANDFIELD",
+  "LRANGE",
+  "LLEN",
+  "LINDEX",
+  "LPOS",
+  "SMEMBERS",
+  "SISMEMBER",
+  "SMISMEMBER",
+  "SCARD",
+  "SRANDMEMBER",
+  "SSCAN",
+  "SINTER",
+  "SUNION",
+  "SDIFF",
+  "SINTERCARD",
+  "ZRANGE",
+  "ZREVRANGE",
+  "ZRANGEBYSCORE",
+  "ZREVRANGEBYSCORE",
+  "ZRANGEBYLEX",
+  "ZREVRANGEBYLEX",
+  "ZSCORE",
+  "ZMSCORE",
+  "ZRANK",
+  "ZREVRANK",
+  "ZCARD",
+  "ZCOUNT",
+  "ZLEXCOUNT",
+  "ZSCAN",
+  "ZRANDMEMBER",
+  "GETBIT",
+  "BITCOUNT",
+  "BITPOS",
+  "PFCOUNT",
+  "GEOPOS",
+  "GEODIST",
+  "GEOHASH",
+  "GEOSEARCH",
+  "XRANGE",
+  "XREVRANGE",
+  "XLEN",
+  "OBJECT",
+  "SUBSTR",
 ];
 
 pub fn is_read(name: &str) -> bool {

@@ -19,9 +19,8 @@ pub fn address(s: &Server) -> String {
 
 /// `host:port` (the last colon splits, so IPv6 hosts keep theirs).
 pub fn parse_address(node: &str) -> Result<Server> {
-  let (host, port) = node
-    .rsplit_once(':')
-    .ok_or_else(|| Error::argument(format!("node address {node:?} is not host:port")))?;
+  let (host, port) =
+    node.rsplit_once(':').ok_or_else(|| Error::argument(format!("node address {node:?} is not host:port")))?;
   let port: u16 = port.parse().map_err(|_| Error::argument(format!("node address {node:?} has no valid port")))?;
   Ok(Server::new(host.trim_start_matches('[').trim_end_matches(']'), port))
 }
@@ -36,7 +35,10 @@ pub async fn cluster_primaries(client: &Client) -> Result<Vec<Server>> {
   client.sync_cluster().await.map_err(Error::from)?;
   let primaries = cached_primaries(client);
   if primaries.is_empty() {
-    return Err(Error::new(ErrorKind::Connection, "the cluster has no known primaries (CLUSTER SLOTS was empty)").with_sent(Sent::No));
+    return Err(
+      Error::new(ErrorKind::Connection, "the cluster has no known primaries (CLUSTER SLOTS was empty)")
+        .with_sent(Sent::No),
+    );
   }
   Ok(primaries)
 }
@@ -65,7 +67,9 @@ pub async fn ping_json<C: ClientLike>(client: &C, limit: Duration) -> serde_json
   match result {
     Ok(Ok(_)) => serde_json::json!({ "healthy": true, "latency": ms }),
     Ok(Err(e)) => serde_json::json!({ "healthy": false, "latency": null, "error": e.details().to_string() }),
-    Err(_) => serde_json::json!({ "healthy": false, "latency": null, "error": format!("no PONG within {} ms", limit.as_millis()) }),
+    Err(_) => {
+      serde_json::json!({ "healthy": false, "latency": null, "error": format!("no PONG within {} ms", limit.as_millis()) })
+    }
   }
 }
 
@@ -134,10 +138,14 @@ pub fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
 pub async fn cluster_text(client: &Client, sub: &'static str, limit: Duration) -> Result<String> {
   let cmd = fred::types::CustomCommand::new_static("CLUSTER", fred::types::ClusterHash::Random, false);
   let options = Options { timeout: Some(limit), max_attempts: Some(1), ..Options::default() };
-  match tokio::time::timeout(limit, client.with_options(&options).custom::<Value, Value>(cmd, vec![Value::from(sub)])).await {
+  match tokio::time::timeout(limit, client.with_options(&options).custom::<Value, Value>(cmd, vec![Value::from(sub)]))
+    .await
+  {
     Ok(Ok(v)) => Ok(v.as_string().unwrap_or_default()),
     Ok(Err(e)) => Err(Error::from(e)),
-    Err(_) => Err(Error::new(ErrorKind::Timeout, format!("CLUSTER {sub} did not answer within {} ms", limit.as_millis()))),
+    Err(_) => {
+      Err(Error::new(ErrorKind::Timeout, format!("CLUSTER {sub} did not answer within {} ms", limit.as_millis())))
+    }
   }
 }
 
@@ -153,11 +161,11 @@ pub async fn cluster_report(client: &Client, limit: Duration, info: &mut serde_j
     Ok(text) => {
       info["clusterState"] = info_field(text, "cluster_state").unwrap_or("unknown").into();
       info["clusterSize"] = info_field(text, "cluster_size").and_then(|s| s.parse::<u64>().ok()).into();
-    },
+    }
     Err(e) => {
       info["clusterState"] = "unknown".into();
       info["error"] = e.message.clone().into();
-    },
+    }
   }
   let primaries = primaries.unwrap_or_default();
   let pings = futures::future::join_all(primaries.iter().map(|p| ping_node(client, p.clone(), limit))).await;

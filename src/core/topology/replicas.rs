@@ -73,7 +73,7 @@ impl ReadReplicas {
   /// a replica that is not there is no error: reads go to the others.
   pub async fn connect(&self, limit: Duration) {
     let waits = self.replicas.iter().map(|r| {
-      let _ = r.client.connect();
+      let _connection_task = r.client.connect();
       tokio::time::timeout(limit, r.client.wait_for_connect())
     });
     let _ = futures::future::join_all(waits).await;
@@ -112,13 +112,13 @@ impl ReadReplicas {
         Err(e) if e.kind == ErrorKind::Reply && super::is_replica_refusal(&e.message) => {
           self.bench(replica);
           None
-        },
+        }
         other => Some(other),
       },
       Err(_) => {
         self.bench(replica);
         None
-      },
+      }
     }
   }
 
@@ -136,7 +136,7 @@ impl ReadReplicas {
           use fred::error::ErrorKind as F;
           matches!(e.kind(), F::IO | F::Timeout | F::Canceled | F::Backpressure | F::Tls)
             || super::is_replica_refusal(e.details())
-        },
+        }
         Ok(_) => false,
       })
     {

@@ -93,7 +93,7 @@ impl SwitchFollower {
       }));
       let starter = sub.clone();
       tasks.push(tokio::spawn(async move {
-        let _ = starter.connect();
+        let _connection_task = starter.connect();
         if starter.wait_for_connect().await.is_ok() {
           let _ = starter.subscribe("+switch-master").await;
         }

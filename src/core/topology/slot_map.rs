@@ -31,7 +31,8 @@ impl SlotMap {
     let mut map = SlotMap::default();
     for range in ranges {
       let Reply::Array(items) = range else { return Err(bad("a range is not an array")) };
-      let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(master))) = (items.first(), items.get(1), items.get(2))
+      let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(master))) =
+        (items.first(), items.get(1), items.get(2))
       else {
         return Err(bad("a range lacks start, end or master"));
       };
@@ -64,7 +65,7 @@ impl SlotMap {
       None => {
         self.nodes.push(addr.to_string());
         self.nodes.len() - 1
-      },
+      }
     };
     *cell = i as u16;
   }
@@ -172,7 +173,10 @@ mod tests {
       parse_redirect("MOVED 3999 127.0.0.1:6381", "x"),
       Some(Redirect::Moved { slot: 3999, addr: "127.0.0.1:6381".into() })
     );
-    assert_eq!(parse_redirect("ASK 1 :7000", "10.1.1.1"), Some(Redirect::Ask { slot: 1, addr: "10.1.1.1:7000".into() }));
+    assert_eq!(
+      parse_redirect("ASK 1 :7000", "10.1.1.1"),
+      Some(Redirect::Ask { slot: 1, addr: "10.1.1.1:7000".into() })
+    );
     assert_eq!(parse_redirect("ERR unknown command", "x"), None);
     assert_eq!(parse_redirect("MOVED 99999 h:1", "x"), None);
     assert_eq!(parse_redirect("MOVED 1 nohost", "x"), None);

@@ -36,7 +36,9 @@ fn certificates(value: &str, what: &str) -> Result<Vec<CertificateDer<'static>>>
 fn private_key(value: &str) -> Result<PrivateKeyDer<'static>> {
   let pem = pem_text(value, "REDIS_TLS_KEY / option `tls.key`")?;
   PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-    Error::config("REDIS_TLS_KEY / option `tls.key` holds no usable private key (PKCS#8, PKCS#1 or SEC1 PEM; value not shown)")
+    Error::config(
+      "REDIS_TLS_KEY / option `tls.key` holds no usable private key (PKCS#8, PKCS#1 or SEC1 PEM; value not shown)",
+    )
   })
 }
 
@@ -89,18 +91,18 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore> {
   match &tls.ca {
     Some(ca) => {
       for cert in certificates(ca, "REDIS_TLS_CA / option `tls.ca`")? {
-        store
-          .add(cert)
-          .map_err(|e| Error::config(format!("REDIS_TLS_CA / option `tls.ca` holds a certificate rustls refuses: {e}")))?;
+        store.add(cert).map_err(|e| {
+          Error::config(format!("REDIS_TLS_CA / option `tls.ca` holds a certificate rustls refuses: {e}"))
+        })?;
       }
-    },
+    }
     None => {
       // The system's CAs, as Node does without `ca`.
       let native = fred::rustls_native_certs::load_native_certs();
       for cert in native.certs {
         let _ = store.add(cert);
       }
-    },
+    }
   }
   Ok(store)
 }
@@ -125,10 +127,14 @@ pub fn client_config(tls: &TlsConfig) -> Result<ClientConfig> {
           scrub(&e.to_string())
         ))
       })
-    },
+    }
     (None, None) => Ok(builder.with_no_client_auth()),
-    (Some(_), None) => Err(Error::config("REDIS_TLS_CERT / option `tls.cert` is set without REDIS_TLS_KEY / `tls.key`")),
-    (None, Some(_)) => Err(Error::config("REDIS_TLS_KEY / option `tls.key` is set without REDIS_TLS_CERT / `tls.cert`")),
+    (Some(_), None) => {
+      Err(Error::config("REDIS_TLS_CERT / option `tls.cert` is set without REDIS_TLS_KEY / `tls.key`"))
+    }
+    (None, Some(_)) => {
+      Err(Error::config("REDIS_TLS_KEY / option `tls.key` is set without REDIS_TLS_CERT / `tls.cert`"))
+    }
   }
 }
 
@@ -158,17 +164,20 @@ pub fn explain_handshake_failure(tls: &TlsConfig, details: &str) -> Option<Error
   let cause = if has("UnknownIssuer") || has("UnknownCA") || has("BadSignature") {
     "the server's certificate is not signed by a trusted CA (check REDIS_TLS_CA)".to_string()
   } else if has("NotValidForName") {
-    "the server's certificate does not carry the expected server name (check REDIS_TLS_SERVERNAME or the host)".to_string()
+    "the server's certificate does not carry the expected server name (check REDIS_TLS_SERVERNAME or the host)"
+      .to_string()
   } else if has("Expired") || has("NotValidYet") {
     "the server's certificate is expired or not yet valid".to_string()
   } else if has("CertificateRequired") || has("certificate required") || has("HandshakeFailure") && tls.cert.is_none() {
     "the server requires a client certificate (set REDIS_TLS_CERT and REDIS_TLS_KEY)".to_string()
   } else if has("BadCertificate") || has("UnsupportedCertificate") || has("CertificateUnknown") || has("DecryptError") {
-    "the server refused our client certificate (check REDIS_TLS_CERT / REDIS_TLS_KEY against the server's CA)".to_string()
+    "the server refused our client certificate (check REDIS_TLS_CERT / REDIS_TLS_KEY against the server's CA)"
+      .to_string()
   } else if has("InvalidCertificate") || has("certificate") || has("Certificate") {
     format!("the certificate check failed ({})", scrub(d))
   } else if has("CorruptMessage") || has("InvalidContentType") || has("InvalidMessage") {
-    "the server did not answer the TLS handshake: is this a plaintext port? use redis:// (or REDIS_TLS=false)".to_string()
+    "the server did not answer the TLS handshake: is this a plaintext port? use redis:// (or REDIS_TLS=false)"
+      .to_string()
   } else {
     return None;
   };
