@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, stat, truncate, rm, copyFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedis } from './harness/redis.mjs';
@@ -32,7 +33,12 @@ async function journalPath() {
 // (8 in flight) and SETs one key per id, printing `ack <i>` once both resolved; after `max`
 // writes it prints `done` and waits to be killed.
 const WRITER = `
-const [url, journal, fsync, list, prefix, max] = process.argv.slice(2);
+const [url, journal, fsync, list, prefix, max, ackFile] = process.argv.slice(2);
+// Acknowledgements go to a file with a synchronous write: a pipe to the parent may still hold
+// lines in this process (stdout to a busy pipe is written asynchronously) when it is SIGKILLed.
+const { openSync, writeSync } = await import('node:fs');
+const ackFd = openSync(ackFile, 'a');
+const record = (line) => writeSync(ackFd, line + '\\n');
 const svc = resilis.createRedisService({
   url, commandTimeout: 1000, connectTimeout: 500, reconnect: { minDelay: 5, maxDelay: 50 },
   fallback: { journal: { path: journal, fsync } },
@@ -51,9 +57,9 @@ async function worker() {
     const i = next++;
     try {
       await Promise.all([svc.rpush(list, 'id:' + i), svc.set(prefix + i, 'v' + i)]);
-      console.log('ack ' + i);
+      record('ack ' + i);
     } catch (e) {
-      console.log('err ' + i + ' ' + e.code);
+      record('err ' + i + ' ' + e.code);
     }
   }
 }
@@ -66,12 +72,23 @@ async function startWriter(redis, journal, { fsync = 'everysec', max = 1e9 } = {
   const list = uniqueKey('durable-list');
   const prefix = `${uniqueKey('durable-key')}:`;
   const file = await writeScript('journal-writer', WRITER);
-  const child = spawnScript(file, [redis.url, journal, fsync, list, prefix, String(max)]);
+  const ackFile = `${journal}.acks`;
+  const child = spawnScript(file, [redis.url, journal, fsync, list, prefix, String(max), ackFile]);
+  child.ackFile = ackFile;
   await child.waitFor(/^ready$/);
   return { child, list, prefix };
 }
 
-const acked = (child) => child.lines.map((l) => /^ack (\d+)$/.exec(l)).filter(Boolean).map((m) => Number(m[1]));
+/** The writer's acknowledgement lines (`ack <i>`, `err <i> <code>`), as written before now. */
+function records(child) {
+  try {
+    return readFileSync(child.ackFile, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+const acked = (child) => records(child).map((l) => /^ack (\d+)$/.exec(l)).filter(Boolean).map((m) => Number(m[1]));
 
 async function replayed(svc) {
   return eventually(async () => {
@@ -100,7 +117,8 @@ test('a process SIGKILLed during an outage loses no acknowledged write: a new pr
   child.kill('SIGKILL');
   await child.exited;
   const ack = acked(child);
-  assert.equal(child.lines.filter((l) => l.startsWith('err ')).length, 0, child.lines.filter((l) => l.startsWith('err ')).slice(0, 3).join('; '));
+  const errs = records(child).filter((l) => l.startsWith('err '));
+  assert.equal(errs.length, 0, errs.slice(0, 3).join('; '));
   t.diagnostic(`${ack.length} writes acknowledged before SIGKILL; journal ${(await stat(journal)).size} bytes`);
 
   await redis.restart();

@@ -472,12 +472,7 @@ impl RedisClients {
   }
 
   async fn send_primary(&self, cmd: Command) -> Result<Reply> {
-    let client = self.pool.next();
-    let custom = cmd.to_custom();
-    match client.custom_raw::<Value>(custom, cmd.args).await {
-      Ok(frame) => Reply::from_frame(frame),
-      Err(e) => Err(transport_error(e)),
-    }
+    send_one(self.pool.next(), cmd).await
   }
 
   /// Commands in order on one connection; each result stands in its place.
@@ -532,6 +527,13 @@ impl RedisClients {
   }
 
   async fn pipeline_primary(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
+    if !cmds.iter().all(is_idempotent) {
+      // fred's pipelines take no per-command options: one command each, in
+      // order on one connection (fred writes them as they are queued), so a
+      // write that must not run twice goes with `never_resent`.
+      let client = self.pool.next();
+      return futures::future::join_all(cmds.into_iter().map(|c| send_one(client, c))).await;
+    }
     let cmds_len = cmds.len();
     let pipeline = self.pool.next().pipeline();
     for cmd in cmds {
@@ -638,13 +640,31 @@ async fn set_name(client: &fred::clients::Client, name: &str) -> std::result::Re
   client.custom(cmd, vec![Value::from("SETNAME"), Value::from(name)]).await
 }
 
-/// fred re-sends a cluster command that was in flight on a dropped
-/// connection (the cluster keeps fred's retries: its router spends them on
-/// slot syncs and redirections). A write that is not idempotent (RPUSH,
-/// INCR, ...) must not run twice: with `fail_fast`, a drop answers it with a
-/// connection error (`sent: unknown`) instead, and MOVED/ASK still follow.
+/// fred re-sends a command that was in flight on a dropped connection (a
+/// cluster keeps fred's retries: its router spends them on slot syncs and
+/// redirections). A write that is not idempotent (RPUSH, INCR, ...) must not
+/// run twice: with `fail_fast`, a drop answers it with a connection error
+/// (`sent: unknown`) instead, and MOVED/ASK still follow.
 fn never_resent() -> Options {
   Options { fail_fast: true, ..Options::default() }
+}
+
+/// One command on `client`. A write that is not idempotent is never re-sent
+/// by fred (see `never_resent`): on a connection that drops, or while fred
+/// is reconnecting, it fails at once with `sent: unknown`. Without this, fred
+/// kept such a write for its reconnect and could run it after the caller had
+/// been told it timed out (seen: a breaker's trial RPUSH stored after its
+/// ERR_RESILIS_TIMEOUT, once Redis was back).
+async fn send_one(client: &fred::clients::Client, cmd: Command) -> Result<Reply> {
+  let result = if is_idempotent(&cmd) {
+    client.custom_raw::<Value>(cmd.to_custom(), cmd.args).await
+  } else {
+    client.with_options(&never_resent()).custom_raw::<Value>(cmd.to_custom(), cmd.args).await
+  };
+  match result {
+    Ok(frame) => Reply::from_frame(frame),
+    Err(e) => Err(transport_error(e)),
+  }
 }
 
 /// A failure of the request itself (not a Redis error reply).

@@ -14,7 +14,7 @@ use fred::prelude::Value;
 use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::Topology;
-use crate::core::error::{ErrorKind, Sent};
+use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::journal::JournalEntry;
 use crate::core::service::Service;
 use crate::core::topology::cluster::{slot_of, slot_of_value};
@@ -100,6 +100,19 @@ enum Outcome {
   Refused,
 }
 
+/// Redis refused to run scripts at all: no EVAL permission, an unknown
+/// command, scripting disabled. Only then is the plain pipeline used.
+fn scripts_refused(e: &Error) -> bool {
+  let m = e.message.to_ascii_uppercase();
+  e.kind == ErrorKind::Reply && (m.starts_with("NOPERM") || m.contains("UNKNOWN COMMAND") || m.contains("DISABLED"))
+}
+
+/// Redis answered without running the script (it is loading its data, or
+/// busy with another script): nothing ran, the batch goes again as it is.
+fn not_run(e: &Error) -> bool {
+  e.kind == ErrorKind::Reply && (e.message.starts_with("LOADING") || e.message.starts_with("BUSY"))
+}
+
 impl Service {
   /// Replays journalled writes in order; false if Redis failed midway (the
   /// rest stays journalled, a batch in doubt is held under its token).
@@ -155,14 +168,14 @@ impl Service {
     }
     match clients.send(Command::new("EVAL", args)).await {
       Ok(_) => Outcome::Landed,
-      Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
-        if e.sent == Sent::No {
-          Outcome::NotSent
-        } else {
-          Outcome::Unknown
-        }
-      }
-      Err(_) => Outcome::Refused,
+      Err(e) if e.sent == Sent::No || not_run(&e) => Outcome::NotSent,
+      Err(e) if scripts_refused(&e) => Outcome::Refused,
+      // Anything else (a lost connection, a timeout, a client-side failure
+      // under a storm of killed connections) may or may not have run: held
+      // and sent again under the marker. Taking it for a refusal would
+      // replay it as a plain pipeline, whose errors of other kinds counted
+      // whole batches as replayed that never reached Redis.
+      Err(_) => Outcome::Unknown,
     }
   }
 
@@ -199,6 +212,20 @@ impl Service {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn only_a_refusal_of_scripting_replays_without_the_marker() {
+    let reply = |m: &str| Error::new(ErrorKind::Reply, m);
+    assert!(scripts_refused(&reply("NOPERM User app has no permissions to run the 'eval' command")));
+    assert!(scripts_refused(&reply("ERR unknown command 'EVAL', with args beginning with: ")));
+    assert!(!scripts_refused(&reply("BUSY Redis is busy running a script. You can only call SCRIPT KILL")));
+    assert!(not_run(&reply("BUSY Redis is busy running a script. You can only call SCRIPT KILL")));
+    assert!(not_run(&reply("LOADING Redis is loading the dataset in memory")));
+    // A client-side failure under killed connections is neither: held and sent again.
+    let unknown = reply("Connection closed unexpectedly.");
+    assert!(!scripts_refused(&unknown) && !not_run(&unknown));
+    assert!(!scripts_refused(&Error::new(ErrorKind::Connection, "unknown command")));
+  }
 
   #[test]
   fn a_cluster_marker_shares_its_key_slot() {
