@@ -10,11 +10,12 @@ const { RedisCacheService } = require('./cache-service');
 const { invalidatePattern } = require('./patterns/invalidate');
 const { globEscape } = require('./patterns/keys');
 const { argumentError } = require('./errors');
+const { getRedisService } = require('./instances');
 
 /** A RedisService from `service` (a RedisService, a RedisCacheService, or undefined: the singleton). */
 function redisServiceOf(service) {
   if (service instanceof RedisCacheService) return service.service;
-  return service ?? require('./index').getRedisService();
+  return service ?? getRedisService();
 }
 
 // Response headers never stored with a cached response.

@@ -311,9 +311,6 @@ impl NativeService {
   /// Test hook: a panic inside a tokio task must reject, not abort Node.
   #[napi(js_name = "_debugPanic", catch_unwind)]
   pub fn debug_panic(&self, id: u32) {
-    self.run_lifecycle(id, async move {
-      let boom: Option<Reply> = None;
-      Ok(boom.expect("forced internal error (_debugPanic)"))
-    });
+    self.run_lifecycle(id, async move { panic!("forced internal error (_debugPanic)") });
   }
 }
