@@ -3,8 +3,8 @@
 // this file holds construction, lifecycle, batches, health and stats.
 
 const { EventEmitter } = require('events');
-const { NativeService } = require('../binding.js');
-const { Dispatcher, FLAG_BUFFERS } = require('./dispatcher');
+const { NativeService, FLAG_BUFFERS } = require('../binding.js');
+const { Dispatcher } = require('./dispatcher');
 const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
