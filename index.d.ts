@@ -265,7 +265,7 @@ export interface ServiceStats {
 /** The default of `maxValueBytes`: 512 MiB, Redis' default proto-max-bulk-len. */
 export declare const DEFAULT_MAX_VALUE_BYTES: number;
 
-/** Seed 000's `circuitBreaker.getMetrics('redis-get')`, summed over the process's services. */
+/** `circuitBreaker.getMetrics('redis-get')`: one operation's breaker, summed over the process's services. */
 export declare const circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
 export type ExecResult = Array<[Error | null, unknown]>;
@@ -546,7 +546,7 @@ export const RedisServiceFactory: {
   healthCheck(): Promise<boolean>;
 };
 
-// ---- RedisCacheService and the patterns (seed 004) ----
+// ---- RedisCacheService and the patterns ----
 
 export interface RedisCacheServiceOptions {
   /** The RedisService whose connections are shared (default: the getRedisService() singleton). */

@@ -1,5 +1,5 @@
 'use strict';
-// RedisCacheService (seed 004): JSON values and the patterns, over a RedisService whose
+// RedisCacheService: JSON values and the patterns, over a RedisService whose
 // connections it shares. Each concern lives in ./patterns; this class wires them together.
 
 const V = require('./patterns/validate');

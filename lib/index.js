@@ -1,5 +1,5 @@
 'use strict';
-// Entry points. Every export that seeds 000-004 import lives here.
+// Entry points: every public export of `resilis` lives here.
 
 const { RedisService } = require('./service');
 const { createRedisService, getRedisService, circuitBreaker } = require('./instances');
@@ -15,7 +15,7 @@ function createRedisCacheService(options) {
   return new RedisCacheService(options);
 }
 
-/** The process-wide RedisCacheService over the getRedisService() singleton (seed 004). */
+/** The process-wide RedisCacheService over the getRedisService() singleton. */
 function getRedisCacheService() {
   if (!cacheSingleton) cacheSingleton = createRedisCacheService();
   return cacheSingleton;
@@ -36,7 +36,7 @@ const redisService = new Proxy(
   },
 );
 
-/** Seed 003's factory; the provider comes from REDIS_PROVIDER (local). */
+/** A provider factory (create, getInstance, healthCheck); the provider comes from REDIS_PROVIDER (local). */
 const RedisServiceFactory = {
   create(options) {
     return createRedisService(options);

@@ -183,7 +183,7 @@ class RedisService extends EventEmitter {
     return new Multi(this, true);
   }
 
-  /** A node-redis style client over the same connections (seed 002). */
+  /** A node-redis v5 style client over the same connections. */
   getClient() {
     if (!this._client) {
       const { NodeRedisClient } = require('./node-redis-client');

@@ -1,7 +1,8 @@
 // The JS lint step of CI (`npm run lint`): every file under lib/ (and the
 // loader, binding.js) parses (`node --check`), and no module requires itself
 // back through others: an import cycle, lazy `require()` inside a function
-// included, fails with the cycle spelled out.
+// included, fails with the cycle spelled out. Also: public text names no
+// seed project.
 // Usage: node scripts/check-js.mjs
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -80,9 +81,18 @@ function visit(file) {
 for (const file of graph.keys()) if (state.get(file) === undefined) visit(file);
 for (const c of cycles) failures.push(`import cycle: ${c}`);
 
+// Public text (README, typings, lib/) speaks of features, not of the project's own
+// seed projects ("seed 003"), which a user cannot look up.
+for (const file of ['README.md', 'index.d.ts', 'express.d.ts', ...files]) {
+  const lines = readFileSync(path.isAbsolute(file) ? file : path.join(root, file), 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (/\bseeds?[ -]?0\d\d\b/i.test(line)) failures.push(`${path.relative(root, path.resolve(root, file))}:${i + 1}: names a seed project: ${line.trim()}`);
+  });
+}
+
 if (failures.length) {
   console.error(failures.join('\n'));
   console.error(`check-js: ${failures.length} problem(s)`);
   process.exit(1);
 }
-console.log(`check-js: ${files.length} files parse, ${graph.size} modules, no import cycle`);
+console.log(`check-js: ${files.length} files parse, ${graph.size} modules, no import cycle, no seed names in public text`);

@@ -665,7 +665,7 @@ impl Config {
     };
 
     // Topology
-    // Cluster nodes alone (seed 004: REDIS_URL + REDIS_CLUSTER_NODES) select
+    // Cluster nodes alone (REDIS_URL + REDIS_CLUSTER_NODES) select
     // cluster mode too, unless the flag says false.
     let cluster_nodes_given = src.get("clusterNodes", "REDIS_CLUSTER_NODES").is_some();
     let cluster = src
