@@ -23,12 +23,12 @@ export declare class NativeService {
   /**
    * `op`: subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe or
    * sunsubscribe; settles with the number of subscriptions held.
-   * Messages arrive through `drain()` (status 4).
+   * Messages arrive through `drain()` (`CompletionStatus::Message`).
    */
   pubsub(id: number, op: string, names: Array<string>): void
   /**
-   * Which forms pub/sub messages are delivered in: 1 strings, 2 Buffers
-   * (both: 3); set by lib/pubsub.js as listeners come and go.
+   * Which forms pub/sub messages are delivered in: `FORM_STRINGS`,
+   * `FORM_BUFFERS` or both (bits); set by lib/pubsub.js as listeners come and go.
    */
   setMessageForms(forms: number): void
   get isConnected(): boolean
@@ -73,5 +73,51 @@ export declare class NativeService {
   _debugPanic(id: number): void
 }
 
-/** `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS. */
+/**
+ * What the value of a completion `[id, status, value]` is (see
+ * completions.rs `completion_to_js`).
+ */
+export declare const enum CompletionStatus {
+  /** A reply. */
+  Value = 0,
+  /** A failure: `[code, message, sent]` (errors.rs `ErrorTriple`). */
+  Error = 1,
+  /**
+   * A pipeline's or transaction's replies: values, or `Error` objects in
+   * the slots that failed.
+   */
+  Group = 2,
+  /** An event for the service's listeners: `[name, payload JSON]` (id 0). */
+  Event = 3,
+  /** A pub/sub message (completions.rs `message_to_js`; id 0). */
+  Message = 4,
+  /** An array reply of strings packed in one string (reply.rs `packed_array`). */
+  Packed = 5,
+}
+
+/** `maxValueBytes`' default (Redis' default proto-max-bulk-len). */
 export declare const DEFAULT_MAX_VALUE_BYTES: number
+
+/**
+ * Every `err.code` resilis produces (src/core/error.rs `ErrorKind`); the
+ * typings (`ResilisErrorCode` in index.d.ts) are tested against it.
+ */
+export declare function errorCodes(): Array<string>
+
+/**
+ * Command flag (the `flags` of a command, a group or a node command): the
+ * replies as Buffers rather than strings.
+ */
+export declare const FLAG_BUFFERS: number
+
+/**
+ * Pub/sub message form: as Buffers, byte-exact (`messageBuffer`,
+ * node-redis' bufferMode).
+ */
+export declare const FORM_BUFFERS: number
+
+/**
+ * Pub/sub message form (`setMessageForms`, bits): as JS strings (UTF-8
+ * decoded; invalid bytes become U+FFFD).
+ */
+export declare const FORM_STRINGS: number

@@ -265,7 +265,7 @@ export interface ServiceStats {
 /** The default of `maxValueBytes`: 512 MiB, Redis' default proto-max-bulk-len. */
 export declare const DEFAULT_MAX_VALUE_BYTES: number;
 
-/** Seed 000's `circuitBreaker.getMetrics('redis-get')`, summed over the process's services. */
+/** `circuitBreaker.getMetrics('redis-get')`: one operation's breaker, summed over the process's services. */
 export declare const circuitBreaker: { getMetrics(name: string): CircuitBreakerMetrics };
 
 export type ExecResult = Array<[Error | null, unknown]>;
@@ -278,9 +278,26 @@ export interface ChainableBatch {
   [command: string]: any;
 }
 
+/** Every stable `code` a resilis error carries (README: Errors). */
+export type ResilisErrorCode =
+  | 'ERR_RESILIS_CONFIG'
+  | 'ERR_RESILIS_CONNECTION'
+  | 'ERR_RESILIS_TIMEOUT'
+  | 'ERR_RESILIS_REPLY'
+  | 'ERR_RESILIS_CLOSED'
+  | 'ERR_RESILIS_ARGUMENT'
+  | 'ERR_RESILIS_INTERNAL'
+  | 'ERR_RESILIS_BACKPRESSURE'
+  | 'ERR_RESILIS_CIRCUIT_OPEN'
+  | 'ERR_RESILIS_FALLBACK_FULL'
+  | 'ERR_RESILIS_JOURNAL_LOCKED'
+  | 'ERR_RESILIS_UNSUPPORTED'
+  | 'ERR_RESILIS_LOCKED'
+  | 'ERR_RESILIS_LOCK_LOST'
+  | 'ERR_RESILIS_NATIVE_BINDING';
+
 export class ResilisError extends Error {
-  /** Stable: ERR_RESILIS_CONNECTION, _TIMEOUT, _REPLY, _CONFIG, _CLOSED, _INTERNAL, _UNSUPPORTED, _BACKPRESSURE, _CIRCUIT_OPEN, _FALLBACK_FULL, _JOURNAL_LOCKED (README: Errors). */
-  code: string;
+  code: ResilisErrorCode;
   /** Whether the command reached Redis: 'no', 'yes' or 'unknown'. */
   sent?: 'no' | 'yes' | 'unknown';
 }
@@ -529,7 +546,7 @@ export const RedisServiceFactory: {
   healthCheck(): Promise<boolean>;
 };
 
-// ---- RedisCacheService and the patterns (seed 004) ----
+// ---- RedisCacheService and the patterns ----
 
 export interface RedisCacheServiceOptions {
   /** The RedisService whose connections are shared (default: the getRedisService() singleton). */

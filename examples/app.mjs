@@ -1,4 +1,4 @@
-// resilis example app: a tiny chat-room API over getRedisService(), as the seed projects use it.
+// resilis example app: a tiny chat-room API over getRedisService(), as an application uses it.
 //   npm start                      serve on PORT (default 3000) and run a one-shot self-demo
 //   DEMO_EXIT=1 npm start          (or: node examples/app.mjs --once) exit after the demo
 // Configuration comes from the environment (REDIS_URL, REDIS_HOST, REDIS_PORT, ... see README).

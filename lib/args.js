@@ -1,5 +1,5 @@
 'use strict';
-// Argument shapes the seeds use (ioredis and node-redis styles) turned into
+// Argument shapes of ioredis and node-redis style calls turned into
 // plain Redis argument lists. Values are checked here so a wrong type is a
 // TypeError naming the argument, before anything crosses into Rust.
 

@@ -1,5 +1,5 @@
 'use strict';
-// RedisCacheService (seed 004): JSON values and the patterns, over a RedisService whose
+// RedisCacheService: JSON values and the patterns, over a RedisService whose
 // connections it shares. Each concern lives in ./patterns; this class wires them together.
 
 const V = require('./patterns/validate');
@@ -11,6 +11,8 @@ const { RateLimiter } = require('./patterns/rate-limit');
 const { Locks, parseFence } = require('./patterns/locks');
 const { Queue } = require('./patterns/queue');
 const { PubSub } = require('./patterns/pubsub');
+const { getRedisService } = require('./instances');
+const { argumentError } = require('./errors');
 
 class RedisCacheService {
   /**
@@ -21,9 +23,9 @@ class RedisCacheService {
   constructor(options = {}) {
     const opts = V.options(options, 'createRedisCacheService: options');
     const rate = V.options(opts.rateLimit, 'createRedisCacheService: options.rateLimit');
-    this.service = opts.service ?? require('./index').getRedisService();
+    this.service = opts.service ?? getRedisService();
     if (!this.service || typeof this.service.evalsha !== 'function') {
-      throw require('./errors').argumentError('createRedisCacheService: options.service must be a RedisService');
+      throw argumentError('createRedisCacheService: options.service must be a RedisService');
     }
     this._getOrSet = new GetOrSet(this.service, { lockPrefix: opts.getOrSetLockPrefix });
     this._sessions = new Sessions(this.service, { prefix: opts.sessionPrefix, ttlSeconds: opts.sessionTtlSeconds });

@@ -4,8 +4,10 @@
 // then `drain()` settles every ready promise.
 
 const { makeError } = require('./errors');
+const { CompletionStatus } = require('../binding.js');
 
-const FLAG_BUFFERS = 1;
+// What a result's value is (src/binding/boundary.rs), read once from the binding.
+const { Error: STATUS_ERROR, Event: STATUS_EVENT, Message: STATUS_MESSAGE, Packed: STATUS_PACKED } = CompletionStatus;
 
 /** In the packed layout, an argument that is not a string: its index in `others`. */
 const OTHER = 0x80000000;
@@ -211,24 +213,24 @@ class Dispatcher {
     if (this.pending.size === 0) this.keepAlive.unref();
   }
 
-  /** One result: status 0 value, 1 error triple, 2 group, 3 event, 4 message, 5 packed array. */
+  /** One result; `status` a CompletionStatus: a value, an error triple, a group, an event, a message or a packed array. */
   settle(id, status, value) {
-    if (status === 3) {
+    if (status === STATUS_EVENT) {
       if (this.onEvent) this.onEvent(value[0], value[1]);
       return;
     }
-    if (status === 4) {
+    if (status === STATUS_MESSAGE) {
       if (this.onMessage) this.onMessage(value);
       return;
     }
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
-    if (status === 1) p.reject(makeError(value[0], value[1], value[2]));
-    else if (status === 5) p.resolve(unpack(value));
+    if (status === STATUS_ERROR) p.reject(makeError(value[0], value[1], value[2]));
+    else if (status === STATUS_PACKED) p.resolve(unpack(value));
     else p.resolve(value);
     forget(p);
   }
 }
 
-module.exports = { Dispatcher, FLAG_BUFFERS };
+module.exports = { Dispatcher };

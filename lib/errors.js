@@ -26,11 +26,10 @@ function makeError(code, message, sent) {
   return new ResilisError(code, message, sent);
 }
 
-/** Errors thrown synchronously by the binding carry `CODE: message`. */
+/** An error the binding threw synchronously (it carries its `code`), as the typed class; it never ran. */
 function fromNativeThrow(err) {
-  const m = /^(ERR_RESILIS_[A-Z_]+): ([\s\S]*)$/.exec(err && err.message);
-  if (!m) return err;
-  return makeError(m[1], m[2], 'no');
+  if (!err || typeof err.code !== 'string' || !err.code.startsWith('ERR_RESILIS_')) return err;
+  return makeError(err.code, err.message, 'no');
 }
 
 function argumentError(message) {

@@ -1,5 +1,5 @@
 'use strict';
-// Express middleware (seeds 004, 001, 002). Uses only req/res/next and Node's http objects:
+// Express middleware: route cache, health router, rate limit. Uses only req/res/next and Node's http objects:
 // express is not a dependency.
 //   cache(options) / cacheMiddleware(options) / new CacheMiddleware(service).cache(options)
 //   healthRouter({ service })        GET /health and GET /health/detailed
@@ -10,11 +10,12 @@ const { RedisCacheService } = require('./cache-service');
 const { invalidatePattern } = require('./patterns/invalidate');
 const { globEscape } = require('./patterns/keys');
 const { argumentError } = require('./errors');
+const { getRedisService } = require('./instances');
 
 /** A RedisService from `service` (a RedisService, a RedisCacheService, or undefined: the singleton). */
 function redisServiceOf(service) {
   if (service instanceof RedisCacheService) return service.service;
-  return service ?? require('./index').getRedisService();
+  return service ?? getRedisService();
 }
 
 // Response headers never stored with a cached response.
@@ -82,7 +83,7 @@ function checkCacheOptions(options) {
   };
 }
 
-/** The route cache of seed 004: `new CacheMiddleware(service).cache({ ttlSeconds, ... })`. */
+/** The route cache in class form: `new CacheMiddleware(service).cache({ ttlSeconds, ... })`. */
 class CacheMiddleware {
   /** `service`: a RedisService or RedisCacheService (default: the getRedisService() singleton). */
   constructor(service) {
@@ -317,7 +318,7 @@ function healthRouter(options) {
  * rateLimit({ limit, windowMs, keyGenerator = (req) => req.ip, algorithm, service, failClosed,
  * prefix, statusCode = 429 }): sets X-RateLimit-Limit / -Remaining / -Reset (epoch seconds),
  * answers 429 with Retry-After (seconds) when over the limit, and leaves the result on
- * req.rateLimit (and req.rateLimitInfo, as seed 002 names it).
+ * req.rateLimit (and req.rateLimitInfo, the name some rate-limit middleware use).
  */
 function rateLimit(options) {
   const o = V.options(options, 'rateLimit: options');

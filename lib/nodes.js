@@ -5,21 +5,11 @@
 
 const A = require('./args');
 const { argumentError, makeError } = require('./errors');
-
-const FLAG_BUFFERS = 1;
+const { FLAG_BUFFERS } = require('../binding.js');
 
 /** Calls `native[method](id, ...args)`; it settles through the completion queue like a command. */
 function nativeCall(service, method, ...args) {
-  const d = service._dispatcher;
-  d.flushBatch(); // keep order with commands issued earlier this tick
-  return new Promise((resolve, reject) => {
-    const id = d.track(resolve, reject);
-    try {
-      service._native[method](id, ...args);
-    } catch (err) {
-      d.settleError(id, 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
-    }
-  });
+  return service._dispatcher.lifecycleWith(method, ...args);
 }
 
 /** One command on one node (`host:port`) of the service's deployment. */

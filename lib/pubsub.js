@@ -16,6 +16,7 @@
 // ioredis subscriber's socket does); unsubscribing from everything, or disconnect(), releases it.
 
 const { argumentError } = require('./errors');
+const { FORM_STRINGS, FORM_BUFFERS } = require('../binding.js');
 
 const KINDS = {
   channel: { on: 'subscribe', off: 'unsubscribe' },
@@ -23,9 +24,7 @@ const KINDS = {
   shard: { on: 'ssubscribe', off: 'sunsubscribe' },
 };
 
-// The service's message events, by the form they carry (src/binding/completions.rs FORM_*).
-const FORM_STRINGS = 1;
-const FORM_BUFFERS = 2;
+// The service's message events, by the form they carry (FORM_* bits, from the binding).
 const EVENT_FORMS = {
   message: FORM_STRINGS, pmessage: FORM_STRINGS, smessage: FORM_STRINGS,
   messageBuffer: FORM_BUFFERS, pmessageBuffer: FORM_BUFFERS, smessageBuffer: FORM_BUFFERS,
@@ -151,7 +150,7 @@ class Subscriptions {
     return Number(await this.native(KINDS[kind].off, drop));
   }
 
-  /** Called from the dispatcher for each message (status 4): [kind, channel, pattern, payload,
+  /** Called from the dispatcher for each message (CompletionStatus.Message): [kind, channel, pattern, payload,
    * channelBuffer, patternBuffer, payloadBuffer], the forms not asked for null. */
   deliver(m) {
     const service = this.service;

@@ -3,8 +3,8 @@
 // this file holds construction, lifecycle, batches, health and stats.
 
 const { EventEmitter } = require('events');
-const { NativeService } = require('../binding.js');
-const { Dispatcher, FLAG_BUFFERS } = require('./dispatcher');
+const { NativeService, FLAG_BUFFERS } = require('../binding.js');
+const { Dispatcher } = require('./dispatcher');
 const { fromNativeThrow, argumentError } = require('./errors');
 const { install, pairsToObject } = require('./commands');
 const { Multi } = require('./multi');
@@ -183,7 +183,7 @@ class RedisService extends EventEmitter {
     return new Multi(this, true);
   }
 
-  /** A node-redis style client over the same connections (seed 002). */
+  /** A node-redis v5 style client over the same connections. */
   getClient() {
     if (!this._client) {
       const { NodeRedisClient } = require('./node-redis-client');

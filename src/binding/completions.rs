@@ -3,7 +3,7 @@
 //! `drain()` and settles every promise that is ready. Under load many
 //! results share one wake-up instead of paying one each.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use napi::bindgen_prelude::ToNapiValue;
@@ -11,6 +11,7 @@ use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
+use crate::binding::boundary::{CompletionStatus, FORM_BUFFERS, FORM_STRINGS};
 use crate::binding::errors::{js_error, ErrorTriple};
 use crate::binding::reply::{bytes_to_js, packed_array, reply_to_js};
 use crate::core::error::Result;
@@ -45,13 +46,8 @@ pub struct Completions {
   wake: Wake,
   /// The forms pub/sub messages are wanted in (`FORM_STRINGS | FORM_BUFFERS`),
   /// set by JS as listeners come and go; read at each drain, on the JS thread.
-  message_forms: AtomicU8,
+  message_forms: AtomicU32,
 }
-
-/// Messages as JS strings (UTF-8 decoded; invalid bytes become U+FFFD).
-pub const FORM_STRINGS: u8 = 1;
-/// Messages as Buffers, byte-exact (`messageBuffer`, node-redis' bufferMode).
-pub const FORM_BUFFERS: u8 = 2;
 
 /// The largest emptied queue kept for reuse (completions).
 const SPARE_MAX: usize = 4096;
@@ -67,11 +63,11 @@ impl Completions {
       queue: Mutex::new(Vec::with_capacity(256)),
       spare: Mutex::new(Vec::new()),
       wake,
-      message_forms: AtomicU8::new(FORM_STRINGS),
+      message_forms: AtomicU32::new(FORM_STRINGS),
     }
   }
 
-  pub fn set_message_forms(&self, forms: u8) {
+  pub fn set_message_forms(&self, forms: u32) {
     self.message_forms.store(forms, Ordering::Relaxed);
   }
 
@@ -123,13 +119,11 @@ impl Completions {
   }
 }
 
-/// Flat `[id, status, value, ...]`: status 0 = value, 1 = error triple,
-/// 2 = group (array whose items are values or Error objects), 3 = event
-/// (`[name, payload JSON]`), 4 = pub/sub message (see `message_to_js`).
+/// Flat `[id, status, value, ...]`, `status` a `CompletionStatus`.
 pub struct Drained {
   items: Vec<Completion>,
   /// The message forms JS wanted when it drained.
-  pub message_forms: u8,
+  pub message_forms: u32,
 }
 
 impl Drained {
@@ -167,7 +161,7 @@ impl ToNapiValue for Drained {
 pub unsafe fn flat_array(
   env: sys::napi_env,
   items: &mut Vec<Completion>,
-  message_forms: u8,
+  message_forms: u32,
 ) -> napi::Result<sys::napi_value> {
   let mut arr = std::ptr::null_mut();
   napi::check_status!(sys::napi_create_array_with_length(env, items.len() * 3, &mut arr))?;
@@ -184,15 +178,16 @@ pub unsafe fn flat_array(
 pub unsafe fn completion_to_js(
   env: sys::napi_env,
   c: Completion,
-  message_forms: u8,
+  message_forms: u32,
 ) -> napi::Result<[sys::napi_value; 3]> {
+  use CompletionStatus as S;
   let (status, value) = match c.outcome {
     Outcome::Single(Ok(Reply::Array(items))) if !c.buffers => match packed_array(env, &items) {
-      Some(packed) => (5u32, packed),
-      None => (0, reply_to_js(env, Reply::Array(items), false)?),
+      Some(packed) => (S::Packed, packed),
+      None => (S::Value, reply_to_js(env, Reply::Array(items), false)?),
     },
-    Outcome::Single(Ok(reply)) => (0u32, reply_to_js(env, reply, c.buffers)?),
-    Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (1, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
+    Outcome::Single(Ok(reply)) => (S::Value, reply_to_js(env, reply, c.buffers)?),
+    Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (S::Error, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
     Outcome::Group(Ok(items)) => {
       let mut group = std::ptr::null_mut();
       napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
@@ -203,15 +198,15 @@ pub unsafe fn completion_to_js(
         };
         napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
       }
-      (2, group)
+      (S::Group, group)
     }
     Outcome::Event(event) => {
       let pair = vec![event.name().to_string(), event.payload().to_string()];
-      (3, Vec::<String>::to_napi_value(env, pair)?)
+      (S::Event, Vec::<String>::to_napi_value(env, pair)?)
     }
-    Outcome::Message(m) => (4, message_to_js(env, m, message_forms)?),
+    Outcome::Message(m) => (S::Message, message_to_js(env, m, message_forms)?),
   };
-  Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status)?, value])
+  Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status as u32)?, value])
 }
 
 unsafe fn js_null(env: sys::napi_env) -> napi::Result<sys::napi_value> {
@@ -224,7 +219,7 @@ unsafe fn js_null(env: sys::napi_env) -> napi::Result<sys::napi_value> {
 /// payloadBuffer]`: the strings with `FORM_STRINGS`, the Buffers with
 /// `FORM_BUFFERS`, null otherwise (and for the pattern of a non-`pmessage`).
 /// Only the forms someone listens for are made.
-unsafe fn message_to_js(env: sys::napi_env, m: Message, forms: u8) -> napi::Result<sys::napi_value> {
+unsafe fn message_to_js(env: sys::napi_env, m: Message, forms: u32) -> napi::Result<sys::napi_value> {
   let mut arr = std::ptr::null_mut();
   napi::check_status!(sys::napi_create_array_with_length(env, 7, &mut arr))?;
   let Message { kind, channel, pattern, payload } = m;

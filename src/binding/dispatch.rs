@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::Array;
 
+use crate::binding::boundary::FLAG_BUFFERS;
 use crate::binding::completions::{Completion, Completions, Outcome};
 use crate::binding::event_loop::JsWaker;
 use crate::binding::packed::{read_batch, Text};
@@ -16,7 +17,6 @@ use crate::core::error::{Error, ErrorKind};
 use crate::core::lane::Done;
 use crate::core::service::Service;
 
-pub const FLAG_BUFFERS: u32 = 1;
 /// Arguments per batch handed to the core (see `submit`).
 const CHUNK_WEIGHT: usize = 128;
 

@@ -25,13 +25,20 @@ const UV_WRITABLE: c_int = 2;
 type PollCb = unsafe extern "C" fn(*mut c_void, c_int, c_int);
 type CloseCb = unsafe extern "C" fn(*mut c_void);
 
+type HandleSizeFn = unsafe extern "C" fn(c_int) -> usize;
+type PollInitFn = unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int;
+type PollStartFn = unsafe extern "C" fn(*mut c_void, c_int, PollCb) -> c_int;
+type PollStopFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+type CloseFn = unsafe extern "C" fn(*mut c_void, Option<CloseCb>);
+type UnrefFn = unsafe extern "C" fn(*mut c_void);
+
 struct Uv {
-  handle_size: unsafe extern "C" fn(c_int) -> usize,
-  poll_init: unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int,
-  poll_start: unsafe extern "C" fn(*mut c_void, c_int, PollCb) -> c_int,
-  poll_stop: unsafe extern "C" fn(*mut c_void) -> c_int,
-  close: unsafe extern "C" fn(*mut c_void, Option<CloseCb>),
-  unref: unsafe extern "C" fn(*mut c_void),
+  handle_size: HandleSizeFn,
+  poll_init: PollInitFn,
+  poll_start: PollStartFn,
+  poll_stop: PollStopFn,
+  close: CloseFn,
+  unref: UnrefFn,
 }
 
 fn uv() -> Option<&'static Uv> {
@@ -41,12 +48,12 @@ fn uv() -> Option<&'static Uv> {
     // SAFETY: the signatures are libuv's public, stable ABI.
     unsafe {
       Some(Uv {
-        handle_size: std::mem::transmute::<*mut c_void, _>(find(c"uv_handle_size")?),
-        poll_init: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_init")?),
-        poll_start: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_start")?),
-        poll_stop: std::mem::transmute::<*mut c_void, _>(find(c"uv_poll_stop")?),
-        close: std::mem::transmute::<*mut c_void, _>(find(c"uv_close")?),
-        unref: std::mem::transmute::<*mut c_void, _>(find(c"uv_unref")?),
+        handle_size: std::mem::transmute::<*mut c_void, HandleSizeFn>(find(c"uv_handle_size")?),
+        poll_init: std::mem::transmute::<*mut c_void, PollInitFn>(find(c"uv_poll_init")?),
+        poll_start: std::mem::transmute::<*mut c_void, PollStartFn>(find(c"uv_poll_start")?),
+        poll_stop: std::mem::transmute::<*mut c_void, PollStopFn>(find(c"uv_poll_stop")?),
+        close: std::mem::transmute::<*mut c_void, CloseFn>(find(c"uv_close")?),
+        unref: std::mem::transmute::<*mut c_void, UnrefFn>(find(c"uv_unref")?),
       })
     }
   })

@@ -3,6 +3,7 @@
 
 mod args;
 mod bare_fn;
+mod boundary;
 mod completions;
 mod dispatch;
 mod errors;

@@ -14,8 +14,9 @@ use napi::{Env, JsValue};
 use napi_derive::napi;
 
 use crate::binding::args::{read_command, Arena};
+use crate::binding::boundary::{FLAG_BUFFERS, FORM_BUFFERS, FORM_STRINGS};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
-use crate::binding::dispatch::{Dispatch, FLAG_BUFFERS};
+use crate::binding::dispatch::Dispatch;
 use crate::binding::event_loop::JsWaker;
 use crate::binding::near_get::{NearEpoch, NearGetFn};
 use crate::binding::submit::SubmitFn;
@@ -26,9 +27,10 @@ use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
 use crate::core::service::Service;
 
-/// A core error thrown synchronously: the facade reads the code prefix.
-fn throw(e: Error) -> napi::Error {
-  napi::Error::from_reason(format!("{}: {}", e.code(), e.message))
+/// A core error thrown synchronously: a JS `Error` whose `code` is the
+/// error's code (napi-rs makes the status string `err.code`).
+fn throw(e: Error) -> napi::Error<&'static str> {
+  napi::Error::new(e.code(), e.message)
 }
 
 fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
@@ -48,11 +50,6 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> R
   }
 }
 
-/// `maxValueBytes`' default (Redis' default proto-max-bulk-len), for JS.
-#[napi]
-#[allow(dead_code)] // read by JS only
-pub const DEFAULT_MAX_VALUE_BYTES: u32 = crate::core::limits::DEFAULT_MAX_VALUE_BYTES as u32;
-
 #[napi]
 pub struct NativeService {
   /// Shared with the bare `submit` function (it may outlive this object).
@@ -71,14 +68,20 @@ impl NativeService {
     options_json: String,
     env: HashMap<String, String>,
     on_wake: Function<(), ()>,
-  ) -> napi::Result<Self> {
+  ) -> napi::Result<Self, &'static str> {
     let opts: serde_json::Value = serde_json::from_str(&options_json)
       .map_err(|e| throw(Error::config(format!("options are not serialisable: {e}"))))?;
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let config = Config::resolve(&env, &opts).map_err(throw)?;
     let on_wake_raw = on_wake.raw();
-    let wake =
-      on_wake.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build_callback(|_| Ok(()))?;
+    let wake = on_wake
+      .build_threadsafe_function::<()>()
+      .callee_handled::<false>()
+      .weak::<true>()
+      .build_callback(|_| Ok(()))
+      .map_err(|e| {
+        throw(Error::new(ErrorKind::Internal, format!("could not create the wake-up function: {}", e.reason)))
+      })?;
     let core = napi::bindgen_prelude::within_runtime_if_available(|| Service::new(config)).map_err(throw)?;
     let completions = Arc::new(Completions::new(wake));
     let events = completions.clone();
@@ -183,7 +186,7 @@ impl NativeService {
 
   /// `op`: subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe or
   /// sunsubscribe; settles with the number of subscriptions held.
-  /// Messages arrive through `drain()` (status 4).
+  /// Messages arrive through `drain()` (`CompletionStatus::Message`).
   #[napi(catch_unwind)]
   pub fn pubsub(&self, id: u32, op: String, names: Vec<String>) {
     let core = self.dispatch.core.clone();
@@ -194,11 +197,11 @@ impl NativeService {
     });
   }
 
-  /// Which forms pub/sub messages are delivered in: 1 strings, 2 Buffers
-  /// (both: 3); set by lib/pubsub.js as listeners come and go.
+  /// Which forms pub/sub messages are delivered in: `FORM_STRINGS`,
+  /// `FORM_BUFFERS` or both (bits); set by lib/pubsub.js as listeners come and go.
   #[napi(catch_unwind)]
   pub fn set_message_forms(&self, forms: u32) {
-    self.dispatch.completions.set_message_forms((forms & 3) as u8);
+    self.dispatch.completions.set_message_forms(forms & (FORM_STRINGS | FORM_BUFFERS));
   }
 
   #[napi(getter)]
@@ -311,9 +314,6 @@ impl NativeService {
   /// Test hook: a panic inside a tokio task must reject, not abort Node.
   #[napi(js_name = "_debugPanic", catch_unwind)]
   pub fn debug_panic(&self, id: u32) {
-    self.run_lifecycle(id, async move {
-      let boom: Option<Reply> = None;
-      Ok(boom.expect("forced internal error (_debugPanic)"))
-    });
+    self.run_lifecycle(id, async move { panic!("forced internal error (_debugPanic)") });
   }
 }

@@ -276,13 +276,8 @@ impl RedisClients {
         let name = name.clone();
         tokio::spawn(async move {
           use tokio::sync::broadcast::error::RecvError;
-          loop {
-            match reconnects.recv().await {
-              Ok(_) | Err(RecvError::Lagged(_)) => {
-                let _ = set_name(&client, &name).await;
-              }
-              Err(RecvError::Closed) => break,
-            }
+          while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
+            let _ = set_name(&client, &name).await;
           }
         });
       }
@@ -572,7 +567,7 @@ impl RedisClients {
         });
       }
     }
-    if slot.as_ref().map_or(true, |c| !c.is_connected()) {
+    if slot.as_ref().is_none_or(|c| !c.is_connected()) {
       let client = self.pool.next().clone_new();
       let _connection_task = client.connect(); // runs on its own; wait_for_connect follows it
       match tokio::time::timeout(self.connect_timeout, client.wait_for_connect()).await {
@@ -603,11 +598,9 @@ impl RedisClients {
     for queued in frames.into_iter().skip(1) {
       match queued {
         Err(e) => return Err(transport_error(e)),
+        // Refused while queueing (wrong arity, unknown command): EXEC aborted.
         Ok(frame) => {
-          if let Err(e) = Reply::from_frame(frame) {
-            // Refused while queueing (wrong arity, unknown command): EXEC aborted.
-            return Err(e);
-          }
+          Reply::from_frame(frame)?;
         }
       }
     }

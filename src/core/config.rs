@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::core::error::{Error, Result};
+use crate::core::fallback::FallbackWrites;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -19,12 +20,6 @@ pub struct Endpoint {
 pub enum Provider {
   Local,
   Upstash { url: String, token: String },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FallbackWrites {
-  Replay,
-  Local,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -542,7 +537,7 @@ impl Config {
 
     match src.bool("enabled", "REDIS_ENABLED")? {
       Some(b) => c.enabled = b,
-      None => c.auto_memory = env.get("NODE_ENV").map_or(true, |v| v != "production"),
+      None => c.auto_memory = env.get("NODE_ENV").is_none_or(|v| v != "production"),
     }
 
     // URL first, then the discrete settings override its parts.
@@ -637,11 +632,8 @@ impl Config {
     match src.get("keepAlive", "REDIS_KEEP_ALIVE") {
       Some((Raw::Opt(Json::Bool(false)), _)) => c.keep_alive = None,
       Some((Raw::Opt(Json::Bool(true)), _)) => {}
-      Some((Raw::Env(s), _)) if parse_bool(s).is_some() => {
-        if parse_bool(s) == Some(false) {
-          c.keep_alive = None;
-        }
-      }
+      Some((Raw::Env(s), _)) if parse_bool(s) == Some(false) => c.keep_alive = None,
+      Some((Raw::Env(s), _)) if parse_bool(s) == Some(true) => {}
       Some(_) => {
         let ms = src.millis("keepAlive", "REDIS_KEEP_ALIVE")?.unwrap_or_default();
         c.keep_alive = if ms.is_zero() { None } else { Some(ms) };
@@ -673,7 +665,7 @@ impl Config {
     };
 
     // Topology
-    // Cluster nodes alone (seed 004: REDIS_URL + REDIS_CLUSTER_NODES) select
+    // Cluster nodes alone (REDIS_URL + REDIS_CLUSTER_NODES) select
     // cluster mode too, unless the flag says false.
     let cluster_nodes_given = src.get("clusterNodes", "REDIS_CLUSTER_NODES").is_some();
     let cluster = src

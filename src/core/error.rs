@@ -1,52 +1,69 @@
 //! Error kinds with stable codes. Every failure that reaches JS is one of
-//! these; the binding maps `code()` onto `err.code`.
+//! these; the binding maps `code()` onto `err.code`. The list also holds the
+//! codes only the facade (lib/) raises, so it is the one list of them all.
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-  /// A malformed option or environment variable.
-  Config,
-  /// Could not reach Redis, or the connection was lost.
-  Connection,
-  /// No reply within the command timeout (the outcome is unknown).
-  Timeout,
-  /// Redis answered with an error reply (WRONGTYPE, NOSCRIPT, ...).
-  Reply,
-  /// The service was disconnected by the user.
-  Closed,
-  /// A wrong argument from the caller.
-  Argument,
-  /// A bug inside resilis (including a caught panic).
-  Internal,
-  /// Too many commands waiting for replies: the call was not sent.
-  Backpressure,
-  /// The operation's circuit breaker is open and it has no fallback.
-  CircuitOpen,
-  /// Redis is away and the outage journal cannot take this write (full,
-  /// or the write alone is over its bound): nothing was stored anywhere.
-  FallbackFull,
-  /// The durable outage journal's path is in use by another process (or
-  /// service): its lock file is held.
-  JournalLocked,
+/// Defines `ErrorKind` and its code table from one list.
+macro_rules! error_kinds {
+  ($($(#[doc = $doc:literal])* $kind:ident => $code:literal,)*) => {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum ErrorKind {
+      $($(#[doc = $doc])* $kind,)*
+    }
+
+    impl ErrorKind {
+      /// Every kind, in the order listed.
+      pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)*];
+
+      /// The stable `err.code` JS sees.
+      pub fn code(self) -> &'static str {
+        match self {
+          $(ErrorKind::$kind => $code,)*
+        }
+      }
+    }
+  };
 }
 
-impl ErrorKind {
-  pub fn code(self) -> &'static str {
-    match self {
-      ErrorKind::Config => "ERR_RESILIS_CONFIG",
-      ErrorKind::Connection => "ERR_RESILIS_CONNECTION",
-      ErrorKind::Timeout => "ERR_RESILIS_TIMEOUT",
-      ErrorKind::Reply => "ERR_RESILIS_REPLY",
-      ErrorKind::Closed => "ERR_RESILIS_CLOSED",
-      ErrorKind::Argument => "ERR_RESILIS_ARGUMENT",
-      ErrorKind::Internal => "ERR_RESILIS_INTERNAL",
-      ErrorKind::Backpressure => "ERR_RESILIS_BACKPRESSURE",
-      ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
-      ErrorKind::FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
-      ErrorKind::JournalLocked => "ERR_RESILIS_JOURNAL_LOCKED",
-    }
-  }
+// Every code a resilis error can carry, the core's and the facade's (lib/):
+// the binding exports this list (`errorCodes()`) and a test holds
+// `ResilisError['code']` in index.d.ts to it.
+error_kinds! {
+  /// A malformed option or environment variable.
+  Config => "ERR_RESILIS_CONFIG",
+  /// Could not reach Redis, or the connection was lost.
+  Connection => "ERR_RESILIS_CONNECTION",
+  /// No reply within the command timeout (the outcome is unknown).
+  Timeout => "ERR_RESILIS_TIMEOUT",
+  /// Redis answered with an error reply (WRONGTYPE, NOSCRIPT, ...).
+  Reply => "ERR_RESILIS_REPLY",
+  /// The service was disconnected by the user.
+  Closed => "ERR_RESILIS_CLOSED",
+  /// A wrong argument from the caller.
+  Argument => "ERR_RESILIS_ARGUMENT",
+  /// A bug inside resilis (including a caught panic).
+  Internal => "ERR_RESILIS_INTERNAL",
+  /// Too many commands waiting for replies: the call was not sent.
+  Backpressure => "ERR_RESILIS_BACKPRESSURE",
+  /// The operation's circuit breaker is open and it has no fallback.
+  CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
+  /// Redis is away and the outage journal cannot take this write (full,
+  /// or the write alone is over its bound): nothing was stored anywhere.
+  FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
+  /// The durable outage journal's path is in use by another process (or
+  /// service): its lock file is held.
+  JournalLocked => "ERR_RESILIS_JOURNAL_LOCKED",
+  /// A command or call this service does not offer (the message names
+  /// it); nothing was sent.
+  Unsupported => "ERR_RESILIS_UNSUPPORTED",
+  /// `withLock` (lib/patterns/locks.js): the lock stayed taken after its retries.
+  Locked => "ERR_RESILIS_LOCKED",
+  /// `withLock`: the reason its `signal` aborts, an extension found the lock gone.
+  LockLost => "ERR_RESILIS_LOCK_LOST",
+  /// The native addon for this platform is missing: thrown by the loader
+  /// (binding.js), which cannot ask the addon; listed to be complete.
+  NativeBinding => "ERR_RESILIS_NATIVE_BINDING",
 }
 
 /// Whether the command reached the server: `No` means it never ran,
@@ -147,6 +164,13 @@ impl From<fred::error::Error> for Error {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn every_kind_is_listed_once_with_its_own_code() {
+    let codes: std::collections::BTreeSet<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(codes.len(), ErrorKind::ALL.len());
+    assert!(codes.iter().all(|c| c.starts_with("ERR_RESILIS_")));
+  }
 
   #[test]
   fn codes_are_stable() {

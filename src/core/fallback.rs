@@ -11,7 +11,6 @@ use bytes::Bytes;
 use fred::prelude::Value;
 
 use crate::core::command::Command;
-use crate::core::config::FallbackWrites;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::journal::{Journal, JournalEntry, JournalStats, Record};
 use crate::core::journal_file::{Fsync, JournalConfig, OpenError};
@@ -83,6 +82,14 @@ impl Mirror {
       Mirror::Put { key, .. } | Mirror::Forget { key } => key,
     }
   }
+}
+
+/// What a write served from memory during an outage becomes: `Replay`d
+/// to Redis when it returns (the journal), or kept `Local` only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FallbackWrites {
+  Replay,
+  Local,
 }
 
 pub struct Fallback {
@@ -660,7 +667,8 @@ mod tests {
     assert!(queued() <= 2, "{} updates queued", queued());
     assert!(mirrored(&memory, "hot", Some("same")));
     // Each of these changes the store's copy; the plain SET after it must land again.
-    let changes: [(&str, Box<dyn Fn()>); 4] = [
+    type Change<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let changes: [Change; 4] = [
       ("SET with a TTL", Box::new(|| f.mirror(&cmd("set", &["hot", "other", "EX", "100"]), &Ok(Reply::ok())))),
       (
         "a GET of another client's write",

@@ -152,7 +152,7 @@ impl<T> Journal<T> {
       // A lost confirmation is a replay Redis skips: not worth failing for.
       let _ = file.append_confirm(seq);
     }
-    if g.queue.is_empty() && g.held.is_none() && file.len() > 64 {
+    if g.queue.is_empty() && g.held.is_none() && file.size_bytes() > 64 {
       let _ = file.reset(g.next_seq);
     }
   }

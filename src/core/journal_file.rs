@@ -287,7 +287,8 @@ impl JournalFile {
     Ok(())
   }
 
-  pub fn len(&self) -> u64 {
+  /// The file's size on disk, in bytes.
+  pub fn size_bytes(&self) -> u64 {
     self.file.metadata().map_or(0, |m| m.len())
   }
 }
@@ -339,7 +340,7 @@ mod tests {
     // All confirmed: the file shrinks to its header, and numbering goes on.
     f.append_confirm(5).ok();
     f.reset(6).ok();
-    assert_eq!(f.len(), HEADER_LEN as u64);
+    assert_eq!(f.size_bytes(), HEADER_LEN as u64);
     let id = f.id();
     drop(f);
     let (f, l) = opened(&c);
@@ -360,14 +361,14 @@ mod tests {
       for seq in 1..=3 {
         f.append_write(seq, None, &[b'x'; 100]).ok();
       }
-      f.len()
+      f.size_bytes()
     };
     // Torn: the last record loses its last 10 bytes.
     std::fs::OpenOptions::new().write(true).open(&c.path).and_then(|f| f.set_len(full_len - 10)).ok();
     let (f, l) = opened(&c);
     assert_eq!(l.writes.iter().map(|w| w.seq).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(l.cut_bytes, 108 + 17 - 10);
-    assert_eq!(f.len(), full_len - (108 + 17));
+    assert_eq!(f.size_bytes(), full_len - (108 + 17));
     drop(f);
     // Corrupt: a flipped byte in the second record's payload cuts it and what follows.
     let mut bytes = std::fs::read(&c.path).unwrap_or_default();

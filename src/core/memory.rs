@@ -388,7 +388,7 @@ impl MemoryStore {
 
   fn put(&self, key: Bytes, data: Arc<Data>, deadline: Option<Instant>) {
     match data.size() {
-      Some(size) if !deadline.is_some_and(|d| d <= Instant::now()) => {
+      Some(size) if deadline.is_none_or(|d| d > Instant::now()) => {
         let weight = u32::try_from(key.len() + size + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         self.cache.insert(key, Arc::new(Entry { data, deadline, weight }));
       }
@@ -835,7 +835,7 @@ impl MemoryStore {
     if nx && xx {
       return Err(reply_err("ERR XX and NX options at the same time are not compatible"));
     }
-    if a.len() == i || (a.len() - i) % 2 != 0 {
+    if a.len() == i || !(a.len() - i).is_multiple_of(2) {
       return Err(syntax());
     }
     let pairs = a[i..].chunks(2).map(|p| Ok((float(&p[0])?, p[1].clone()))).collect::<Result<Vec<_>>>()?;

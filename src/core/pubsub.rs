@@ -241,11 +241,8 @@ impl PubSub {
     let again = client.clone();
     tasks.push(tokio::spawn(async move {
       use tokio::sync::broadcast::error::RecvError;
-      loop {
-        match reconnects.recv().await {
-          Ok(_) | Err(RecvError::Lagged(_)) => resubscribe(&again).await,
-          Err(RecvError::Closed) => break,
-        }
+      while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
+        resubscribe(&again).await;
       }
     }));
     if let Some(switches) = switches {

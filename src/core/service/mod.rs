@@ -288,10 +288,12 @@ impl Service {
     // Production, or development with REDIS_ENABLED=true: nothing listens
     // yet, so come up degraded as after a mid-run outage (a wrong
     // password, an ACL refusal or a TLS mismatch stays an error).
-    if absent && self.config.fallback_enabled && !self.ever_connected.load(Ordering::Acquire) {
-      if !self.degraded_start.swap(true, Ordering::AcqRel) {
-        self.resilience.enter_degraded(&format!("at start: {}", e.message));
-      }
+    if absent
+      && self.config.fallback_enabled
+      && !self.ever_connected.load(Ordering::Acquire)
+      && !self.degraded_start.swap(true, Ordering::AcqRel)
+    {
+      self.resilience.enter_degraded(&format!("at start: {}", e.message));
     }
     Err(e)
   }

@@ -42,7 +42,7 @@ impl Service {
     })
   }
 
-  /// The fallback store's figures, named like lru-cache's (seed 000).
+  /// The fallback store's figures, named like lru-cache's.
   pub fn fallback_stats_json(&self) -> serde_json::Value {
     let m = self.memory.stats();
     serde_json::json!({

@@ -75,7 +75,7 @@ fn merge_kind(name: &str) -> Option<(Merge, usize)> {
 /// its keys share one slot (it goes as it is).
 pub fn split(cmd: &Command) -> Option<(Merge, Vec<Part>)> {
   let (merge, stride) = merge_kind(&cmd.name)?;
-  if cmd.args.len() < 2 * stride || cmd.args.len() % stride != 0 {
+  if cmd.args.len() < 2 * stride || !cmd.args.len().is_multiple_of(stride) {
     return None;
   }
   let mut by_slot: BTreeMap<u16, Part> = BTreeMap::new();

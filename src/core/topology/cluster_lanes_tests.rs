@@ -142,7 +142,7 @@ async fn ask_during_a_migration_then_moved_after_it_and_a_redirect_loop_is_bound
   let loop_key = format!("{tag}:absent");
   b.cli(&["cluster", "setslot", &slot, "migrating", &a_id]);
   let out = run(&r, vec![cmd("GET", &[&loop_key])]).await;
-  let e = out[0].as_ref().err().expect("a routing error");
+  let e = out[0].as_ref().expect_err("a routing error");
   assert_eq!((e.kind, e.sent), (ErrorKind::Reply, Sent::No));
   assert!(e.message.contains("too many MOVED/ASK redirections"), "{}", e.message);
   b.cli(&["cluster", "setslot", &slot, "stable"]);
