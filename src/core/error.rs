@@ -29,6 +29,9 @@ pub enum ErrorKind {
   /// The durable outage journal's path is in use by another process (or
   /// service): its lock file is held.
   JournalLocked,
+  /// The provider cannot run this command at all (the Upstash REST API:
+  /// blocking commands, WATCH/MULTI one by one, the subscribe family).
+  Unsupported,
 }
 
 impl ErrorKind {
@@ -45,6 +48,7 @@ impl ErrorKind {
       ErrorKind::CircuitOpen => "ERR_RESILIS_CIRCUIT_OPEN",
       ErrorKind::FallbackFull => "ERR_RESILIS_FALLBACK_FULL",
       ErrorKind::JournalLocked => "ERR_RESILIS_JOURNAL_LOCKED",
+      ErrorKind::Unsupported => "ERR_RESILIS_UNSUPPORTED",
     }
   }
 }
