@@ -271,3 +271,65 @@ test('the IRedisService calls behave the same on the local and the upstash provi
   assert.equal(onUpstash[9], true);
 });
 
+// The REST endpoint goes away (the HTTP server stops; every keep-alive connection is cut) and comes
+// back on the same port: the fallback serves, writes are journalled (acknowledged means stored),
+// then replayed to Redis exactly once, as for a TCP server.
+test('the endpoint going away: the fallback serves, writes are journalled, then replayed when it returns', async () => {
+  const s = upstashService({
+    commandTimeout: 1000,
+    connectTimeout: 500,
+    reconnect: { minDelay: 50, maxDelay: 200 },
+    circuitBreaker: { resetTimeout: 500 },
+  });
+  const [pre, during, counter, list] = ['pre', 'during', 'counter', 'list'].map((x) => uniqueKey(`up-out-${x}`));
+  assert.equal(await s.set(pre, 'before'), 'OK');
+  assert.equal(await s.rpush(list, 'a'), 1);
+  await rest.stop();
+  try {
+    // served from the fallback's mirror of what Redis held
+    assert.equal(await s.get(pre), 'before');
+    assert.equal(await s.set(during, 'journalled'), 'OK');
+    assert.equal(await s.incr(counter), 1);
+    assert.equal(await s.incr(counter), 2);
+    assert.equal(await s.get(during), 'journalled');
+    const stats = await s.getStats();
+    assert.equal(stats.degraded, true);
+    assert.ok(stats.replay.pending >= 3, JSON.stringify(stats.replay));
+    const health = await s.healthCheck();
+    assert.equal(health.status, 'degraded');
+    assert.equal(health.provider, 'upstash');
+    // nothing of it reached Redis yet
+    assert.equal(await redis.cli('exists', during), '0');
+    assert.equal(await redis.cli('exists', counter), '0');
+  } finally {
+    await rest.start();
+  }
+  assert.equal(await eventually(async () => (await redis.cli('get', during)) === 'journalled', 10000), true);
+  assert.equal(await eventually(async () => !(await s.getStats()).degraded, 10000), true);
+  assert.equal(await redis.cli('get', counter), '2');
+  assert.equal(await redis.cli('get', pre), 'before');
+  const stats = await s.getStats();
+  assert.equal(stats.replay.pending, 0);
+  assert.ok(stats.replay.replayed >= 3, JSON.stringify(stats.replay));
+  // and the service goes to Redis again
+  assert.equal(await s.incr(counter), 3);
+  assert.equal(await redis.cli('get', counter), '3');
+});
+
+test('nothing listening at the first connect: the service comes up degraded and replays when the endpoint appears', async () => {
+  const fresh = await startUpstashServer({ redisPort: redis.port });
+  await fresh.stop();
+  const s = remember(createRedisService({
+    provider: 'upstash', upstashUrl: fresh.url, upstashToken: fresh.token,
+    enabled: true, connectTimeout: 500, commandTimeout: 1000, reconnect: { minDelay: 50, maxDelay: 200 },
+  }));
+  try {
+    const k = uniqueKey('up-start');
+    assert.equal(await s.set(k, 'early'), 'OK');
+    assert.equal((await s.getStats()).degraded, true);
+    await fresh.start();
+    assert.equal(await eventually(async () => (await redis.cli('get', k)) === 'early', 10000), true);
+  } finally {
+    await fresh.close();
+  }
+});
