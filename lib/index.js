@@ -76,7 +76,7 @@ const redisService = new Proxy(
   },
 );
 
-/** Seed 003's factory; the provider comes from REDIS_PROVIDER (local). */
+/** The IRedisService factory; the provider comes from REDIS_PROVIDER (local, or upstash: REST). healthCheck() resolves a boolean, as that interface says; service.healthCheck() reports the provider. */
 const RedisServiceFactory = {
   create(options) {
     return createRedisService(options);
