@@ -333,3 +333,38 @@ test('nothing listening at the first connect: the service comes up degraded and 
     await fresh.close();
   }
 });
+
+test('HTTP keep-alive: sequential calls reuse one connection; the pool bounds the requests in flight', async () => {
+  const s = upstashService({ poolSize: 2 });
+  await s.ping();
+  const before = rest.counts.connections;
+  for (let i = 0; i < 20; i++) await s.get(uniqueKey('up-ka'));
+  assert.ok(rest.counts.connections - before <= 1, `${rest.counts.connections - before} new connections for 20 sequential calls`);
+  // 30 pipelines at once: each its own request, at most poolSize in flight and connections open
+  rest.counts.peakInFlight = 0;
+  const opened = rest.counts.connections;
+  const k = uniqueKey('up-pool');
+  const replies = await Promise.all(Array.from({ length: 30 }, () => s.pipeline([{ command: 'incr', args: [k] }, { command: 'get', args: [k] }])));
+  assert.equal(replies.length, 30);
+  assert.equal(await redis.cli('get', k), '30');
+  assert.ok(rest.counts.peakInFlight <= 2, `peak ${rest.counts.peakInFlight} requests in flight with poolSize 2`);
+  assert.ok(rest.counts.peakInFlight >= 1);
+  assert.ok(rest.counts.connections - opened <= 2, `${rest.counts.connections - opened} new connections with poolSize 2`);
+});
+
+test('a stalled endpoint: a call gives up within commandTimeout (ERR_RESILIS_TIMEOUT for a write that may have run)', async () => {
+  const s = upstashService({ commandTimeout: 300, circuitBreaker: { resetTimeout: 500 } });
+  const k = uniqueKey('up-stall');
+  await s.set(k, '1');
+  rest.hang(true);
+  const started = Date.now();
+  try {
+    const err = await captureError(() => s.incr(k));
+    assertCode(err, 'ERR_RESILIS_TIMEOUT');
+    assert.ok(Date.now() - started < 300 + 1500, `gave up after ${Date.now() - started} ms`);
+  } finally {
+    rest.hang(false);
+  }
+  // the held INCR is answered now: it ran once (its outcome was unknown to the caller, not repeated)
+  assert.equal(await eventually(async () => (await redis.cli('get', k)) === '2', 5000), true);
+});

@@ -11,7 +11,7 @@
 // Every command is forwarded over RESP to the redis-server (harness/resp.mjs, Buffers out), so
 // replies are Redis' own; nothing is simulated. Keep-alive is node:http's default. stop() closes
 // the listener and every open connection (the endpoint goes away); start() listens again on the
-// same port.
+// same port; hang() holds requests unanswered (a stalled endpoint).
 import http from 'node:http';
 import { freePort } from './ports.mjs';
 import { connectResp } from './resp.mjs';
@@ -116,7 +116,12 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
 
   const requests = [];
   const sockets = new Set();
+  const counts = { connections: 0, inFlight: 0, peakInFlight: 0 };
+  let held = null; // hang(true): requests wait here unanswered until hang(false)
   const server = http.createServer({ keepAlive: true }, (req, res) => {
+    counts.inFlight++;
+    counts.peakInFlight = Math.max(counts.peakInFlight, counts.inFlight);
+    res.on('close', () => counts.inFlight--);
     const chunks = [];
     let size = 0;
     req.on('data', (d) => {
@@ -125,13 +130,21 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
       else chunks.push(d);
     });
     req.on('end', () => {
-      handle(req, Buffer.concat(chunks)).then(
-        ({ status, body }) => send(res, status, body),
-        (e) => send(res, 400, { error: e.message }),
-      );
+      if (held) {
+        held.push(() => answer(req, res, Buffer.concat(chunks)));
+        return;
+      }
+      answer(req, res, Buffer.concat(chunks));
     });
   });
+  function answer(req, res, body) {
+    handle(req, body).then(
+      (out) => send(res, out.status, out.body),
+      (e) => send(res, 400, { error: e.message }),
+    );
+  }
   server.on('connection', (s) => {
+    counts.connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -188,7 +201,19 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
     token,
     url: `http://127.0.0.1:${port}`,
     requests,
+    /** TCP connections accepted so far (keep-alive); requests in flight now and at most (the client's pool bound). */
+    counts,
     get listening() { return listening; },
+    /** hang(true): requests are read and left unanswered (a stalled endpoint); hang(false) answers them. */
+    hang(on) {
+      if (on) {
+        held = held || [];
+        return;
+      }
+      const waiting = held || [];
+      held = null;
+      for (const go of waiting) go();
+    },
     /** The endpoint goes away: nothing listens, open keep-alive connections are cut. */
     async stop() {
       if (!listening) return;
