@@ -15,14 +15,14 @@ use crate::core::upstash::UpstashClient;
 
 pub enum Backend {
   Redis(Arc<RedisClients>),
-  Upstash(UpstashClient),
+  Upstash(Box<UpstashClient>),
 }
 
 impl Backend {
   pub fn build(config: &Config) -> Result<Backend> {
     Ok(match &config.provider {
       Provider::Local => Backend::Redis(Arc::new(RedisClients::build(config)?)),
-      Provider::Upstash { url, token } => Backend::Upstash(UpstashClient::new(url, token, config)?),
+      Provider::Upstash { url, token } => Backend::Upstash(Box::new(UpstashClient::new(url, token, config)?)),
     })
   }
 

@@ -175,7 +175,7 @@ fn value(v: &Json) -> Reply {
 /// Standard base64 with padding; `None` for anything else.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
   let b = s.as_bytes();
-  if b.len() % 4 != 0 {
+  if !b.len().is_multiple_of(4) {
     return None;
   }
   let sextet = |c: u8| -> Option<u32> {
