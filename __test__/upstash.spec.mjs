@@ -368,3 +368,30 @@ test('a stalled endpoint: a call gives up within commandTimeout (ERR_RESILIS_TIM
   // the held INCR is answered now: it ran once (its outcome was unknown to the caller, not repeated)
   assert.equal(await eventually(async () => (await redis.cli('get', k)) === '2', 5000), true);
 });
+
+test('https:// as Upstash is reached: rustls verifies the endpoint with the configured CA', async (t) => {
+  const { makeCertificates } = await import('./harness/tls.mjs');
+  const certs = await makeCertificates();
+  const secure = await startUpstashServer({ redisPort: redis.port, tls: { key: certs.pem.serverKey, cert: certs.pem.serverCert } });
+  t.after(async () => {
+    await secure.close();
+    await certs.cleanup();
+  });
+  assert.match(secure.url, /^https:\/\//);
+  const good = remember(createRedisService({ provider: 'upstash', upstashUrl: secure.url, upstashToken: secure.token, tls: { ca: certs.pem.ca } }));
+  const k = uniqueKey('up-tls');
+  assert.equal(await good.set(k, Buffer.from([0x00, 0xff])), 'OK');
+  assert.deepEqual(await raw.command('GET', k), Buffer.from([0x00, 0xff]));
+  assert.equal(await good.get(uniqueKey('up-tls-none')), null);
+  // a certificate from another CA is refused: an error (not the in-memory store of development
+  // mode, which is for "nothing listens"), nothing stored
+  const wrong = remember(createRedisService({
+    provider: 'upstash', upstashUrl: secure.url, upstashToken: secure.token, tls: { ca: certs.pem.wrongCa },
+  }));
+  const k2 = uniqueKey('up-tls-wrong');
+  const err = await captureError(() => wrong.set(k2, 'x'));
+  assertCode(err, 'ERR_RESILIS_CONNECTION');
+  assert.match(err.message, /invalid peer certificate: UnknownIssuer/);
+  assert.ok(!err.message.includes(secure.token));
+  assert.equal(await redis.cli('exists', k2), '0');
+});

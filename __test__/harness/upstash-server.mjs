@@ -13,6 +13,7 @@
 // the listener and every open connection (the endpoint goes away); start() listens again on the
 // same port; hang() holds requests unanswered (a stalled endpoint).
 import http from 'node:http';
+import https from 'node:https';
 import { freePort } from './ports.mjs';
 import { connectResp } from './resp.mjs';
 
@@ -62,11 +63,11 @@ function commandOf(row) {
 }
 
 /**
- * startUpstashServer({ redisPort, token }) ->
+ * startUpstashServer({ redisPort, token, tls?: { key, cert } }) ->
  *   { url, port, token, requests, stop(), start(), close() }
  * `requests` records each authorised request as { path, commands } (for "one POST per batch").
  */
-export async function startUpstashServer({ redisPort, token = 'test-token-' + Math.random().toString(36).slice(2) } = {}) {
+export async function startUpstashServer({ redisPort, token = 'test-token-' + Math.random().toString(36).slice(2), tls } = {}) {
   // Ordinary commands share one RESP connection (replies come back in order); each transaction
   // takes its own, so no other request's command can land between its MULTI and EXEC.
   let shared = null;
@@ -118,7 +119,7 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
   const sockets = new Set();
   const counts = { connections: 0, inFlight: 0, peakInFlight: 0 };
   let held = null; // hang(true): requests wait here unanswered until hang(false)
-  const server = http.createServer({ keepAlive: true }, (req, res) => {
+  const onRequest = (req, res) => {
     counts.inFlight++;
     counts.peakInFlight = Math.max(counts.peakInFlight, counts.inFlight);
     res.on('close', () => counts.inFlight--);
@@ -136,14 +137,18 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
       }
       answer(req, res, Buffer.concat(chunks));
     });
-  });
+  };
+  // `tls: { key, cert }` (PEM): https://, as Upstash itself is reached.
+  const server = tls
+    ? https.createServer({ keepAlive: true, key: tls.key, cert: tls.cert }, onRequest)
+    : http.createServer({ keepAlive: true }, onRequest);
   function answer(req, res, body) {
     handle(req, body).then(
       (out) => send(res, out.status, out.body),
       (e) => send(res, 400, { error: e.message }),
     );
   }
-  server.on('connection', (s) => {
+  server.on(tls ? 'secureConnection' : 'connection', (s) => {
     counts.connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -199,7 +204,7 @@ export async function startUpstashServer({ redisPort, token = 'test-token-' + Ma
   return {
     port,
     token,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     /** TCP connections accepted so far (keep-alive); requests in flight now and at most (the client's pool bound). */
     counts,

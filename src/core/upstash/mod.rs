@@ -42,6 +42,9 @@ pub struct UpstashClient {
   connect_timeout: Duration,
   /// The last request reached the endpoint (any HTTP answer).
   reachable: AtomicBool,
+  /// The last failed connect was refused: nothing listens there (as
+  /// opposed to a TLS or DNS failure, which is a configuration matter).
+  refused: AtomicBool,
 }
 
 /// The host (and port, when given) of an http(s) URL; no credentials.
@@ -101,6 +104,7 @@ impl UpstashClient {
       command_timeout: config.command_timeout,
       connect_timeout: config.connect_timeout,
       reachable: AtomicBool::new(false),
+      refused: AtomicBool::new(false),
     })
   }
 
@@ -123,7 +127,7 @@ impl UpstashClient {
     match self.request("", body.into(), self.connect_timeout).await {
       Ok(json) => codec::slot(&json).map(|_| ()).map_err(|e| (e, false)),
       Err(e) => {
-        let absent = e.kind == ErrorKind::Connection && e.sent == Sent::No;
+        let absent = e.kind == ErrorKind::Connection && self.refused.load(Ordering::Acquire);
         Err((e, absent))
       }
     }
@@ -288,11 +292,15 @@ impl UpstashClient {
   fn transport_error(&self, e: &hyper_util::client::legacy::Error) -> Error {
     self.reachable.store(false, Ordering::Release);
     let mut cause = String::new();
+    let mut refused = false;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
       cause = s.to_string();
+      refused |=
+        s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
       source = s.source();
     }
+    self.refused.store(e.is_connect() && refused, Ordering::Release);
     if e.is_connect() {
       Error::new(
         ErrorKind::Connection,
