@@ -129,6 +129,8 @@ export interface HealthCheckResult {
   status: 'connected' | 'degraded' | 'disconnected';
   /** Milliseconds. */
   latency: number;
+  /** `local` (a Redis server over TCP) or `upstash` (REST); `host` is then the REST URL's host. */
+  provider: 'local' | 'upstash';
   host: string;
   port: number;
   mode: string;
@@ -222,6 +224,9 @@ export interface ServiceStats {
   connectedClients: number | null;
   uptime: number | null;
   mode: string;
+  provider: 'local' | 'upstash';
+  /** The configured host (for Upstash the REST URL's host; never the token). */
+  host: string;
   /** Serving from the fallback because Redis is unreachable or a breaker opened. */
   degraded: boolean;
   commands: number;

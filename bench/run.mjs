@@ -10,6 +10,7 @@
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
+//   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -26,6 +27,7 @@ import { NEAR_WORKLOADS, measureNearCache } from './near-cache.mjs';
 import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 import { measureBullmq } from './bullmq.mjs';
+import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -119,10 +121,13 @@ async function main() {
   const nearRows = clientNames.includes('resilis')
     ? NEAR_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const upstashRows = clientNames.includes('resilis')
+    ? UPSTASH_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length === 0 && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS].map((w) => w.name).join(', ');
+  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length + upstashRows.length === 0 && !soak && !bullmq) {
+    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
 
@@ -237,6 +242,15 @@ async function main() {
       console.log(formatTable(fallback.map(({ workload, cell }) => ({ workload, client: 'resilis', cell })), new Map()));
     }
 
+    let upstash = [];
+    if (upstashRows.length > 0) {
+      upstash = await measureUpstash({ ...config, runs: Math.max(3, config.runs) });
+      const base = new Map(upstash.filter((r) => r.client === UPSTASH_BASELINE && !r.cell.failed).map((r) => [r.workload, r.cell.opsPerSec]));
+      console.log('');
+      console.log(`REDIS_PROVIDER=upstash and @upstash/redis on the same Upstash REST test server (median of 3 alternating runs; ratio vs ${UPSTASH_BASELINE}, not ioredis):`);
+      console.log(formatTable(upstash, base));
+    }
+
     let cluster = [];
     if (clusterRows.length > 0) {
       cluster = await measureCluster({ ...config });
@@ -276,6 +290,7 @@ async function main() {
       cluster,
       fallbackMemory,
       bullmq: queueRows,
+      upstash,
     });
     console.log(`results written to ${config.out}`);
   } finally {

@@ -36,7 +36,7 @@ const redisService = new Proxy(
   },
 );
 
-/** A provider factory (create, getInstance, healthCheck); the provider comes from REDIS_PROVIDER (local). */
+/** A provider factory; the provider comes from REDIS_PROVIDER (local, or upstash: REST). healthCheck() resolves a boolean, as that interface says; service.healthCheck() reports the provider. */
 const RedisServiceFactory = {
   create(options) {
     return createRedisService(options);

@@ -213,6 +213,7 @@ class RedisService extends EventEmitter {
       healthy: healthy && !degraded,
       status: degraded ? 'degraded' : healthy ? 'connected' : 'disconnected',
       latency: Math.round(latency * 1000) / 1000,
+      provider: info.provider,
       host: info.host,
       port: info.port,
       mode: info.mode,
@@ -241,6 +242,8 @@ class RedisService extends EventEmitter {
       connectedClients: null,
       uptime: null,
       mode: base.mode,
+      provider: base.provider,
+      host: base.host,
     };
     const core = JSON.parse(this._native.stats());
     Object.assign(stats, {

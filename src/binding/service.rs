@@ -251,6 +251,7 @@ impl NativeService {
     serde_json::json!({
       "mode": if memory { "memory" } else { c.mode() },
       "enabled": c.enabled,
+      "provider": c.provider.name(),
       "host": c.endpoint.host,
       "port": c.endpoint.port,
       "db": c.db,

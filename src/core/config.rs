@@ -16,10 +16,29 @@ pub struct Endpoint {
   pub port: u16,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Provider {
   Local,
   Upstash { url: String, token: String },
+}
+
+/// The token is never shown, not even in a debug print of the config.
+impl std::fmt::Debug for Provider {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match self {
+      Provider::Local => f.write_str("Local"),
+      Provider::Upstash { url, .. } => f.debug_struct("Upstash").field("url", url).field("token", &"<hidden>").finish(),
+    }
+  }
+}
+
+impl Provider {
+  pub fn name(&self) -> &'static str {
+    match self {
+      Provider::Local => "local",
+      Provider::Upstash { .. } => "upstash",
+    }
+  }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -655,6 +674,13 @@ impl Config {
         let token = src
           .secret("upstashToken", "UPSTASH_REDIS_REST_TOKEN")?
           .ok_or_else(|| Error::config("REDIS_PROVIDER=upstash needs UPSTASH_REDIS_REST_TOKEN"))?;
+        // The endpoint shown by describe()/healthCheck() is the URL's host.
+        let host = crate::core::upstash::url_host(&url).ok_or_else(|| {
+          Error::config("UPSTASH_REDIS_REST_URL / option `upstashUrl` must be an http:// or https:// URL with a host")
+        })?;
+        let uri: hyper::Uri = url.trim().parse().map_err(|_| Error::config("UPSTASH_REDIS_REST_URL is not a URL"))?;
+        let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+        c.endpoint = Endpoint { host: uri.host().unwrap_or(&host).to_string(), port };
         Provider::Upstash { url, token }
       }
       other => {
@@ -767,12 +793,30 @@ impl Config {
     }
     journal_options(&src, &mut c)?;
     resilience_options(&src, &mut c)?;
+    if matches!(c.provider, Provider::Upstash { .. })
+      && (!matches!(c.topology, Topology::Standalone) || !c.read_replicas.is_empty())
+    {
+      return Err(Error::config(
+        "REDIS_PROVIDER=upstash is one REST endpoint: cluster, sentinel and read replicas are for the local provider",
+      ));
+    }
     Ok(c)
+  }
+
+  /// Where the service sends commands, for messages (never a secret).
+  pub fn target(&self) -> String {
+    match &self.provider {
+      Provider::Upstash { .. } => format!("the Upstash REST endpoint {}:{}", self.endpoint.host, self.endpoint.port),
+      Provider::Local => format!("{}:{}", self.endpoint.host, self.endpoint.port),
+    }
   }
 
   pub fn mode(&self) -> &'static str {
     if !self.enabled {
       return "memory";
+    }
+    if let Provider::Upstash { .. } = self.provider {
+      return "upstash";
     }
     match self.topology {
       Topology::Standalone if self.read_replicas.is_empty() => "standalone",

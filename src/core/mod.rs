@@ -27,4 +27,5 @@ pub mod stats;
 pub mod test_server;
 pub mod topology;
 pub mod tracking;
+pub mod upstash;
 pub mod wire;

@@ -263,6 +263,12 @@ impl Resilience {
               Err(e)
             }
             Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::Connection) => {
+              if !trouble {
+                // Writes Redis acknowledged just before must be in the
+                // fallback before it answers for Redis (the async paths
+                // see the failure before the service turns degraded).
+                self.fallback.settle_mirror();
+              }
               trouble = true;
               let kind = if e.kind == ErrorKind::Timeout { FailureKind::Timeout } else { FailureKind::Connection };
               if kind == FailureKind::Timeout {

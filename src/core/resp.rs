@@ -119,7 +119,7 @@ pub fn encode(out: &mut impl Out, cmd: &Command) {
 }
 
 /// Redis' spelling of a double argument (inf as `+inf` / `-inf`).
-fn double_arg(d: f64) -> String {
+pub(crate) fn double_arg(d: f64) -> String {
   if d.is_infinite() {
     if d > 0.0 {
       "+inf".into()

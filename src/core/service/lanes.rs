@@ -21,7 +21,7 @@ impl Service {
   pub(super) async fn start_tracking(&self) {
     if let Some(nodes) = &self.node_tracking {
       // Cluster: broadcast tracking on every node, kept in step with CLUSTER NODES.
-      let Ok(clients) = self.clients() else { return };
+      let Some(clients) = self.clients().ok().and_then(|c| c.redis().cloned()) else { return };
       let Ok(mut slot) = self.tracker.lock() else { return };
       if slot.as_ref().is_some_and(|t| !t.is_finished()) {
         return;
@@ -191,6 +191,10 @@ impl Service {
 /// stay entirely on fred.
 pub(super) fn lane_settings(config: &Config) -> Option<LaneSettings> {
   if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
+    return None;
+  }
+  // Upstash: every command goes over REST.
+  if !matches!(config.provider, crate::core::config::Provider::Local) {
     return None;
   }
   // Read replicas: reads are routed in RedisClients, so no lane to the primary.

@@ -2,6 +2,7 @@
 //! connect, then Redis. Later layers (breaker, fallback, near cache) plug in
 //! here, so every command group gets them at once.
 
+mod backend;
 mod cluster_path;
 mod lanes;
 mod recovery;
@@ -13,7 +14,6 @@ use lanes::lane_settings;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
@@ -26,11 +26,13 @@ use crate::core::pubsub::{Op, PubSub, Sink};
 use crate::core::reply::Reply;
 use crate::core::resilience::{Plan, Resilience, Route};
 use crate::core::topology::cluster_lanes::ClusterLanes;
+use backend::Backend;
 
 pub struct Service {
   config: Config,
   /// `None` after `disconnect()`: every call then fails with `Closed`.
-  clients: Mutex<Option<Arc<RedisClients>>>,
+  /// fred (a Redis server over TCP) or the Upstash REST client.
+  clients: Mutex<Option<Arc<Backend>>>,
   connected: AtomicBool,
   connect_lock: tokio::sync::Mutex<()>,
   pub connection_attempts: AtomicU64,
@@ -75,7 +77,7 @@ pub struct Service {
 
 impl Service {
   pub fn new(config: Config) -> Result<Service> {
-    let clients = if config.enabled { Some(Arc::new(RedisClients::build(&config)?)) } else { None };
+    let clients = if config.enabled { Some(Arc::new(Backend::build(&config)?)) } else { None };
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone())?;
     let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
@@ -123,7 +125,7 @@ impl Service {
     &self.config
   }
 
-  fn clients(&self) -> Result<Arc<RedisClients>> {
+  fn clients(&self) -> Result<Arc<Backend>> {
     match self.clients.lock() {
       Ok(guard) => guard.clone().ok_or_else(Error::closed),
       Err(_) => Err(Error::new(ErrorKind::Internal, "client state lock poisoned")),
@@ -152,7 +154,7 @@ impl Service {
     let clients = {
       let mut slot = self.clients.lock().map_err(|_| Error::new(ErrorKind::Internal, "lock poisoned"))?;
       if slot.is_none() && self.config.enabled {
-        *slot = Some(Arc::new(RedisClients::build(&self.config)?));
+        *slot = Some(Arc::new(Backend::build(&self.config)?));
         self.connected.store(false, Ordering::Release);
       }
       slot.clone().ok_or_else(Error::closed)?
@@ -171,7 +173,7 @@ impl Service {
   }
 
   /// One connect attempt; the caller holds `connect_lock`.
-  async fn connect_locked(&self, clients: &RedisClients) -> Result<()> {
+  async fn connect_locked(&self, clients: &Backend) -> Result<()> {
     if self.connected.load(Ordering::Acquire) || self.serving_from_memory() {
       return Ok(());
     }
@@ -279,8 +281,9 @@ impl Service {
     if self.config.auto_memory && absent && !self.ever_connected.load(Ordering::Acquire) {
       if !self.serving_from_memory.swap(true, Ordering::AcqRel) {
         eprintln!(
-          "[resilis] no Redis reachable at {}:{} ({}); serving from the in-memory store (development mode; set REDIS_ENABLED=true to fail instead)",
-          self.config.endpoint.host, self.config.endpoint.port, e.message
+          "[resilis] no Redis reachable at {} ({}); serving from the in-memory store (development mode; set REDIS_ENABLED=true to fail instead)",
+          self.config.target(),
+          e.message
         );
       }
       return Ok(());
@@ -307,7 +310,7 @@ impl Service {
   }
 
   /// `None`: serve from memory.
-  async fn ready_clients(&self) -> Result<Option<Arc<RedisClients>>> {
+  async fn ready_clients(&self) -> Result<Option<Arc<Backend>>> {
     if self.closed.load(Ordering::Acquire) {
       return Err(Error::closed());
     }
@@ -367,6 +370,12 @@ impl Service {
         "pub/sub receiving needs Redis: this service serves from the in-memory store",
       ));
     }
+    if let crate::core::config::Provider::Upstash { .. } = self.config.provider {
+      return Err(crate::core::upstash::codec::unsupported_named(
+        &format!("{op:?}").to_ascii_uppercase(),
+        "receiving pub/sub messages needs a connection of its own (PUBLISH works)",
+      ));
+    }
     let switches = self.clients().ok().and_then(|c| c.master_switches());
     self.pubsub.run(&self.config, op, names, switches).await
   }
@@ -415,14 +424,7 @@ impl Service {
     let plan = self.resilience.plan(&cmds, |cmd| near.as_ref().and_then(|n| n.before_plan(cmd)));
     let redis_cmds: Vec<Command> = redis_part(&plan, &cmds).cloned().collect();
     let tickets = lanes::tickets(near.as_ref(), redis_cmds.iter());
-    let results = if redis_cmds.is_empty() {
-      Vec::new()
-    } else if redis_cmds.len() == 1 || redis_cmds.iter().any(Command::is_blocking) {
-      let singles = redis_cmds.into_iter().map(|c| clients.send(c));
-      futures::future::join_all(singles).await
-    } else {
-      clients.pipeline(redis_cmds).await
-    };
+    let results = if redis_cmds.is_empty() { Vec::new() } else { clients.batch(redis_cmds).await };
     lanes::store_replies(near.as_ref(), tickets, &results);
     let (out, trouble) = self.resilience.finish(plan, &cmds, results);
     self.after_batch(trouble);

@@ -5,8 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::core::client::RedisClients;
 use crate::core::command::Command;
+use crate::core::service::backend::Backend;
 use crate::core::service::Service;
 
 impl Service {
@@ -93,7 +93,7 @@ impl Service {
   }
 
   /// One PING within the connect timeout (fred reconnects on its own).
-  pub(super) async fn probe(&self, clients: &RedisClients) -> bool {
+  pub(super) async fn probe(&self, clients: &Backend) -> bool {
     if !self.connected.load(Ordering::Acquire) {
       let _guard = self.connect_lock.lock().await;
       if self.connect_locked(clients).await.is_err() || self.serving_from_memory() {

@@ -11,11 +11,11 @@ use std::sync::Mutex;
 
 use fred::prelude::Value;
 
-use crate::core::client::RedisClients;
 use crate::core::command::Command;
 use crate::core::config::Topology;
 use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::journal::JournalEntry;
+use crate::core::service::backend::Backend;
 use crate::core::service::Service;
 use crate::core::topology::cluster::{slot_of, slot_of_value};
 
@@ -116,7 +116,7 @@ fn not_run(e: &Error) -> bool {
 impl Service {
   /// Replays journalled writes in order; false if Redis failed midway (the
   /// rest stays journalled, a batch in doubt is held under its token).
-  pub(super) async fn replay(&self, clients: &RedisClients) -> bool {
+  pub(super) async fn replay(&self, clients: &Backend) -> bool {
     let fallback = self.resilience.fallback();
     let per_script = if self.in_cluster() { 1 } else { BATCH };
     loop {
@@ -155,7 +155,7 @@ impl Service {
     matches!(self.config.topology, Topology::Cluster { .. })
   }
 
-  async fn replay_script(&self, clients: &RedisClients, batch: &Batch) -> Outcome {
+  async fn replay_script(&self, clients: &Backend, batch: &Batch) -> Outcome {
     let key_slot = batch.first().and_then(|(_, c)| c.slot_key()).map(slot_of_value).filter(|_| self.in_cluster());
     let mut args = vec![Value::from(SCRIPT), Value::Integer(1), Value::from(self.replay_markers.key(key_slot))];
     let durable = self.resilience.fallback().durable_id().is_some();
@@ -181,12 +181,7 @@ impl Service {
 
   /// Without scripts: a plain pipeline, at least once (a write whose reply
   /// was lost goes again).
-  async fn replay_plain(
-    &self,
-    clients: &RedisClients,
-    entries: Vec<JournalEntry<Command>>,
-    cmds: Vec<Command>,
-  ) -> bool {
+  async fn replay_plain(&self, clients: &Backend, entries: Vec<JournalEntry<Command>>, cmds: Vec<Command>) -> bool {
     let fallback = self.resilience.fallback();
     let results = clients.pipeline(cmds).await;
     match results
