@@ -13,7 +13,6 @@ use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
-use crate::core::resilience::is_idempotent;
 use crate::core::topology;
 
 pub struct RedisClients {
@@ -452,7 +451,7 @@ impl RedisClients {
       let client = self.pool.next();
       let result = if to_replica {
         client.replicas().custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
-      } else if is_idempotent(&cmd) {
+      } else if cmd.is_idempotent() {
         client.custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
       } else {
         client.with_options(&never_resent()).custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
@@ -518,7 +517,7 @@ impl RedisClients {
     }
     if let Some(opts) = &self.cluster {
       let special = |c: &Command| {
-        topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name)) || !is_idempotent(c)
+        topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name)) || !c.is_idempotent()
       };
       if cmds.iter().any(special) {
         // Each on its own (concurrently): a cross-slot command would fail
