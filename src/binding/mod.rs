@@ -3,6 +3,7 @@
 
 mod args;
 mod bare_fn;
+mod commands;
 mod completions;
 mod dispatch;
 mod errors;
