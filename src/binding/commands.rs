@@ -54,3 +54,24 @@ pub fn command_table() -> Vec<CommandRow> {
     })
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn every_row_crosses_with_its_flags_and_method() {
+    let rows = command_table();
+    assert_eq!(rows.len(), commands::all().len());
+    let row = |name: &str| rows.iter().find(|r| r.name == name).expect(name);
+    let get = row("get");
+    assert!(get.read && !get.write && get.memory && get.method.as_deref() == Some("keyed"));
+    assert_eq!(row("del").method.as_deref(), Some("keys"));
+    let blpop = row("blpop");
+    assert!(blpop.blocking && !blpop.memory && blpop.method.as_deref() == Some("blocking"));
+    let watch = row("watch");
+    assert!(watch.stateful && !watch.pubsub);
+    assert!(row("subscribe").pubsub && row("evalsha_ro").script && row("set").idempotent);
+    assert_eq!(row("wait").method, None);
+  }
+}
