@@ -7,8 +7,6 @@
 //! argument is its key, it is journalled in an outage and never repeated
 //! after a connection drop, and the memory store does not answer it.
 
-use std::cmp::Ordering;
-
 use fred::prelude::Value;
 
 /// Changes no data: never journalled, safe to repeat after a lost
@@ -167,24 +165,54 @@ fn is_word(v: &Value, word: &str) -> bool {
   }
 }
 
-/// The row for a command name in any case; no allocation.
+/// The row for a command name in any case; no allocation (it runs several
+/// times for every command).
 pub fn lookup(name: &str) -> Option<&'static CommandInfo> {
   lookup_bytes(name.as_bytes())
 }
 
 pub fn lookup_bytes(name: &[u8]) -> Option<&'static CommandInfo> {
-  TABLE.binary_search_by(|row| compare(row.name.as_bytes(), name)).ok().map(|i| &TABLE[i])
+  let mut slot = hash(name) & (SLOTS - 1);
+  loop {
+    let row = TABLE.get(usize::from(INDEX[slot]).checked_sub(1)?)?;
+    if row.name.as_bytes().eq_ignore_ascii_case(name) {
+      return Some(row);
+    }
+    slot = (slot + 1) & (SLOTS - 1);
+  }
 }
 
-/// A lowercase row name against a name in any case.
-fn compare(row: &[u8], name: &[u8]) -> Ordering {
-  for (a, b) in row.iter().zip(name) {
-    match a.cmp(&b.to_ascii_lowercase()) {
-      Ordering::Equal => {}
-      other => return other,
-    }
+/// Open addressing over the rows, built at compile time: a lookup hashes
+/// the name once and mostly compares one row (a binary search compared
+/// eight, at 60 ns a lookup).
+const SLOTS: usize = 1024;
+static INDEX: [u8; SLOTS] = index();
+
+/// FNV-1a of the lowercase name.
+const fn hash(name: &[u8]) -> usize {
+  let mut h: u32 = 0x811c_9dc5;
+  let mut i = 0;
+  while i < name.len() {
+    h = (h ^ name[i].to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193);
+    i += 1;
   }
-  row.len().cmp(&name.len())
+  h as usize
+}
+
+/// Slot -> row index + 1 (0: empty).
+const fn index() -> [u8; SLOTS] {
+  assert!(ROWS < 255 && ROWS * 4 <= SLOTS);
+  let mut index = [0u8; SLOTS];
+  let mut row = 0;
+  while row < ROWS {
+    let mut slot = hash(ROWS_SORTED[row].name.as_bytes()) & (SLOTS - 1);
+    while index[slot] != 0 {
+      slot = (slot + 1) & (SLOTS - 1);
+    }
+    index[slot] = (row + 1) as u8;
+    row += 1;
+  }
+  index
 }
 
 /// Every row, sorted by name.
@@ -215,9 +243,11 @@ impl CommandInfo {
   }
 }
 
-/// Sorted by name (a test checks): `lookup` searches it by halves.
+static TABLE: [CommandInfo; ROWS] = ROWS_SORTED;
+
+/// Sorted by name (a test checks), for readers.
 #[rustfmt::skip]
-static TABLE: [CommandInfo; ROWS] = [
+const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("acl", 0, Keys::None),
   c("append", WRITE | METHOD, k(1, 1, 1)).memory(2, 2),
   c("auth", STATEFUL, Keys::None),

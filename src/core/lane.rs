@@ -71,7 +71,10 @@ struct State {
 /// True for commands that can share the pipelined connection: nothing
 /// that blocks it, changes its state or turns it into something else.
 pub fn carries(cmd: &Command) -> bool {
-  !cmd.has(commands::STATEFUL) && !cmd.is_blocking()
+  match cmd.info() {
+    None => true,
+    Some(c) => !c.has(commands::STATEFUL) && (!c.may_block() || !cmd.is_blocking()),
+  }
 }
 
 fn connection_error(message: impl Into<String>, sent: Sent) -> Error {
