@@ -73,6 +73,33 @@ export declare class NativeService {
   _debugPanic(id: number): void
 }
 
+/** One row of the command table. */
+export interface CommandRow {
+  /** Lowercase. */
+  name: string
+  /** Changes no data. */
+  read: boolean
+  write: boolean
+  /** A write that leaves the same data when run twice. */
+  idempotent: boolean
+  /** May hold its connection until data arrives (BLPOP, XREAD BLOCK, WAIT, ...). */
+  blocking: boolean
+  /** Uses or changes connection state (SELECT, MULTI, WATCH, CLIENT, SUBSCRIBE, ...). */
+  stateful: boolean
+  script: boolean
+  pubsub: boolean
+  /** The memory store answers it while Redis is away. */
+  memory: boolean
+  /**
+   * The service's generated method: `keyed` (`name(key, ...rest)`), `keys`
+   * (`name(...keys)`) or `blocking` (`name(...keys, timeout)`); absent
+   * for a command without one.
+   */
+  method?: string
+}
+
+export declare function commandTable(): Array<CommandRow>
+
 /**
  * What the value of a completion `[id, status, value]` is (see
  * completions.rs `completion_to_js`).

@@ -7,6 +7,7 @@ const A = require('./args');
 const { argumentError } = require('./errors');
 const { script, runScript } = require('./patterns/scripts');
 const { scriptLoad, pubsubNumsub } = require('./nodes');
+const { commandTable } = require('../binding.js');
 
 /** [1, 'a', 2, 'b'] -> { 1: 'a', 2: 'b' } (HGETALL, CONFIG GET ...). */
 function pairsToObject(reply) {
@@ -15,27 +16,20 @@ function pairsToObject(reply) {
   return out;
 }
 
-// Methods that send `name key ...rest` unchanged (arrays flattened one level).
-const KEYED = [
-  'get', 'getdel', 'getset', 'append', 'strlen', 'getrange', 'setrange', 'incr', 'incrby', 'incrbyfloat',
-  'decr', 'decrby', 'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'persist', 'type', 'rename',
-  'renamenx', 'setnx', 'setex', 'psetex',
-  'hget', 'hdel', 'hexists', 'hincrby', 'hincrbyfloat', 'hkeys', 'hvals', 'hlen', 'hmget', 'hsetnx', 'hstrlen',
-  'lpush', 'rpush', 'lpushx', 'rpushx', 'lpop', 'rpop', 'lrange', 'ltrim', 'llen', 'lindex', 'lset', 'lrem', 'linsert',
-  'sadd', 'srem', 'smembers', 'sismember', 'smismember', 'scard', 'spop', 'srandmember',
-  'zrange', 'zrevrange', 'zscore', 'zrem', 'zcard', 'zincrby', 'zrank', 'zrevrank', 'zcount',
-  'zrangebyscore', 'zrevrangebyscore', 'zremrangebyrank', 'zremrangebyscore', 'zpopmin', 'zpopmax', 'zmscore',
-  'xadd', 'xlen', 'xrange', 'xrevrange', 'xdel', 'xtrim', 'pfadd', 'pfcount', 'getbit', 'setbit', 'bitcount',
-  'dump', 'touch', 'object', 'lpos', 'hscan', 'sscan', 'zscan',
-];
-
-// Variadic-key commands: del('a', 'b') == del(['a', 'b']).
-const MULTI_KEY = ['del', 'unlink', 'exists', 'mget', 'sinter', 'sunion', 'sdiff', 'watch'];
+// The command table (src/core/commands.rs), read once: the commands the service offers as
+// generated methods, each with how it takes its arguments.
+const TABLE = commandTable();
+const methods = (shape) => TABLE.filter((c) => c.method === shape).map((c) => c.name);
+// `name key ...rest` sent unchanged (arrays flattened one level).
+const KEYED = methods('keyed');
+// Every argument a key: del('a', 'b') == del(['a', 'b']).
+const MULTI_KEY = methods('keys');
 
 // Blocking commands, arguments as ioredis takes them: blpop('a', 'b', 5) == blpop(['a', 'b'], 5).
 // The core runs each on a connection of its own (src/core/blocking.rs).
-const BLOCKING = ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup'];
+const BLOCKING = methods('blocking');
 
+// node-redis' camelCase names for table commands (naming only).
 const CAMEL = {
   getDel: 'getdel', getSet: 'getset', incrBy: 'incrby', incrByFloat: 'incrbyfloat', decrBy: 'decrby',
   pExpire: 'pexpire', expireAt: 'expireat', pTTL: 'pttl',
@@ -114,7 +108,8 @@ function defineCommand(name, { numberOfKeys, lua } = {}) {
 
 function install(proto) {
   // The hottest methods (get, incr, hget, ...) build one argument array and
-  // catch their own argument errors, so no wrapper sits on their path.
+  // catch their own argument errors, so no wrapper sits on their path. The
+  // methods below replace the generated ones whose arguments need shaping.
   for (const name of KEYED) {
     proto[name] = function (key, ...rest) {
       try {
@@ -249,4 +244,4 @@ function install(proto) {
   }
 }
 
-module.exports = { install, pairsToObject, CAMEL, KEYED, MULTI_KEY, BLOCKING };
+module.exports = { install, pairsToObject, CAMEL, TABLE, KEYED, MULTI_KEY, BLOCKING };

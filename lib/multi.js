@@ -4,7 +4,7 @@
 // getClient()'s node-redis batch (flat results) extends this class.
 
 const A = require('./args');
-const { CAMEL, KEYED, MULTI_KEY, BLOCKING, pairsToObject } = require('./commands');
+const { CAMEL, TABLE, pairsToObject } = require('./commands');
 const { scriptLoad } = require('./nodes');
 
 class Multi {
@@ -79,11 +79,8 @@ const SHAPED = {
 };
 const REPLY_SHAPES = { hgetall: pairsToObject };
 
-// Every keyed command the service offers (commands.js), and these others.
-const NAMES = new Set([
-  ...KEYED, ...MULTI_KEY, ...BLOCKING,
-  'set', 'mset', 'hset', 'hmset', 'hgetall', 'zadd', 'publish', 'eval', 'evalsha', 'ping', 'info', 'client', 'scan',
-]);
+// Every command the service offers as a method (the command table's `method` rows).
+const NAMES = TABLE.filter((c) => c.method).map((c) => c.name);
 
 for (const name of [...NAMES, ...Object.keys(CAMEL)]) {
   const redisName = CAMEL[name] || name;

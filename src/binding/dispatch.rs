@@ -25,7 +25,7 @@ const CHUNK_WEIGHT: usize = 128;
 /// write of its own, so Redis starts on the first while the rest arrive
 /// (one write for a tick of scripts measured 0.5x ioredis' throughput).
 fn is_script(cmd: &Command) -> bool {
-  ["evalsha", "eval", "fcall", "evalsha_ro", "eval_ro", "fcall_ro"].iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
+  cmd.has(crate::core::commands::SCRIPT)
 }
 
 /// Argument bytes that weigh as much as one argument: a tick of 16 KiB SETs

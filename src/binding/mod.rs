@@ -4,6 +4,7 @@
 mod args;
 mod bare_fn;
 mod boundary;
+mod commands;
 mod completions;
 mod dispatch;
 mod errors;

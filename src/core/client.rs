@@ -13,7 +13,6 @@ use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
-use crate::core::resilience::is_idempotent;
 use crate::core::topology;
 
 pub struct RedisClients {
@@ -447,7 +446,7 @@ impl RedisClients {
       let client = self.pool.next();
       let result = if to_replica {
         client.replicas().custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
-      } else if is_idempotent(&cmd) {
+      } else if cmd.is_idempotent() {
         client.custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
       } else {
         client.with_options(&never_resent()).custom_raw::<Value>(cmd.to_custom(), cmd.args.clone()).await
@@ -508,7 +507,7 @@ impl RedisClients {
     }
     if let Some(opts) = &self.cluster {
       let special = |c: &Command| {
-        topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name)) || !is_idempotent(c)
+        topology::cluster::split(c).is_some() || (opts.scale_reads && topology::is_read(&c.name)) || !c.is_idempotent()
       };
       if cmds.iter().any(special) {
         // Each on its own (concurrently): a cross-slot command would fail
@@ -522,7 +521,7 @@ impl RedisClients {
   }
 
   async fn pipeline_primary(&self, cmds: Vec<Command>) -> Vec<Result<Reply>> {
-    if !cmds.iter().all(is_idempotent) {
+    if !cmds.iter().all(Command::is_idempotent) {
       // fred's pipelines take no per-command options: one command each, in
       // order on one connection (fred writes them as they are queued), so a
       // write that must not run twice goes with `never_resent`.
@@ -649,7 +648,7 @@ fn never_resent() -> Options {
 /// been told it timed out (seen: a breaker's trial RPUSH stored after its
 /// ERR_RESILIS_TIMEOUT, once Redis was back).
 async fn send_one(client: &fred::clients::Client, cmd: Command) -> Result<Reply> {
-  let result = if is_idempotent(&cmd) {
+  let result = if cmd.is_idempotent() {
     client.custom_raw::<Value>(cmd.to_custom(), cmd.args).await
   } else {
     client.with_options(&never_resent()).custom_raw::<Value>(cmd.to_custom(), cmd.args).await

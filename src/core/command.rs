@@ -6,10 +6,13 @@ use bytes::Bytes;
 use fred::prelude::Value;
 use fred::types::{ClusterHash, CustomCommand};
 
+use crate::core::commands::{self, Block, CommandInfo};
+
 #[derive(Clone, Debug)]
 pub struct Command {
-  /// As the caller spelled it (Redis is case-insensitive); the common
-  /// names are static (`Command::name_from`), not one allocation each.
+  /// As the caller spelled it (Redis is case-insensitive); a name of the
+  /// command table in lowercase is static (`Command::name_from`), not one
+  /// allocation each.
   pub name: Cow<'static, str>,
   pub args: Vec<Value>,
 }
@@ -20,73 +23,68 @@ pub fn bytes_arg(b: Bytes) -> Value {
   Value::Bytes(b)
 }
 
-/// The names JS sends most, as lib/ spells them: one of these costs no
-/// allocation per command.
-const STATIC_NAMES: [&str; 24] = [
-  "get", "set", "mget", "mset", "del", "exists", "expire", "pexpire", "ttl", "pttl", "incr", "incrby", "decr", "hget",
-  "hset", "hgetall", "hdel", "lpush", "rpush", "lpop", "rpop", "sadd", "evalsha", "eval",
-];
-
 impl Command {
   pub fn new(name: impl Into<Cow<'static, str>>, args: Vec<Value>) -> Self {
     Command { name: name.into(), args }
   }
 
-  /// A name read from the caller's bytes: a common one is borrowed from
-  /// `STATIC_NAMES`, any other one copied (invalid UTF-8 becomes U+FFFD).
+  /// A name read from the caller's bytes: a table name spelled as the
+  /// table spells it is borrowed, any other one copied (invalid UTF-8
+  /// becomes U+FFFD).
   pub fn name_from(bytes: &[u8]) -> Cow<'static, str> {
-    match STATIC_NAMES.iter().find(|n| n.as_bytes() == bytes) {
-      Some(n) => Cow::Borrowed(n),
-      None => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+    match commands::lookup_bytes(bytes) {
+      Some(c) if c.name.as_bytes() == bytes => Cow::Borrowed(c.name),
+      _ => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
     }
+  }
+
+  /// Its row in the command table (src/core/commands.rs).
+  pub fn info(&self) -> Option<&'static CommandInfo> {
+    commands::lookup(&self.name)
+  }
+
+  /// A flag of its row; false for a command not in the table.
+  pub fn has(&self, flag: u16) -> bool {
+    self.info().is_some_and(|c| c.has(flag))
+  }
+
+  /// It changes no data: never journalled, safe to repeat.
+  pub fn is_read(&self) -> bool {
+    self.has(commands::READ)
+  }
+
+  /// It leaves the same data when run twice (reads and idempotent writes):
+  /// after a lost connection it may be journalled (and so replayed) even if
+  /// it might have run. Anything else that may have run is reported, never
+  /// repeated.
+  pub fn is_idempotent(&self) -> bool {
+    self.info().is_some_and(|c| c.has(commands::READ) || c.has(commands::IDEMPOTENT))
   }
 
   pub fn upper_name(&self) -> String {
     self.name.to_ascii_uppercase()
   }
 
-  /// Which argument decides the cluster slot.
+  /// Which argument decides the cluster slot: the first key; no key
+  /// means any node. A command not in the table is keyed by its first
+  /// argument.
   fn cluster_hash(&self) -> ClusterHash {
-    let n = &self.name;
-    if n.eq_ignore_ascii_case("eval")
-      || n.eq_ignore_ascii_case("evalsha")
-      || n.eq_ignore_ascii_case("eval_ro")
-      || n.eq_ignore_ascii_case("evalsha_ro")
-      || n.eq_ignore_ascii_case("fcall")
-    {
-      // script, numkeys, key...: no key means any node.
-      let numkeys = self.args.get(1).and_then(|v| match v {
-        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<u64>().ok(),
-        other => other.as_u64(),
-      });
-      match numkeys {
-        Some(0) | None => ClusterHash::Random,
-        Some(_) => ClusterHash::Offset(2),
-      }
-    } else if n.eq_ignore_ascii_case("pubsub") {
+    if self.name.eq_ignore_ascii_case("pubsub") {
       // A node counts only its own shard's subscribers: SHARDNUMSUB asks the channel's.
       let shard = matches!(self.args.first(), Some(Value::Bytes(b)) if b.eq_ignore_ascii_case(b"shardnumsub"))
         || matches!(self.args.first(), Some(Value::String(s)) if s.eq_ignore_ascii_case("shardnumsub"));
-      if shard && self.args.len() > 1 {
-        ClusterHash::Offset(1)
-      } else {
-        ClusterHash::Random
-      }
-    } else if n.eq_ignore_ascii_case("publish")
-      || n.eq_ignore_ascii_case("ping")
-      || n.eq_ignore_ascii_case("script")
-      || n.eq_ignore_ascii_case("info")
-      || n.eq_ignore_ascii_case("time")
-    {
-      ClusterHash::Random
-    } else {
-      ClusterHash::Offset(0)
+      return if shard && self.args.len() > 1 { ClusterHash::Offset(1) } else { ClusterHash::Random };
+    }
+    let Some(info) = self.info() else { return ClusterHash::Offset(0) };
+    match info.key_indices(&self.args).and_then(|mut keys| keys.next()) {
+      Some(at) => ClusterHash::Offset(at),
+      None => ClusterHash::Random,
     }
   }
 
   /// A command that may hold its connection until data arrives or its
-  /// block time runs out: BLPOP and the other B* list and sorted-set pops,
-  /// XREAD/XREADGROUP with BLOCK, WAIT and WAITAOF.
+  /// block time runs out (the table's `Block`): BLPOP and the other B* list
+  /// and sorted-set pops, XREAD/XREADGROUP with BLOCK, WAIT and WAITAOF.
   pub fn is_blocking(&self) -> bool {
     self.block_time().is_some()
   }
@@ -96,8 +94,10 @@ impl Command {
   /// time counts as for ever: Redis will refuse it at once anyway.
   pub fn block_time(&self) -> Option<Option<std::time::Duration>> {
     use std::time::Duration;
-    let n = self.name.as_ref();
-    let is = |w: &str| n.eq_ignore_ascii_case(w);
+    let block = self.info().map_or(Block::Never, |c| c.block);
+    if block == Block::Never {
+      return None;
+    }
     let text = |v: &Value| match v {
       Value::Bytes(b) => std::str::from_utf8(b).ok().map(str::to_string),
       Value::String(s) => Some(s.to_string()),
@@ -113,21 +113,16 @@ impl Command {
       let ms: u64 = v.and_then(text).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
       (ms > 0).then(|| Duration::from_millis(ms))
     };
-    let first = n.as_bytes().first().map(u8::to_ascii_lowercase);
-    if first == Some(b'b') {
-      if ["blpop", "brpop", "brpoplpush", "blmove", "bzpopmin", "bzpopmax"].iter().any(|w| is(w)) {
-        return Some(seconds(self.args.last()));
+    match block {
+      Block::Never => None,
+      Block::LastSeconds => Some(seconds(self.args.last())),
+      Block::FirstSeconds => Some(seconds(self.args.first())),
+      Block::BlockOption => {
+        let at = self.args.iter().position(|a| text(a).is_some_and(|t| t.eq_ignore_ascii_case("block")))?;
+        Some(millis(self.args.get(at + 1)))
       }
-      if is("blmpop") || is("bzmpop") {
-        return Some(seconds(self.args.first()));
-      }
-    } else if is("xread") || is("xreadgroup") {
-      let block = self.args.iter().position(|a| text(a).is_some_and(|t| t.eq_ignore_ascii_case("block")))?;
-      return Some(millis(self.args.get(block + 1)));
-    } else if is("wait") || is("waitaof") {
-      return Some(millis(self.args.last()));
+      Block::LastMillis => Some(millis(self.args.last())),
     }
-    None
   }
 
   /// The fred command: any command, routed in a cluster by its key.
@@ -145,50 +140,28 @@ impl Command {
     }
   }
 
-  /// Calls `each` with every key a write may change; false when it may
-  /// change anything (FLUSHDB, SWAPDB, ...; `each` is then not called).
-  /// Over-naming is harmless: callers drop copies. No allocation: it runs
-  /// for every write on the hot path.
-  pub fn for_each_written_key(&self, mut each: impl FnMut(Bytes)) -> bool {
+  /// Calls `each` with every key a write may change (the table's key
+  /// positions); false when it may change anything (FLUSHDB, SWAPDB, ...;
+  /// `each` is then not called) or its keys cannot be told. Over-naming is
+  /// harmless: callers drop copies. No allocation: it runs for every write
+  /// on the hot path.
+  pub fn for_each_written_key(&self, each: impl FnMut(Bytes)) -> bool {
     let a = &self.args;
     let key = |v: &Value| match v {
       Value::String(s) => Some(s.inner().clone()),
       Value::Bytes(b) => Some(b.clone()),
       _ => None,
     };
-    let is_any = |names: &[&str]| names.iter().any(|n| self.name.eq_ignore_ascii_case(n));
-    if is_any(&["flushdb", "flushall", "swapdb", "select", "move", "restore", "migrate"]) {
+    let Some(info) = self.info() else {
+      // Not in the table: its first argument is its key.
+      a.first().and_then(key).into_iter().for_each(each);
+      return true;
+    };
+    if info.has(commands::ANY_KEY) {
       return false;
     }
-    if is_any(&["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]) {
-      let n = a.get(1).and_then(key).and_then(|b| std::str::from_utf8(&b).ok()?.parse::<usize>().ok());
-      let Some(n) = n else { return false };
-      a.iter().skip(2).take(n).filter_map(key).for_each(each);
-    } else if is_any(&["mset", "msetnx"]) {
-      a.iter().step_by(2).filter_map(key).for_each(each);
-    } else if is_any(&[
-      // Every argument may be a key.
-      "del",
-      "unlink",
-      "rename",
-      "renamenx",
-      "copy",
-      "smove",
-      "lmove",
-      "rpoplpush",
-      "sinterstore",
-      "sunionstore",
-      "sdiffstore",
-      "zunionstore",
-      "zinterstore",
-      "zdiffstore",
-      "bitop",
-      "touch",
-    ]) {
-      a.iter().filter_map(key).for_each(each);
-    } else if let Some(k) = a.first().and_then(key) {
-      each(k);
-    }
+    let Some(keys) = info.key_indices(a) else { return false };
+    keys.filter_map(|i| a.get(i).and_then(key)).for_each(each);
     true
   }
 

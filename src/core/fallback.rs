@@ -18,58 +18,6 @@ use crate::core::memory::MemoryStore;
 use crate::core::recent_keys::{self, RecentKeys};
 use crate::core::reply::Reply;
 
-/// Commands that never change data: not journalled, not forgotten.
-const READS: [&str; 44] = [
-  "get",
-  "mget",
-  "strlen",
-  "getrange",
-  "exists",
-  "ttl",
-  "pttl",
-  "type",
-  "hget",
-  "hgetall",
-  "hmget",
-  "hlen",
-  "hexists",
-  "hkeys",
-  "hvals",
-  "hstrlen",
-  "lrange",
-  "llen",
-  "lindex",
-  "smembers",
-  "sismember",
-  "smismember",
-  "scard",
-  "srandmember",
-  "zrange",
-  "zrevrange",
-  "zscore",
-  "zcard",
-  "zrank",
-  "zrevrank",
-  "zcount",
-  "zrangebyscore",
-  "zrevrangebyscore",
-  "scan",
-  "sscan",
-  "hscan",
-  "zscan",
-  "keys",
-  "ping",
-  "echo",
-  "dbsize",
-  "time",
-  "info",
-  "randomkey",
-];
-
-pub fn is_read(cmd: &Command) -> bool {
-  READS.iter().any(|r| cmd.name.eq_ignore_ascii_case(r))
-}
-
 /// Work for the mirror thread; the hot path only queues it.
 enum Mirror {
   Put { key: Bytes, value: Bytes, ttl: Option<Duration> },
@@ -288,7 +236,7 @@ impl Fallback {
   /// `FallbackFull` and leaves the store as it was (acknowledged means
   /// stored). Commands the store cannot run fail as unavailable.
   pub fn serve(&self, cmd: &Command) -> Result<Reply> {
-    let journals = self.policy == FallbackWrites::Replay && !is_read(cmd);
+    let journals = self.policy == FallbackWrites::Replay && !cmd.is_read();
     // Admission, the store's change and the journal's append happen in
     // one order: the journal replays writes as the store saw them.
     let _order = journals.then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
@@ -305,7 +253,7 @@ impl Fallback {
         .with_sent(Sent::No),
       ),
       Ok(reply) => {
-        if !is_read(cmd) {
+        if !cmd.is_read() {
           // The store changed outside the mirror: no SET may be skipped as already there.
           self.recently_set.advance();
         }
@@ -390,7 +338,7 @@ impl Fallback {
         (false, Some(v)) => Mirror::Put { key, value: v, ttl: ttl_of(cmd) },
         _ => Mirror::Forget { key },
       }
-    } else if is_read(cmd) {
+    } else if cmd.is_read() {
       return;
     } else {
       // Any other write makes the mirrored copies of its keys stale.

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::core::command::Command;
+use crate::core::commands;
 use crate::core::config::Endpoint;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::reply::Reply;
@@ -70,32 +71,10 @@ struct State {
 /// True for commands that can share the pipelined connection: nothing
 /// that blocks it, changes its state or turns it into something else.
 pub fn carries(cmd: &Command) -> bool {
-  if cmd.is_blocking() {
-    return false;
+  match cmd.info() {
+    None => true,
+    Some(c) => !c.has(commands::STATEFUL) && (!c.may_block() || !cmd.is_blocking()),
   }
-  const STATEFUL: [&str; 20] = [
-    "select",
-    "auth",
-    "hello",
-    "quit",
-    "reset",
-    "client",
-    "watch",
-    "unwatch",
-    "multi",
-    "exec",
-    "discard",
-    "subscribe",
-    "psubscribe",
-    "ssubscribe",
-    "unsubscribe",
-    "punsubscribe",
-    "monitor",
-    "sync",
-    "psync",
-    "shutdown",
-  ];
-  !STATEFUL.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
 }
 
 fn connection_error(message: impl Into<String>, sent: Sent) -> Error {

@@ -4,6 +4,7 @@ pub mod blocking;
 pub mod breaker;
 pub mod client;
 pub mod command;
+pub mod commands;
 pub mod config;
 pub mod copies;
 pub mod error;

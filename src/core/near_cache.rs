@@ -37,7 +37,6 @@ use fred::prelude::Value;
 use moka::sync::Cache;
 
 use crate::core::command::Command;
-use crate::core::fallback::is_read;
 use crate::core::reply::Reply;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -295,7 +294,7 @@ impl NearCache {
   /// keys now (so a later read of them in the batch misses); a read is
   /// looked up.
   pub fn before_plan(&self, cmd: &Command) -> Option<Reply> {
-    if is_read(cmd) {
+    if cmd.is_read() {
       self.lookup(cmd)
     } else {
       self.note_write(cmd);
@@ -321,7 +320,7 @@ impl NearCache {
 
   /// A write through this service (any path): its keys are dropped now.
   pub fn note_write(&self, cmd: &Command) {
-    if is_read(cmd) {
+    if cmd.is_read() {
       return;
     }
     if !cmd.for_each_written_key(|k| self.invalidate(&k)) {

@@ -17,23 +17,11 @@ use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::{Event, EventSink};
-use crate::core::fallback::{is_read, Fallback};
+use crate::core::fallback::Fallback;
 use crate::core::limits::check_size;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
 use crate::core::stats::Stats;
-
-/// Writes that leave the same data when run twice: after a lost
-/// connection they may be journalled (and so replayed) even if they might
-/// have run. Anything else that may have run is reported, never repeated.
-const IDEMPOTENT: [&str; 17] = [
-  "set", "setex", "psetex", "mset", "del", "unlink", "hset", "hmset", "hdel", "expire", "pexpire", "persist", "sadd",
-  "srem", "zrem", "ltrim", "hsetnx",
-];
-
-pub(crate) fn is_idempotent(cmd: &Command) -> bool {
-  is_read(cmd) || IDEMPOTENT.iter().any(|n| cmd.name.eq_ignore_ascii_case(n))
-}
 
 /// How one command of a batch is answered.
 pub enum Route {
@@ -248,7 +236,7 @@ impl Resilience {
       .enumerate()
       .map(|(i, (route, cmd))| match route {
         Route::Served(r) => {
-          if r.is_ok() && !is_read(cmd) {
+          if r.is_ok() && !cmd.is_read() {
             journalled.push(i);
           }
           r
@@ -278,10 +266,10 @@ impl Resilience {
               let t = breaker.on_failure(permit, now, kind);
               self.transition(&cmd.name, t);
               // Never repeat what may have run; the rest is answered locally.
-              if e.sent == Sent::No || is_idempotent(cmd) {
+              if e.sent == Sent::No || cmd.is_idempotent() {
                 match self.serve(cmd, Some(&breaker)) {
                   Ok(reply) => {
-                    if !is_read(cmd) {
+                    if !cmd.is_read() {
                       journalled.push(i);
                     }
                     Ok(reply)

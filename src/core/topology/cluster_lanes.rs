@@ -23,38 +23,11 @@ use crate::core::topology::cluster;
 use crate::core::topology::gather::{settle, Gather, Sink};
 use crate::core::topology::slot_map::{parse_redirect, Redirect, SlotMap};
 
-/// Keyless or server-wide commands: they stay on fred, as before.
-const SERVER_WIDE: [&str; 22] = [
-  "flushall",
-  "flushdb",
-  "dbsize",
-  "keys",
-  "scan",
-  "randomkey",
-  "wait",
-  "cluster",
-  "config",
-  "debug",
-  "script",
-  "function",
-  "info",
-  "lastsave",
-  "save",
-  "bgsave",
-  "slowlog",
-  "latency",
-  "acl",
-  "command",
-  "readonly",
-  "readwrite",
-];
-
 /// True for a command the lanes can route: it has a key that names its
-/// slot and it can share a pipelined connection.
+/// slot and it can share a pipelined connection. Keyless and server-wide
+/// commands (no key in the command table) stay on fred.
 pub fn routable(cmd: &Command) -> bool {
-  crate::core::lane::carries(cmd)
-    && cmd.slot_key().is_some()
-    && !SERVER_WIDE.iter().any(|s| cmd.name.eq_ignore_ascii_case(s))
+  crate::core::lane::carries(cmd) && cmd.slot_key().is_some()
 }
 
 /// One command on its way, with what its redirections so far allow.

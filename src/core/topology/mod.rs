@@ -127,76 +127,11 @@ fn first_line(s: &str) -> &str {
   s.lines().next().unwrap_or("").trim()
 }
 
-/// Commands that only read: safe on a replica (standalone read replicas,
-/// cluster `scaleReads`). Anything not listed goes to the primary.
-const READS: &[&str] = &[
-  "GET",
-  "MGET",
-  "GETRANGE",
-  "STRLEN",
-  "EXISTS",
-  "TTL",
-  "PTTL",
-  "EXPIRETIME",
-  "PEXPIRETIME",
-  "TYPE",
-  "DUMP",
-  "HGET",
-  "HGETALL",
-  "HMGET",
-  "HKEYS",
-  "HVALS",
-  "HLEN",
-  "HEXISTS",
-  "HSTRLEN",
-  "HSCAN",
-  "HRANDFIELD",
-  "LRANGE",
-  "LLEN",
-  "LINDEX",
-  "LPOS",
-  "SMEMBERS",
-  "SISMEMBER",
-  "SMISMEMBER",
-  "SCARD",
-  "SRANDMEMBER",
-  "SSCAN",
-  "SINTER",
-  "SUNION",
-  "SDIFF",
-  "SINTERCARD",
-  "ZRANGE",
-  "ZREVRANGE",
-  "ZRANGEBYSCORE",
-  "ZREVRANGEBYSCORE",
-  "ZRANGEBYLEX",
-  "ZREVRANGEBYLEX",
-  "ZSCORE",
-  "ZMSCORE",
-  "ZRANK",
-  "ZREVRANK",
-  "ZCARD",
-  "ZCOUNT",
-  "ZLEXCOUNT",
-  "ZSCAN",
-  "ZRANDMEMBER",
-  "GETBIT",
-  "BITCOUNT",
-  "BITPOS",
-  "PFCOUNT",
-  "GEOPOS",
-  "GEODIST",
-  "GEOHASH",
-  "GEOSEARCH",
-  "XRANGE",
-  "XREVRANGE",
-  "XLEN",
-  "OBJECT",
-  "SUBSTR",
-];
-
+/// A keyed read: safe on a replica (standalone read replicas, cluster
+/// `scaleReads`; the command table's `replica_safe`). Anything else goes to
+/// the primary.
 pub fn is_read(name: &str) -> bool {
-  READS.iter().any(|r| name.eq_ignore_ascii_case(r))
+  crate::core::commands::lookup(name).is_some_and(crate::core::commands::CommandInfo::replica_safe)
 }
 
 /// A replica answered with an error that means "not me, ask the primary".

@@ -11,40 +11,18 @@ use fred::prelude::Value;
 use serde_json::Value as Json;
 
 use crate::core::command::Command;
+use crate::core::commands;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::reply::Reply;
 use crate::core::resp::double_arg;
-
-/// Commands that need a connection of their own, which REST does not have:
-/// each request may take another connection, and nothing is pushed back.
-const CONNECTION_STATE: [&str; 20] = [
-  "watch",
-  "unwatch",
-  "multi",
-  "exec",
-  "discard",
-  "subscribe",
-  "psubscribe",
-  "ssubscribe",
-  "unsubscribe",
-  "punsubscribe",
-  "sunsubscribe",
-  "monitor",
-  "select",
-  "auth",
-  "hello",
-  "quit",
-  "reset",
-  "client",
-  "sync",
-  "psync",
-];
 
 /// `ERR_RESILIS_UNSUPPORTED` naming the command, for what REST cannot do.
 pub fn unsupported(cmd: &Command) -> Option<Error> {
   let why = if cmd.is_blocking() {
     "a blocking command holds its connection until data arrives; a REST request cannot wait on one"
-  } else if CONNECTION_STATE.iter().any(|s| cmd.name.eq_ignore_ascii_case(s)) {
+  } else if cmd.has(commands::STATEFUL) {
+    // A connection of its own, which REST does not have: each request may
+    // take another connection, and nothing is pushed back.
     "it needs a connection of its own (REST requests share none; use multi() for a transaction, a TCP provider for pub/sub)"
   } else {
     return None;
