@@ -9,6 +9,7 @@ pub mod copies;
 pub mod error;
 pub mod events;
 pub mod fallback;
+pub mod guard;
 pub mod journal;
 pub mod journal_file;
 pub mod lane;

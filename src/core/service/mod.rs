@@ -2,6 +2,7 @@
 //! connect, then Redis. Later layers (breaker, fallback, near cache) plug in
 //! here, so every command group gets them at once.
 
+pub mod chunks;
 mod cluster_path;
 mod lanes;
 mod recovery;
