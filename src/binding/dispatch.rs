@@ -1,6 +1,6 @@
 //! From a tick's commands to the core: each converted once, collected into
 //! the core's batches (core/service/chunks.rs) with the callback that
-//! settles their promises, and handed to the core. Shared by the
+//! settles their promises, and handed to `Service::submit`. Shared by the
 //! class (`NativeService`) and the bare `submit` function.
 
 use std::sync::Arc;
@@ -12,9 +12,8 @@ use crate::binding::event_loop::JsWaker;
 use crate::binding::packed::{read_batch, Text};
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind};
-use crate::core::guard::guarded;
 use crate::core::lane::Done;
-use crate::core::service::chunks::{is_script, Chunks};
+use crate::core::service::chunks::Chunks;
 use crate::core::service::Service;
 
 pub const FLAG_BUFFERS: u32 = 1;
@@ -70,47 +69,11 @@ impl Dispatch {
     self.submit_batches(chunks.into_batches());
   }
 
-  /// Batches in order on the lane while it takes them; from the first it
-  /// refuses, the rest go together (one batch, order kept) as one tokio
-  /// task over fred.
-  pub fn submit_batches(&self, chunks: Vec<(Vec<Command>, Done)>) {
+  /// Batches in order to the core (see `Service::submit`), after giving
+  /// any lane opened since the last call its driver.
+  pub fn submit_batches(&self, batches: Vec<(Vec<Command>, Done)>) {
     self.attach_new_lanes();
-    // Several batches, one write (scripts excepted, see `is_script`).
-    let corked = if chunks.len() > 1 && !chunks.iter().any(|(cmds, _)| cmds.iter().any(is_script)) {
-      self.core.cork_lane()
-    } else {
-      None
-    };
-    let mut chunks = chunks.into_iter();
-    let mut refused = Vec::new();
-    for (cmds, done) in chunks.by_ref() {
-      if let Err(back) = self.core.submit_fast(cmds, done) {
-        refused.push(back);
-        break;
-      }
-    }
-    if let Some(lane) = corked {
-      lane.uncork();
-    }
-    refused.extend(chunks);
-    if refused.is_empty() {
-      return;
-    }
-    let sizes: Vec<usize> = refused.iter().map(|(c, _)| c.len()).collect();
-    let (cmds, dones): (Vec<Vec<Command>>, Vec<Done>) = refused.into_iter().unzip();
-    let cmds: Vec<Command> = cmds.into_iter().flatten().collect();
-    let core = self.core.clone();
-    napi::bindgen_prelude::spawn(async move {
-      let n = cmds.len();
-      let results = match guarded(async { Ok(core.dispatch_batch(cmds).await) }).await {
-        Ok(results) => results,
-        Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
-      };
-      let mut results = results.into_iter();
-      for (size, done) in sizes.into_iter().zip(dones) {
-        done(results.by_ref().take(size).collect());
-      }
-    });
+    self.core.submit(batches);
   }
 }
 

@@ -1,4 +1,5 @@
-//! The pure-Rust core: configuration, the fred clients, one dispatch path.
+//! The pure-Rust core: configuration, the service and its request pipeline,
+//! the transports (lanes, fred, memory) behind one seam.
 
 pub mod blocking;
 pub mod breaker;
@@ -28,4 +29,5 @@ pub mod stats;
 pub mod test_server;
 pub mod topology;
 pub mod tracking;
+pub mod transport;
 pub mod wire;
