@@ -288,15 +288,6 @@ impl Service {
     self.pubsub.run(&self.config, op, names, switches).await
   }
 
-  /// Every single command goes through here.
-  pub async fn dispatch(&self, cmd: Command) -> Result<Reply> {
-    check_size(&cmd, self.resilience.max_value_bytes())?;
-    match self.ready_clients().await? {
-      Some(clients) => clients.send(cmd).await,
-      None => self.memory.execute(&cmd),
-    }
-  }
-
   /// The static topology facts (no I/O): `null` without Redis clients.
   pub fn topology_info(&self) -> serde_json::Value {
     self.clients().ok().map(|c| c.topology_info()).unwrap_or(serde_json::Value::Null)
@@ -347,14 +338,6 @@ impl Service {
     match self.ready_clients().await? {
       Some(clients) => clients.send_to_node(node, cmd).await,
       None => self.memory.execute(&cmd),
-    }
-  }
-
-  pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
-    check_all(&cmds, self.resilience.max_value_bytes())?;
-    match self.ready_clients().await? {
-      Some(clients) => Ok(clients.pipeline(cmds).await),
-      None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
     }
   }
 
