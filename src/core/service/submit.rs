@@ -222,3 +222,7 @@ impl Outbound for InFlight {
     service.after_batch(trouble);
   }
 }
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod route_tests;
