@@ -73,7 +73,9 @@ impl<T, F: FnMut(Vec<T>) -> Done> Chunks<T, F> {
   /// The batches, in order, for `Service::submit`.
   pub fn into_batches(mut self) -> Vec<(Vec<Command>, Done)> {
     if !self.cmds.is_empty() {
-      self.cut();
+      // The last batch: taken as it is, no room kept for another.
+      let tags = std::mem::take(&mut self.tags);
+      self.batches.push((std::mem::take(&mut self.cmds), (self.settle)(tags)));
     }
     self.batches
   }
