@@ -49,6 +49,23 @@ pub struct Completions {
   message_forms: AtomicU32,
 }
 
+thread_local! {
+  /// Set while a poll callback settles batches (event_loop.rs): their
+  /// completions need no threadsafe wake-up, the callback calls JS itself
+  /// right after.
+  static DRIVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on the JS thread inside a poll callback.
+pub fn driving() -> bool {
+  DRIVING.with(std::cell::Cell::get)
+}
+
+/// Marks the JS thread as inside (or out of) a poll callback.
+pub fn set_driving(on: bool) {
+  DRIVING.with(|d| d.set(on));
+}
+
 /// The largest emptied queue kept for reuse (completions).
 const SPARE_MAX: usize = 4096;
 
@@ -77,7 +94,7 @@ impl Completions {
       q.push(c);
       q.len() == 1
     };
-    if first && !crate::binding::event_loop::driving() {
+    if first && !driving() {
       self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
   }
@@ -91,7 +108,7 @@ impl Completions {
       was_empty && !q.is_empty()
     };
     // Inside a poll callback the JS thread drains right after: no wake-up.
-    if first && !crate::binding::event_loop::driving() {
+    if first && !driving() {
       self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
   }

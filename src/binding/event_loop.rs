@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use napi::sys;
 
-use crate::binding::completions::{completion_to_js, flat_array, Completions, Drained};
+use crate::binding::completions::{completion_to_js, flat_array, set_driving, Completions, Drained};
 use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::lane::{Lane, LaneDriver};
 
@@ -60,19 +60,8 @@ fn uv() -> Option<&'static Uv> {
   .as_ref()
 }
 
-thread_local! {
-  /// Set while a poll callback settles batches: their completions need no
-  /// threadsafe wake-up, the callback calls JS itself right after.
-  static DRIVING: Cell<bool> = const { Cell::new(false) };
-}
-
 /// A poll's results from this many on are settled in two halves (`wake_js`).
 const SPLIT_FROM: usize = 8;
-
-/// True on the JS thread inside a poll callback.
-pub fn driving() -> bool {
-  DRIVING.with(Cell::get)
-}
 
 /// Calls the facade's `onWake` from a poll callback, inside a proper
 /// callback scope so promise reactions run before control returns to libuv.
@@ -146,9 +135,9 @@ impl JsWaker {
       lane.attach(Box::new(UvWriter { handle }));
       // Opened earlier on a tokio thread: the peer may have gone since.
       // A read now settles that before the first batch is written to it.
-      DRIVING.with(|d| d.set(true));
+      set_driving(true);
       let alive = lane.read_ready();
-      DRIVING.with(|d| d.set(false));
+      set_driving(false);
       if !alive {
         close_poll(handle);
       }
@@ -252,7 +241,7 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) 
   }
   let ctx = &*ctx;
   let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-    DRIVING.with(|d| d.set(true));
+    set_driving(true);
     let mut alive = true;
     if status < 0 {
       // libuv reports a socket error (a reset peer) as a status: reading
@@ -270,10 +259,10 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) 
         alive = ctx.lane.read_ready();
       }
     }
-    DRIVING.with(|d| d.set(false));
+    set_driving(false);
     alive && ctx.lane.is_alive()
   }));
-  DRIVING.with(|d| d.set(false));
+  set_driving(false);
   let waker = &*ctx.waker;
   if !matches!(outcome, Ok(true)) {
     ctx.lane.die(Error::new(ErrorKind::Connection, "the fast lane stopped").with_sent(Sent::Unknown));

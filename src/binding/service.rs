@@ -1,14 +1,12 @@
 //! `NativeService`: the one class JS talks to. Commands arrive in packed
 //! batches (the bare `submit` function it hands out), run through the
-//! core's dispatch path, and settle through the completion queue.
+//! core's `Service::submit`, and settle through the completion queue.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use napi::bindgen_prelude::{Array, Function};
 use napi::{Env, JsValue};
 use napi_derive::napi;
@@ -22,6 +20,7 @@ use crate::binding::near_get::{NearEpoch, NearGetFn};
 use crate::binding::submit::SubmitFn;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind};
+use crate::core::guard::guarded;
 use crate::core::lane::Done;
 use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
@@ -31,23 +30,6 @@ use crate::core::service::Service;
 /// error's code (napi-rs makes the status string `err.code`).
 fn throw(e: Error) -> napi::Error<&'static str> {
   napi::Error::new(e.code(), e.message)
-}
-
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
-  let what = payload
-    .downcast_ref::<&str>()
-    .map(|s| s.to_string())
-    .or_else(|| payload.downcast_ref::<String>().cloned())
-    .unwrap_or_else(|| "unknown panic".into());
-  Error::new(ErrorKind::Internal, format!("internal error in resilis (please report it): {what}"))
-}
-
-/// Runs `fut` on tokio; a panic inside becomes an `Internal` error result.
-pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-  match AssertUnwindSafe(fut).catch_unwind().await {
-    Ok(r) => r,
-    Err(payload) => Err(panic_error(payload)),
-  }
 }
 
 #[napi]
@@ -135,7 +117,7 @@ impl NativeService {
       let done: Done = Box::new(move |results| {
         completions.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
       });
-      return self.dispatch.submit_chunks(vec![(cmds, done)]);
+      return self.dispatch.submit_batches(vec![(cmds, done)]);
     }
     let core = self.dispatch.core.clone();
     napi::bindgen_prelude::spawn(async move {

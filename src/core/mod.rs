@@ -1,4 +1,5 @@
-//! The pure-Rust core: configuration, the fred clients, one dispatch path.
+//! The pure-Rust core: configuration, the service and its request pipeline,
+//! the transports (lanes, fred, memory) behind one seam.
 
 pub mod blocking;
 pub mod breaker;
@@ -10,6 +11,7 @@ pub mod copies;
 pub mod error;
 pub mod events;
 pub mod fallback;
+pub mod guard;
 pub mod journal;
 pub mod journal_file;
 pub mod lane;
@@ -28,5 +30,6 @@ pub mod stats;
 pub mod test_server;
 pub mod topology;
 pub mod tracking;
+pub mod transport;
 pub mod upstash;
 pub mod wire;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
-use crate::core::error::Result;
-use crate::core::lane::{self, Lane, LaneSettings};
-use crate::core::near_cache::{NearCache, Ticket};
+use crate::core::lane::{self, Lane};
+use crate::core::near_cache::NearCache;
 use crate::core::node_tracking::{self, NodeTracking};
 use crate::core::reply::Reply;
 use crate::core::service::Service;
 use crate::core::tracking;
+use crate::core::transport::lanes::connection_settings;
 
 impl Service {
   /// Starts the near cache's invalidation subscriber and waits (within
@@ -187,23 +187,6 @@ impl Service {
   }
 }
 
-/// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
-/// stay entirely on fred.
-pub(super) fn lane_settings(config: &Config) -> Option<LaneSettings> {
-  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
-    return None;
-  }
-  // Upstash: every command goes over REST.
-  if !matches!(config.provider, crate::core::config::Provider::Local) {
-    return None;
-  }
-  // Read replicas: reads are routed in RedisClients, so no lane to the primary.
-  if !config.read_replicas.is_empty() {
-    return None;
-  }
-  Some(connection_settings(config))
-}
-
 /// Cluster over plain TCP with `nearCache`: broadcast tracking per node.
 pub(super) fn node_tracking(config: &Config, near: Option<&Arc<NearCache>>) -> Option<Arc<NodeTracking>> {
   let near = near?;
@@ -211,42 +194,4 @@ pub(super) fn node_tracking(config: &Config, near: Option<&Arc<NearCache>>) -> O
     return None;
   }
   Some(Arc::new(NodeTracking::new(near.clone(), connection_settings(config))))
-}
-
-/// What every plain-TCP connection of ours needs (the endpoint is the
-/// configured one; cluster connections replace it).
-pub(super) fn connection_settings(config: &Config) -> LaneSettings {
-  LaneSettings {
-    endpoint: config.endpoint.clone(),
-    username: config.username.clone(),
-    password: config.password.clone(),
-    db: config.db,
-    connection_name: config.connection_name.clone(),
-    connect_timeout: config.connect_timeout,
-    command_timeout: config.command_timeout,
-    max_in_flight: config.max_in_flight,
-    tracking_redirect: None,
-  }
-}
-
-/// Tickets for the commands about to be sent (`None` where not cacheable).
-pub(super) fn tickets<'a>(
-  near: Option<&Arc<NearCache>>,
-  sent: impl Iterator<Item = &'a Command>,
-) -> Vec<Option<Ticket>> {
-  match near {
-    Some(c) => sent.map(|cmd| c.ticket(cmd)).collect(),
-    None => Vec::new(),
-  }
-}
-
-/// Stores Redis' own replies (never a fallback's answer) under their tickets.
-pub(super) fn store_replies(near: Option<&Arc<NearCache>>, tickets: Vec<Option<Ticket>>, results: &[Result<Reply>]) {
-  if let Some(c) = near {
-    for (ticket, result) in tickets.into_iter().zip(results) {
-      if let (Some(t), Ok(reply)) = (ticket, result) {
-        c.store(t, reply);
-      }
-    }
-  }
 }

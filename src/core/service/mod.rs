@@ -1,15 +1,16 @@
-//! The one dispatch path every command takes: lifecycle checks, lazy
-//! connect, then Redis. Later layers (breaker, fallback, near cache) plug in
-//! here, so every command group gets them at once.
+//! The service: its lifecycle (connect, lazy connect, disconnect, memory
+//! mode, degraded start), the request pipeline every batch takes
+//! (submit.rs: plan, near cache, route, transport, finish) and what sits
+//! beside it (lanes and tracking, recovery and replay, reports).
 
-mod backend;
-mod cluster_path;
+pub(crate) mod backend;
+pub mod chunks;
 mod lanes;
 mod recovery;
 mod replay;
 mod report;
-
-use lanes::lane_settings;
+mod state;
+mod submit;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,22 +19,25 @@ use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
-use crate::core::lane::{self, Done, Lane, LaneSettings};
+use crate::core::lane::{Lane, LaneSettings};
 use crate::core::limits::{check_all, check_size};
 use crate::core::memory::MemoryStore;
 use crate::core::near_cache::NearCache;
 use crate::core::pubsub::{Op, PubSub, Sink};
 use crate::core::reply::Reply;
-use crate::core::resilience::{Plan, Resilience, Route};
+use crate::core::resilience::Resilience;
 use crate::core::topology::cluster_lanes::ClusterLanes;
-use backend::Backend;
+use crate::core::transport;
+pub(crate) use backend::Backend;
+use state::State;
 
 pub struct Service {
   config: Config,
   /// `None` after `disconnect()`: every call then fails with `Closed`.
   /// fred (a Redis server over TCP) or the Upstash REST client.
   clients: Mutex<Option<Arc<Backend>>>,
-  connected: AtomicBool,
+  /// Connected, closed, memory mode, degraded start (state.rs).
+  state: State,
   connect_lock: tokio::sync::Mutex<()>,
   pub connection_attempts: AtomicU64,
   /// The in-memory store: the whole backend with `enabled: false`, or
@@ -43,13 +47,6 @@ pub struct Service {
   resilience: Resilience,
   /// The recovery loop (probe, replay, leave degraded) is running.
   recovering: AtomicBool,
-  serving_from_memory: AtomicBool,
-  ever_connected: AtomicBool,
-  /// Redis was not there at the first connect (production, fallback on):
-  /// the service serves degraded and the recovery loop connects.
-  degraded_start: AtomicBool,
-  /// Set by `disconnect()`, cleared by `connect()`.
-  closed: AtomicBool,
   /// The pipelined connection for ordinary commands (standalone, plain
   /// TCP); `None` in other topologies or until the first connect.
   lane: std::sync::RwLock<Option<Arc<Lane>>>,
@@ -81,7 +78,7 @@ impl Service {
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone())?;
     let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
-    let lane_settings = lane_settings(&config);
+    let lane_settings = transport::lanes::lane_settings(&config);
     let cluster_plain = config.enabled && !config.tls.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
       (Some(c), Some(_)) => Some(Arc::new(NearCache::new(c))),
@@ -90,23 +87,19 @@ impl Service {
     };
     let node_tracking = lanes::node_tracking(&config, near.as_ref());
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let cluster = cluster_path::cluster_lanes(&config, runtime.as_ref());
+    let cluster = transport::cluster_lanes::cluster_lanes(&config, runtime.as_ref());
     if !config.enabled {
       eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
     }
     Ok(Service {
-      serving_from_memory: AtomicBool::new(!config.enabled),
+      state: State::new(!config.enabled),
       config,
       clients: Mutex::new(clients),
-      connected: AtomicBool::new(false),
       connect_lock: tokio::sync::Mutex::new(()),
       connection_attempts: AtomicU64::new(0),
       memory,
       resilience,
       recovering: AtomicBool::new(false),
-      ever_connected: AtomicBool::new(false),
-      degraded_start: AtomicBool::new(false),
-      closed: AtomicBool::new(false),
       lane_settings,
       lane: std::sync::RwLock::new(None),
       lane_reopening: AtomicBool::new(false),
@@ -140,13 +133,13 @@ impl Service {
   pub fn is_connected(&self) -> bool {
     !self.serving_from_memory()
       && !self.resilience.is_degraded()
-      && self.connected.load(Ordering::Acquire)
+      && self.state.connected()
       && self.clients().map(|c| c.is_connected()).unwrap_or(false)
   }
 
   /// Connects (again, after `disconnect()`); concurrent callers share one attempt.
   pub async fn connect(&self) -> Result<()> {
-    self.closed.store(false, Ordering::Release);
+    self.state.open();
     if self.serving_from_memory() {
       return Ok(());
     }
@@ -155,13 +148,13 @@ impl Service {
       let mut slot = self.clients.lock().map_err(|_| Error::new(ErrorKind::Internal, "lock poisoned"))?;
       if slot.is_none() && self.config.enabled {
         *slot = Some(Arc::new(Backend::build(&self.config)?));
-        self.connected.store(false, Ordering::Release);
+        self.state.set_disconnected();
       }
       slot.clone().ok_or_else(Error::closed)?
     };
     match self.connect_locked(&clients).await {
       // Redis is not there yet: up, degraded; the recovery loop connects.
-      Err(_) if self.degraded_start.load(Ordering::Acquire) && !self.ever_connected.load(Ordering::Acquire) => Ok(()),
+      Err(_) if self.state.degraded_start() && !self.state.ever_connected() => Ok(()),
       other => other,
     }
   }
@@ -174,15 +167,14 @@ impl Service {
 
   /// One connect attempt; the caller holds `connect_lock`.
   async fn connect_locked(&self, clients: &Backend) -> Result<()> {
-    if self.connected.load(Ordering::Acquire) || self.serving_from_memory() {
+    if self.state.connected() || self.serving_from_memory() {
       return Ok(());
     }
     self.connection_attempts.fetch_add(1, Ordering::Relaxed);
     if let Err((e, absent)) = clients.connect().await {
       return self.memory_after_failed_connect(e, absent);
     }
-    self.connected.store(true, Ordering::Release);
-    self.ever_connected.store(true, Ordering::Release);
+    self.state.set_connected();
     self.start_tracking().await;
     self.open_lane().await;
     if let Some(router) = &self.cluster {
@@ -193,81 +185,8 @@ impl Service {
     Ok(())
   }
 
-  /// The fast path, called on the JS thread: a batch goes out on the lane
-  /// now (or is answered from the fallback now), or comes back and the
-  /// caller takes the async path (`dispatch_batch`).
-  pub fn submit_fast(
-    self: &Arc<Self>,
-    cmds: Vec<Command>,
-    done: Done,
-  ) -> std::result::Result<(), (Vec<Command>, Done)> {
-    if let Some(router) = &self.cluster {
-      return self.submit_cluster(router, cmds, done);
-    }
-    if self.lane_settings.is_none()
-      || cmds.is_empty()
-      || self.closed.load(Ordering::Acquire)
-      || self.serving_from_memory()
-      || !self.connected.load(Ordering::Acquire)
-      || !cmds.iter().all(lane::carries)
-    {
-      return Err((cmds, done));
-    }
-    let lane = if self.resilience.is_degraded() {
-      None
-    } else {
-      match self.live_lane() {
-        // The subscriber reconnected under a new id: this lane's reads are
-        // tracked to nobody. Replace it; its batches in flight still finish.
-        Some(lane) if self.near.as_ref().is_some_and(|n| n.redirect() != 0 && n.redirect() != lane.tracking()) => {
-          lane.retire();
-          self.reopen_lane();
-          return Err((cmds, done));
-        }
-        Some(lane) => Some(lane),
-        None => {
-          self.reopen_lane();
-          return Err((cmds, done));
-        }
-      }
-    };
-    let near = match (&self.near, &lane) {
-      (Some(n), Some(l)) if n.usable(l.serial(), l.tracking()) => Some(n.clone()),
-      _ => None,
-    };
-    let plan = self.resilience.plan(&cmds, |cmd| match (&near, &self.near) {
-      (Some(n), _) => n.before_plan(cmd),
-      (None, Some(n)) => {
-        n.note_write(cmd);
-        None
-      }
-      _ => None,
-    });
-    let (Some(lane), true) = (lane, plan.redis_count() > 0) else {
-      let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
-      done(out);
-      self.after_batch(false);
-      return Ok(());
-    };
-    let (bytes, n) = Lane::encode(redis_part(&plan, &cmds));
-    let tickets = lanes::tickets(near.as_ref(), redis_part(&plan, &cmds));
-    let service = self.clone();
-    let finish: Done = Box::new(move |results| {
-      lanes::store_replies(near.as_ref(), tickets, &results);
-      let (out, trouble) = service.resilience.finish(plan, &cmds, results);
-      done(out);
-      service.after_batch(trouble);
-    });
-    if let Err(finish) = lane.send(bytes, n, finish) {
-      // The lane died since we looked: nothing was sent.
-      let e = Error::new(ErrorKind::Connection, "the connection to Redis was lost").with_sent(Sent::No);
-      finish((0..n).map(|_| Err(e.clone())).collect());
-    }
-    Ok(())
-  }
-
   pub fn serving_from_memory(&self) -> bool {
-    self.serving_from_memory.load(Ordering::Acquire)
+    self.state.memory()
   }
 
   pub fn memory(&self) -> &MemoryStore {
@@ -278,8 +197,8 @@ impl Service {
   /// the process runs on the in-memory store, with one warning.
   /// Only when nothing listens: a wrong password or a hang stays an error.
   fn memory_after_failed_connect(&self, e: Error, absent: bool) -> Result<()> {
-    if self.config.auto_memory && absent && !self.ever_connected.load(Ordering::Acquire) {
-      if !self.serving_from_memory.swap(true, Ordering::AcqRel) {
+    if self.config.auto_memory && absent && !self.state.ever_connected() {
+      if self.state.enter_memory() {
         eprintln!(
           "[resilis] no Redis reachable at {} ({}); serving from the in-memory store (development mode; set REDIS_ENABLED=true to fail instead)",
           self.config.target(),
@@ -291,11 +210,7 @@ impl Service {
     // Production, or development with REDIS_ENABLED=true: nothing listens
     // yet, so come up degraded as after a mid-run outage (a wrong
     // password, an ACL refusal or a TLS mismatch stays an error).
-    if absent
-      && self.config.fallback_enabled
-      && !self.ever_connected.load(Ordering::Acquire)
-      && !self.degraded_start.swap(true, Ordering::AcqRel)
-    {
+    if absent && self.config.fallback_enabled && !self.state.ever_connected() && self.state.mark_degraded_start() {
       self.resilience.enter_degraded(&format!("at start: {}", e.message));
     }
     Err(e)
@@ -303,7 +218,7 @@ impl Service {
 
   /// Fails with `Closed` after `disconnect()`.
   pub fn check_open(&self) -> Result<()> {
-    if self.closed.load(Ordering::Acquire) {
+    if self.state.closed() {
       return Err(Error::closed());
     }
     Ok(())
@@ -311,20 +226,20 @@ impl Service {
 
   /// `None`: serve from memory.
   async fn ready_clients(&self) -> Result<Option<Arc<Backend>>> {
-    if self.closed.load(Ordering::Acquire) {
+    if self.state.closed() {
       return Err(Error::closed());
     }
     if self.serving_from_memory() {
       return Ok(None);
     }
     let clients = self.clients()?;
-    if !self.connected.load(Ordering::Acquire) && self.degraded_start.load(Ordering::Acquire) {
+    if !self.state.connected() && self.state.degraded_start() {
       // Up degraded since start: the recovery loop connects, calls do not wait for it.
       return Err(
         Error::new(ErrorKind::Connection, "Redis has not been reachable since the service started").with_sent(Sent::No),
       );
     }
-    if !self.connected.load(Ordering::Acquire) {
+    if !self.state.connected() {
       // Boxed: the cold connect path stays out of every command's future.
       Box::pin(async {
         let _guard = self.connect_lock.lock().await;
@@ -339,9 +254,9 @@ impl Service {
   }
 
   pub async fn disconnect(&self) {
-    self.closed.store(true, Ordering::Release);
+    self.state.close();
     let taken = self.clients.lock().ok().and_then(|mut slot| slot.take());
-    self.connected.store(false, Ordering::Release);
+    self.state.set_disconnected();
     self.close_lane();
     if let Some(router) = &self.cluster {
       router.close();
@@ -380,57 +295,6 @@ impl Service {
     self.pubsub.run(&self.config, op, names, switches).await
   }
 
-  /// Every single command goes through here.
-  pub async fn dispatch(&self, cmd: Command) -> Result<Reply> {
-    check_size(&cmd, self.resilience.max_value_bytes())?;
-    match self.ready_clients().await? {
-      Some(clients) => clients.send(cmd).await,
-      None => self.memory.execute(&cmd),
-    }
-  }
-
-  /// The async path for a batch (fred, the fallback, lazy connect): one
-  /// pipeline on one connection, so the tick's order is kept. Blocking
-  /// commands go on their own so they do not hold the others back.
-  pub async fn dispatch_batch(self: &Arc<Self>, cmds: Vec<Command>) -> Vec<Result<Reply>> {
-    let n = cmds.len();
-    let clients = match self.ready_clients().await {
-      Ok(Some(clients)) => clients,
-      Ok(None) => return cmds.iter().map(|c| self.memory.execute(c)).collect(),
-      Err(e)
-        if e.kind == ErrorKind::Connection
-          && (self.ever_connected.load(Ordering::Acquire) || self.degraded_start.load(Ordering::Acquire)) =>
-      {
-        self.resilience.enter_degraded(&e.message);
-        self.note_writes(&cmds);
-        let plan = self.resilience.plan(&cmds, |_| None);
-        // The recovery loop may have left degraded mode since: commands the
-        // plan still gives to Redis get this (never sent) error, not none.
-        let unsent = (0..plan.redis_count()).map(|_| Err(e.clone().with_sent(Sent::No))).collect();
-        let (out, _) = self.resilience.finish(plan, &cmds, unsent);
-        self.after_batch(false);
-        return out;
-      }
-      Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
-    };
-    if !self.resilience.is_degraded() && self.redis_down() {
-      self.resilience.enter_degraded("the connection to Redis was lost");
-    }
-    // Cluster: reads may be cached whatever path they took (broadcast tracking).
-    let near = self.broadcast_near();
-    if near.is_none() {
-      self.note_writes(&cmds);
-    }
-    let plan = self.resilience.plan(&cmds, |cmd| near.as_ref().and_then(|n| n.before_plan(cmd)));
-    let redis_cmds: Vec<Command> = redis_part(&plan, &cmds).cloned().collect();
-    let tickets = lanes::tickets(near.as_ref(), redis_cmds.iter());
-    let results = if redis_cmds.is_empty() { Vec::new() } else { clients.batch(redis_cmds).await };
-    lanes::store_replies(near.as_ref(), tickets, &results);
-    let (out, trouble) = self.resilience.finish(plan, &cmds, results);
-    self.after_batch(trouble);
-    out
-  }
-
   /// The static topology facts (no I/O): `null` without Redis clients.
   pub fn topology_info(&self) -> serde_json::Value {
     self.clients().ok().map(|c| c.topology_info()).unwrap_or(serde_json::Value::Null)
@@ -441,14 +305,14 @@ impl Service {
   /// connect timeout): in memory mode, or while not connected, only the
   /// static facts and why.
   pub async fn topology_report(&self, limit: std::time::Duration) -> serde_json::Value {
-    if self.closed.load(Ordering::Acquire) {
+    if self.state.closed() {
       return serde_json::json!({ "mode": self.config.mode(), "nodeCount": 0, "nodes": [], "error": Error::closed().message });
     }
     if self.serving_from_memory() {
       return serde_json::json!({ "mode": "memory", "nodeCount": 0, "nodes": [] });
     }
     match self.clients() {
-      Ok(clients) if self.connected.load(Ordering::Acquire) => clients.topology_report(limit).await,
+      Ok(clients) if self.state.connected() => clients.topology_report(limit).await,
       Ok(clients) => {
         let mut info = clients.topology_info();
         info["nodeCount"] = 0.into();
@@ -484,14 +348,6 @@ impl Service {
     }
   }
 
-  pub async fn pipeline(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
-    check_all(&cmds, self.resilience.max_value_bytes())?;
-    match self.ready_clients().await? {
-      Some(clients) => Ok(clients.pipeline(cmds).await),
-      None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
-    }
-  }
-
   pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
     // One command too big refuses the whole transaction: none of it runs.
     check_all(&cmds, self.resilience.max_value_bytes())?;
@@ -501,11 +357,6 @@ impl Service {
       None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
     }
   }
-}
-
-/// The commands of a batch that its plan sends to Redis, in order.
-pub(super) fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
-  plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
 }
 
 /// Shared ownership for the binding.

@@ -67,7 +67,7 @@ impl Service {
     loop {
       tokio::time::sleep(pause).await;
       pause = (pause * 2).min(max);
-      if self.closed.load(Ordering::Acquire) {
+      if self.state.closed() {
         return;
       }
       if !self.resilience.is_degraded() && self.resilience.fallback().journal_is_empty() {
@@ -94,7 +94,7 @@ impl Service {
 
   /// One PING within the connect timeout (fred reconnects on its own).
   pub(super) async fn probe(&self, clients: &Backend) -> bool {
-    if !self.connected.load(Ordering::Acquire) {
+    if !self.state.connected() {
       let _guard = self.connect_lock.lock().await;
       if self.connect_locked(clients).await.is_err() || self.serving_from_memory() {
         return false;

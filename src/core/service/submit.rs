@@ -1,0 +1,228 @@
+//! The request pipeline, once for every transport: `submit` takes a tick's
+//! batches, `route` picks the transport for each, and `run` goes plan
+//! (breakers, fallback, near-cache hits) -> near-cache tickets -> transport
+//! -> store replies -> finish (accounting, fallback for what failed).
+
+use std::sync::Arc;
+
+use crate::core::command::Command;
+use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::lane::{self, Done};
+use crate::core::near_cache::{NearCache, Ticket};
+use crate::core::reply::Reply;
+use crate::core::resilience::{Plan, Route};
+use crate::core::service::chunks::is_script;
+use crate::core::service::Service;
+use crate::core::transport::{self, cluster_lanes::routable, Outbound, Transport};
+
+impl Service {
+  /// A tick's batches (see chunks.rs), in order; each `Done` gets one
+  /// result per command of its batch. Called on the JS thread: batches go
+  /// out now while a transport takes them in order (lanes, memory); from
+  /// the first that needs fred or a connect on, the rest of the tick goes
+  /// with it as one batch, so their order is kept.
+  pub fn submit(self: &Arc<Self>, batches: Vec<(Vec<Command>, Done)>) {
+    // Several batches, one write (scripts excepted, see `is_script`).
+    let corked = if batches.len() > 1 && !batches.iter().any(|(cmds, _)| cmds.iter().any(is_script)) {
+      self.cork_lane()
+    } else {
+      None
+    };
+    let mut batches = batches.into_iter();
+    let mut later = None;
+    for (cmds, done) in batches.by_ref() {
+      match self.route(&cmds) {
+        Some(t) if t.in_order_now() => self.run(t, cmds, done),
+        route => {
+          later = Some((route, cmds, done));
+          break;
+        }
+      }
+    }
+    if let Some(lane) = corked {
+      lane.uncork();
+    }
+    let Some((route, cmds, done)) = later else { return };
+    let (cmds, done) = join(cmds, done, batches);
+    match route {
+      Some(t) => self.run(t, cmds, done),
+      None => self.connect_then_run(cmds, done),
+    }
+  }
+
+  /// The one routing decision: which transport carries `cmds` now, or
+  /// `None` when the service is closed or not connected yet (the async
+  /// path connects, or says why). The lanes take what they can carry;
+  /// fred what they refuse, and everything while a lane is down.
+  pub(super) fn route(self: &Arc<Self>, cmds: &[Command]) -> Option<Transport<'_>> {
+    if !self.state.live() {
+      return (self.state.memory() && !self.state.closed()).then_some(Transport::Memory(&self.memory));
+    }
+    if let Some(router) = &self.cluster {
+      if router.any_open() && cmds.iter().all(routable) {
+        return Some(Transport::ClusterLanes(router));
+      }
+    } else if self.lane_settings.is_some() && !self.resilience.is_degraded() && cmds.iter().all(lane::carries) {
+      match self.live_lane() {
+        // The subscriber reconnected under a new id: this lane's reads are
+        // tracked to nobody. Replace it; its batches in flight still finish.
+        Some(lane) if self.near.as_ref().is_some_and(|n| n.redirect() != 0 && n.redirect() != lane.tracking()) => {
+          lane.retire();
+          self.reopen_lane();
+        }
+        Some(lane) => return Some(Transport::Lanes(lane)),
+        None => self.reopen_lane(),
+      }
+    }
+    self.fred()
+  }
+
+  /// fred, for a connected service.
+  fn fred(&self) -> Option<Transport<'_>> {
+    let clients = self.clients().ok()?;
+    let runtime = self.runtime.as_ref()?;
+    if !self.resilience.is_degraded() && self.redis_down() {
+      self.resilience.enter_degraded("the connection to Redis was lost");
+    }
+    Some(Transport::Remote(clients, runtime))
+  }
+
+  /// One batch on `transport`: plan, tickets, send, then `InFlight::complete`.
+  fn run(self: &Arc<Self>, transport: Transport<'_>, cmds: Vec<Command>, done: Done) {
+    if let Transport::Memory(store) = transport {
+      // The whole backend: nothing to fall back to, no breaker to keep.
+      return done(transport::memory::execute(store, cmds.iter()));
+    }
+    // Standalone: reads are cached while the lane is tracked to the live
+    // subscriber; cluster: on any path while every node's broadcast
+    // tracking is up.
+    let near = match &transport {
+      Transport::Lanes(lane) => self.near.clone().filter(|n| n.usable(lane.serial(), lane.tracking())),
+      _ => self.broadcast_near(),
+    };
+    if near.is_none() {
+      self.note_writes(&cmds);
+    }
+    let plan = self.resilience.plan(&cmds, |cmd| near.as_ref().and_then(|n| n.before_plan(cmd)));
+    if plan.redis_count() == 0 {
+      let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+      done(out);
+      self.after_batch(false);
+      return;
+    }
+    let tickets = match &near {
+      Some(n) => redis_part(&plan, &cmds).map(|cmd| n.ticket(cmd)).collect(),
+      None => Vec::new(),
+    };
+    transport.send(InFlight { service: self.clone(), plan, cmds, near, tickets, done });
+  }
+
+  /// Not connected yet (lazy connect, a reconnect after `disconnect()`), or
+  /// closed: connect on the runtime, then fred or the memory store.
+  fn connect_then_run(self: &Arc<Self>, cmds: Vec<Command>, done: Done) {
+    let Some(runtime) = self.runtime.clone() else {
+      let e = Error::new(ErrorKind::Internal, "no async runtime to connect on");
+      return done(cmds.iter().map(|_| Err(e.clone())).collect());
+    };
+    let service = self.clone();
+    runtime.spawn(async move {
+      let ready = crate::core::guard::guarded(service.ready_clients()).await;
+      let clients = match ready {
+        Ok(None) => return service.run(Transport::Memory(&service.memory), cmds, done),
+        Ok(Some(clients)) => clients,
+        Err(e)
+          if e.kind == ErrorKind::Connection && (service.state.ever_connected() || service.state.degraded_start()) =>
+        {
+          return service.unreachable(e, cmds, done)
+        }
+        Err(e) => return done(cmds.iter().map(|_| Err(e.clone())).collect()),
+      };
+      if !service.resilience.is_degraded() && service.redis_down() {
+        service.resilience.enter_degraded("the connection to Redis was lost");
+      }
+      let Some(runtime) = service.runtime.as_ref() else { return };
+      service.run(Transport::Remote(clients, runtime), cmds, done);
+    });
+  }
+
+  /// Redis could not be reached to send the batch at all: degraded, and
+  /// the plan answers from the fallback.
+  fn unreachable(self: &Arc<Self>, e: Error, cmds: Vec<Command>, done: Done) {
+    self.resilience.enter_degraded(&e.message);
+    self.note_writes(&cmds);
+    let plan = self.resilience.plan(&cmds, |_| None);
+    // The recovery loop may have left degraded mode since: commands the
+    // plan still gives to Redis get this (never sent) error, not none.
+    let unsent = (0..plan.redis_count()).map(|_| Err(e.clone().with_sent(Sent::No))).collect();
+    let (out, _) = self.resilience.finish(plan, &cmds, unsent);
+    done(out);
+    self.after_batch(false);
+  }
+}
+
+/// One batch from `batches`' first on: its commands in order, and a `Done`
+/// that hands each batch its share of the results.
+fn join(
+  mut cmds: Vec<Command>,
+  done: Done,
+  rest: impl ExactSizeIterator<Item = (Vec<Command>, Done)>,
+) -> (Vec<Command>, Done) {
+  if rest.len() == 0 {
+    return (cmds, done);
+  }
+  let mut sizes = vec![cmds.len()];
+  let mut dones = vec![done];
+  for (more, done) in rest {
+    sizes.push(more.len());
+    cmds.extend(more);
+    dones.push(done);
+  }
+  let done: Done = Box::new(move |results| {
+    let mut results = results.into_iter();
+    for (size, done) in sizes.into_iter().zip(dones) {
+      done(results.by_ref().take(size).collect());
+    }
+  });
+  (cmds, done)
+}
+
+/// The commands of a batch that its plan sends to Redis, in order.
+pub(super) fn redis_part<'a>(plan: &'a Plan, cmds: &'a [Command]) -> impl Iterator<Item = &'a Command> + 'a {
+  plan.routes.iter().zip(cmds).filter(|(r, _)| matches!(r, Route::Redis { .. })).map(|(_, c)| c)
+}
+
+/// A planned batch handed to a transport.
+struct InFlight {
+  service: Arc<Service>,
+  plan: Plan,
+  cmds: Vec<Command>,
+  near: Option<Arc<NearCache>>,
+  /// One per command sent (`None`: not cacheable); empty without `near`.
+  tickets: Vec<Option<Ticket>>,
+  done: Done,
+}
+
+impl Outbound for InFlight {
+  fn redis(&self) -> impl Iterator<Item = &Command> {
+    redis_part(&self.plan, &self.cmds)
+  }
+
+  fn complete(self, results: Vec<Result<Reply>>) {
+    let InFlight { service, plan, cmds, near, tickets, done } = self;
+    // Redis' own replies (never a fallback's answer) under their tickets.
+    if let Some(n) = &near {
+      for (ticket, result) in tickets.into_iter().zip(&results) {
+        if let (Some(t), Ok(reply)) = (ticket, result) {
+          n.store(t, reply);
+        }
+      }
+    }
+    let (out, trouble) = service.resilience.finish(plan, &cmds, results);
+    done(out);
+    service.after_batch(trouble);
+  }
+}
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod route_tests;
