@@ -74,11 +74,11 @@ impl Service {
         None => self.reopen_lane(),
       }
     }
-    self.fred()
+    self.remote()
   }
 
-  /// fred, for a connected service.
-  fn fred(&self) -> Option<Transport<'_>> {
+  /// fred or the Upstash client (service/backend.rs), for a connected service.
+  fn remote(&self) -> Option<Transport<'_>> {
     let clients = self.clients().ok()?;
     let runtime = self.runtime.as_ref()?;
     if !self.resilience.is_degraded() && self.redis_down() {
@@ -114,6 +114,7 @@ impl Service {
       Some(n) => redis_part(&plan, &cmds).map(|cmd| n.ticket(cmd)).collect(),
       None => Vec::new(),
     };
+    let done = SettleOnce(Some(done), cmds.len());
     transport.send(InFlight { service: self.clone(), plan, cmds, near, tickets, done });
   }
 
@@ -199,7 +200,29 @@ struct InFlight {
   near: Option<Arc<NearCache>>,
   /// One per command sent (`None`: not cacheable); empty without `near`.
   tickets: Vec<Option<Ticket>>,
-  done: Done,
+  done: SettleOnce,
+}
+
+/// The batch's callback, called exactly once: by `complete`, or, if the
+/// batch is dropped first (a panic in finish, a task dropped at shutdown),
+/// with an internal error for every command, so no promise is left waiting.
+struct SettleOnce(Option<Done>, usize);
+
+impl SettleOnce {
+  fn settle(mut self, out: Vec<Result<Reply>>) {
+    if let Some(done) = self.0.take() {
+      done(out);
+    }
+  }
+}
+
+impl Drop for SettleOnce {
+  fn drop(&mut self) {
+    if let Some(done) = self.0.take() {
+      let e = Error::new(ErrorKind::Internal, "internal error in resilis: a batch ended without its replies");
+      done((0..self.1).map(|_| Err(e.clone())).collect());
+    }
+  }
 }
 
 impl Outbound for InFlight {
@@ -218,7 +241,7 @@ impl Outbound for InFlight {
       }
     }
     let (out, trouble) = service.resilience.finish(plan, &cmds, results);
-    done(out);
+    done.settle(out);
     service.after_batch(trouble);
   }
 }
