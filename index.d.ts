@@ -598,8 +598,9 @@ export class RedisPartitioningService extends EventEmitter {
   del(keys: string[]): Promise<number>;
   analyzeDistribution(): Promise<{ nodes: Array<{ node: string; keys: number; memory: number | null }>; imbalance: number; totalKeys: number }>;
   healthCheck(): Promise<{ healthy: boolean; nodes: Array<{ node: string; healthy: boolean; latency: number; keys: number | null; status: string; error?: string }> }>;
-  addNode(node: string | (RedisServiceOptions & { name?: string })): Promise<{ moved: number; failed: number }>;
-  removeNode(node: string): Promise<{ moved: number; failed: number }>;
+  /** `batch`: this migration's SCAN COUNT (default `migrationBatch`). */
+  addNode(node: string | (RedisServiceOptions & { name?: string }), options?: { batch?: number }): Promise<{ moved: number; failed: number }>;
+  removeNode(node: string, options?: { batch?: number }): Promise<{ moved: number; failed: number }>;
   quit(): Promise<void>;
   disconnect(): Promise<void>;
   on(event: 'migrationProgress', listener: (p: MigrationProgress) => void): this;

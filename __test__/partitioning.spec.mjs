@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startRedis } from './harness/redis.mjs';
 import { loadResilis } from './harness/package.mjs';
 import { writeScript, spawnScript } from './harness/node-script.mjs';
+import { eventually } from './harness/util.mjs';
 
 const resilis = loadResilis();
 const N = 100_000;
@@ -165,6 +166,41 @@ console.log('finished');
   await assertValues();
 });
 
+test('during a migration reads find keys not yet moved, writes and deletes go to the new owner', async () => {
+  const leaving = servers[3];
+  const onIt = [...(await placement(servers))].filter(([k, url]) => url === leaving.url && Number(k.slice(5)) >= TTL_KEYS + 1000).map(([k]) => k);
+  const written = onIt.slice(0, 200);
+  const deleted = onIt.slice(200, 400);
+  const probe = onIt.slice(400, 1400);
+  let running = true;
+  const migration = svc.removeNode(leaving.url, { batch: 20 }).finally(() => { running = false; });
+  let reads = 0;
+  let duringMigration = 0;
+  await Promise.all(written.map((k) => svc.set(k, `new-${k}`)));
+  assert.equal(await svc.del(...deleted), deleted.length);
+  while (running) {
+    const vals = await svc.mget(probe);
+    probe.forEach((k, i) => assert.equal(vals[i], valueOf(Number(k.slice(5))), `${k} during the migration`));
+    assert.equal(await svc.get(written[reads % 200]), `new-${written[reads % 200]}`);
+    if (running) duringMigration++;
+    reads++;
+  }
+  const r = await migration;
+  assert.equal(r.failed, 0);
+  assert.ok(duringMigration > 0, 'reads overlapped the migration');
+  assert.equal(Number(await leaving.cli('dbsize')), 0);
+  const where = await placement(servers);
+  for (const k of deleted) assert.ok(!where.has(k), `${k} came back`);
+  assert.deepEqual(await svc.mget(written), written.map((k) => `new-${k}`));
+  // back to four nodes and the original data for the steps that follow
+  await svc.addNode(leaving.url);
+  const rec = {};
+  for (const k of [...written, ...deleted]) rec[k] = valueOf(Number(k.slice(5)));
+  await svc.mset(rec);
+  assertWhereOwned(await placement(servers));
+  await assertValues();
+});
+
 test('hash tags keep related keys on one node; multi-key calls split and merge in order', async () => {
   const rec = {};
   for (let i = 0; i < 50; i++) rec[`{order:77}:line:${i}`] = `l${i}`;
@@ -205,9 +241,15 @@ test('a dead node fails only its own keys, and healthCheck names it', async () =
   assert.equal(h0.nodes.reduce((a, n) => a + n.keys, 0), N);
   const dead = servers[2];
   await dead.kill('SIGKILL');
-  const h = await svc.healthCheck();
+  // the node's service notices the lost connection within its timeouts
+  let h;
+  await eventually(async () => {
+    h = await svc.healthCheck();
+    return !h.healthy;
+  }, 10000, 100);
   assert.equal(h.healthy, false);
   for (const n of h.nodes) assert.equal(n.healthy, n.node !== dead.url, `${n.node}: ${n.status}`);
+  assert.equal(h.nodes.find((n) => n.node === dead.url).keys, null);
   // every key of a live node still reads its value
   const keys = Array.from({ length: 3000 }, (_, i) => keyOf(i));
   const live = keys.filter((k) => svc.getNodeForKey(k) !== dead.url);

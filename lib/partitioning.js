@@ -20,6 +20,7 @@ const { PartitionMap } = require('../binding.js');
 
 const LOG_KEY = 'resilis:partitioning:migration';
 const LOG_PREFIX = 'resilis:partitioning:';
+const UNDO_RESTORE = "if redis.call('dump', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 // Variables that name one deployment: a node's own options say where it is.
 const PLACE_VARS = /^(REDIS_(URL|HOST|PORT|CLUSTER|NODE\d|SENTINEL|MASTER_NAME|READ_REPLICA|PROVIDER|PARTITION)|UPSTASH_)/;
 
@@ -223,7 +224,7 @@ class RedisPartitioningService extends EventEmitter {
   }
 
   /** Adds `node` (URL or options) and moves to it the keys it now owns. Called again after a crash, it completes the migration. */
-  async addNode(node) {
+  async addNode(node, { batch } = {}) {
     if (this.strategy !== 'consistent') throw argumentError("partitioning: addNode needs strategy 'consistent'");
     if (this._migration) throw new ResilisError('ERR_RESILIS_BUSY', 'partitioning: a migration is already running');
     const spec = nodeSpec(node);
@@ -234,14 +235,14 @@ class RedisPartitioningService extends EventEmitter {
     this._migration = { fromMap, fromNames };
     this._map = new PartitionMap(this._names);
     try {
-      return await this._migrate('add', spec.name, spec.name, fromNames);
+      return await this._migrate('add', spec.name, spec.name, fromNames, batch);
     } finally {
       this._migration = null;
     }
   }
 
   /** Moves every key off `node` to the nodes that now own them, then closes its service. */
-  async removeNode(node) {
+  async removeNode(node, { batch } = {}) {
     if (this.strategy !== 'consistent') throw argumentError("partitioning: removeNode needs strategy 'consistent'");
     if (this._migration) throw new ResilisError('ERR_RESILIS_BUSY', 'partitioning: a migration is already running');
     const name = typeof node === 'string' ? node : nodeSpec(node).name;
@@ -253,7 +254,7 @@ class RedisPartitioningService extends EventEmitter {
     this._map = new PartitionMap(this._names);
     let result;
     try {
-      result = await this._migrate('remove', name, name, [name]);
+      result = await this._migrate('remove', name, name, [name], batch);
     } finally {
       this._migration = null;
     }
@@ -266,7 +267,7 @@ class RedisPartitioningService extends EventEmitter {
   }
 
   /** Runs (or resumes, from the log on `logNode`) a migration over `sources`. */
-  async _migrate(op, node, logNode, sources) {
+  async _migrate(op, node, logNode, sources, count = this._batch) {
     const log = this._services.get(logNode);
     const saved = await log.hgetall(LOG_KEY);
     const resume = saved && saved.op === op && saved.node === node;
@@ -279,7 +280,7 @@ class RedisPartitioningService extends EventEmitter {
       if (cursor === 'done') continue;
       const src = this._services.get(source);
       do {
-        const [next, batch] = await src.call('scan', cursor, 'COUNT', String(this._batch));
+        const [next, batch] = await src.call('scan', cursor, 'COUNT', String(count));
         const keys = batch.map(String).filter((k) => !k.startsWith(LOG_PREFIX));
         const owners = keys.length ? this._map.owners(keys) : [];
         const moving = [];
@@ -310,16 +311,22 @@ class RedisPartitioningService extends EventEmitter {
       if (dump === null || Number(pttl) === -2) return; // expired or deleted meanwhile
       try {
         await this._services.get(owner).call('restore', k, String(Math.max(Number(pttl), 0)), dump);
-        done.push(k);
+        done.push([k, owner, dump]);
       } catch (err) {
-        if (isBusyKey(err)) done.push(k); // the new owner holds a newer write
+        if (isBusyKey(err)) done.push([k, owner, null]); // the new owner holds a newer write
         else {
           failed++;
           if (this.listenerCount('error')) this.emit('error', Object.assign(new ResilisError(err.code || 'ERR_RESILIS_REPLY', `partitioning: moving ${k} failed: ${err.message}`), { key: k }));
         }
       }
     }));
-    for (let i = 0; i < done.length; i += 1000) await src.del(...done.slice(i, i + 1000));
+    // A source copy already gone was deleted by a client (del reaches both owners) after our DUMP:
+    // the restored copy is undone, unless the new owner has been written since (its DUMP differs).
+    await Promise.all(done.map(async ([k, owner, dump]) => {
+      if (Number(await src.del(k)) === 0 && dump) {
+        await this._services.get(owner).call('eval', UNDO_RESTORE, '1', k, dump).catch(() => {});
+      }
+    }));
     return { moved: done.length, failed };
   }
 
