@@ -75,7 +75,8 @@ class RedisPartitioningService extends EventEmitter {
     for (const n of nodes) this._open(nodeSpec(n));
     this._ranges = this.strategy === 'range' ? this._rangeSpecs(options.ranges) : undefined;
     this._map = new PartitionMap(this._names, this._ranges);
-    this._migration = null; // { fromMap, fromNames } while a migration runs
+    this._migration = null; // { op, node, fromMap, fromNames } until a migration completes
+    this._running = false;
   }
 
   _open(spec) {
@@ -223,47 +224,61 @@ class RedisPartitioningService extends EventEmitter {
     return { healthy: nodes.every((n) => n.healthy), nodes };
   }
 
-  /** Adds `node` (URL or options) and moves to it the keys it now owns. Called again after a crash, it completes the migration. */
+  /** Adds `node` (URL or options) and moves to it the keys it now owns. Called again after a crash
+   * (or after a call that failed or left `failed` keys), it completes the migration. */
   async addNode(node, { batch } = {}) {
     if (this.strategy !== 'consistent') throw argumentError("partitioning: addNode needs strategy 'consistent'");
-    if (this._migration) throw new ResilisError('ERR_RESILIS_BUSY', 'partitioning: a migration is already running');
     const spec = nodeSpec(node);
-    if (this._services.has(spec.name)) throw argumentError(`partitioning: node ${spec.name} is already a member`);
-    const fromNames = [...this._names];
-    const fromMap = this._map;
-    this._open(spec);
-    this._migration = { fromMap, fromNames };
-    this._map = new PartitionMap(this._names);
-    try {
-      return await this._migrate('add', spec.name, spec.name, fromNames, batch);
-    } finally {
-      this._migration = null;
+    if (!this._resuming('add', spec.name)) {
+      if (this._services.has(spec.name)) throw argumentError(`partitioning: node ${spec.name} is already a member`);
+      const fromNames = [...this._names];
+      const fromMap = this._map;
+      this._open(spec);
+      this._migration = { op: 'add', node: spec.name, fromMap, fromNames };
+      this._map = new PartitionMap(this._names);
     }
+    return this._run(spec.name, this._migration.fromNames, batch);
   }
 
   /** Moves every key off `node` to the nodes that now own them, then closes its service. */
   async removeNode(node, { batch } = {}) {
     if (this.strategy !== 'consistent') throw argumentError("partitioning: removeNode needs strategy 'consistent'");
-    if (this._migration) throw new ResilisError('ERR_RESILIS_BUSY', 'partitioning: a migration is already running');
     const name = typeof node === 'string' ? node : nodeSpec(node).name;
-    if (!this._services.has(name)) throw argumentError(`partitioning: node ${name} is not a member`);
-    if (this._names.length === 1) throw argumentError('partitioning: cannot remove the last node');
-    const fromNames = [...this._names];
-    this._migration = { fromMap: this._map, fromNames };
-    this._names = this._names.filter((n) => n !== name);
-    this._map = new PartitionMap(this._names);
-    let result;
-    try {
-      result = await this._migrate('remove', name, name, [name], batch);
-    } finally {
-      this._migration = null;
+    if (!this._resuming('remove', name)) {
+      if (!this._names.includes(name)) throw argumentError(`partitioning: node ${name} is not a member`);
+      if (this._names.length === 1) throw argumentError('partitioning: cannot remove the last node');
+      this._migration = { op: 'remove', node: name, fromMap: this._map, fromNames: [...this._names] };
+      this._names = this._names.filter((n) => n !== name);
+      this._map = new PartitionMap(this._names);
     }
+    const result = await this._run(name, [name], batch);
     if (result.failed === 0) {
       const svc = this._services.get(name);
       this._services.delete(name);
       await svc.quit().catch(() => {});
     }
     return result;
+  }
+
+  /** True when this call continues this process's unfinished migration of the same node. */
+  _resuming(op, node) {
+    if (this._running) throw new ResilisError('ERR_RESILIS_BUSY', 'partitioning: a migration is already running');
+    const m = this._migration;
+    if (!m) return false;
+    if (m.op === op && m.node === node) return true;
+    throw new ResilisError('ERR_RESILIS_BUSY', `partitioning: the migration of ${m.node} is unfinished: call ${m.op === 'add' ? 'addNode' : 'removeNode'} for it again first`);
+  }
+
+  /** The migration in `_migration`; it stays set (reads still fall back to the old owner) until it completes. */
+  async _run(node, sources, batch) {
+    this._running = true;
+    try {
+      const result = await this._migrate(this._migration.op, node, node, sources, batch);
+      if (result.failed === 0) this._migration = null;
+      return result;
+    } finally {
+      this._running = false;
+    }
   }
 
   /** Runs (or resumes, from the log on `logNode`) a migration over `sources`. */
