@@ -174,6 +174,7 @@ test('during a migration reads find keys not yet moved, writes and deletes go to
   const probe = onIt.slice(400, 1400);
   let running = true;
   const migration = svc.removeNode(leaving.url, { batch: 20 }).finally(() => { running = false; });
+  await assert.rejects(svc.addNode('redis://127.0.0.1:1'), { code: 'ERR_RESILIS_BUSY' });
   let reads = 0;
   let duringMigration = 0;
   await Promise.all(written.map((k) => svc.set(k, `new-${k}`)));
