@@ -73,6 +73,15 @@ export declare class NativeService {
   _debugPanic(id: number): void
 }
 
+export declare class PartitionMap {
+  /** `ranges` absent: consistent (rendezvous) placement over `nodes`. */
+  constructor(nodes: Array<string>, ranges?: Array<RangeSpec> | undefined | null)
+  /** The index in `nodes` of the owner of `key`, or -1 when no range covers it. */
+  owner(key: string): number
+  /** `owner` for many keys at once (one boundary crossing). */
+  owners(keys: Array<string>): Array<number>
+}
+
 /** One row of the command table. */
 export interface CommandRow {
   /** Lowercase. */
@@ -148,3 +157,10 @@ export declare const FORM_BUFFERS: number
  * decoded; invalid bytes become U+FFFD).
  */
 export declare const FORM_STRINGS: number
+
+export interface RangeSpec {
+  from?: number | string
+  to?: number | string
+  /** The index of the range's node in `nodes`. */
+  node: number
+}

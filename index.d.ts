@@ -291,6 +291,7 @@ export type ResilisErrorCode =
   | 'ERR_RESILIS_REPLY'
   | 'ERR_RESILIS_CLOSED'
   | 'ERR_RESILIS_ARGUMENT'
+  | 'ERR_RESILIS_BUSY'
   | 'ERR_RESILIS_INTERNAL'
   | 'ERR_RESILIS_BACKPRESSURE'
   | 'ERR_RESILIS_CIRCUIT_OPEN'
@@ -550,6 +551,64 @@ export const RedisServiceFactory: {
   getInstance(options?: RedisServiceOptions): RedisService;
   healthCheck(): Promise<boolean>;
 };
+
+// ---- RedisPartitioningService: keys over independent Redis servers ----
+
+export interface PartitionRange {
+  /** Inclusive lower bound: a number compares the key's numeric id (its last run of digits), a string the key itself. Absent: open. */
+  from?: number | string;
+  /** Exclusive upper bound, as `from`. Absent: open. */
+  to?: number | string;
+  /** The owning node: its name/URL as in `nodes`, or its index there. */
+  node: string | number;
+}
+
+export interface PartitioningOptions {
+  /** URLs, or full service option sets (`name` optional; otherwise `url` or `redis://host:port` names it). Default: REDIS_PARTITION_NODES (comma-separated URLs). */
+  nodes?: Array<string | (RedisServiceOptions & { name?: string })>;
+  /** 'consistent' (rendezvous hashing, default) or 'range'. */
+  strategy?: 'consistent' | 'range';
+  ranges?: PartitionRange[];
+  /** SCAN COUNT of one migration batch (default 500). */
+  migrationBatch?: number;
+}
+
+export interface MigrationProgress {
+  op: 'add' | 'remove';
+  node: string;
+  source: string;
+  moved: number;
+  failed: number;
+  scanned: number;
+  done: boolean;
+}
+
+export class RedisPartitioningService extends EventEmitter {
+  constructor(options?: PartitioningOptions);
+  readonly strategy: 'consistent' | 'range';
+  /** The member nodes' names, as given. */
+  readonly nodes: string[];
+  getNodeForKey(key: string): string;
+  getConnectionForKey(key: string): RedisService;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string | number | Buffer, ttlOrOptions?: number | Record<string, unknown>): Promise<'OK' | null>;
+  mget(keys: string[]): Promise<Array<string | null>>;
+  mget(...keys: string[]): Promise<Array<string | null>>;
+  mset(record: Record<string, string | number | Buffer> | Map<string, string | number | Buffer>, ttlSeconds?: number): Promise<'OK'>;
+  del(...keys: string[]): Promise<number>;
+  del(keys: string[]): Promise<number>;
+  analyzeDistribution(): Promise<{ nodes: Array<{ node: string; keys: number; memory: number | null }>; imbalance: number; totalKeys: number }>;
+  healthCheck(): Promise<{ healthy: boolean; nodes: Array<{ node: string; healthy: boolean; latency: number; keys: number | null; status: string; error?: string }> }>;
+  /** `batch`: this migration's SCAN COUNT (default `migrationBatch`). */
+  addNode(node: string | (RedisServiceOptions & { name?: string }), options?: { batch?: number }): Promise<{ moved: number; failed: number }>;
+  removeNode(node: string, options?: { batch?: number }): Promise<{ moved: number; failed: number }>;
+  quit(): Promise<void>;
+  disconnect(): Promise<void>;
+  on(event: 'migrationProgress', listener: (p: MigrationProgress) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+export function createPartitioningService(options?: PartitioningOptions): RedisPartitioningService;
 
 // ---- RedisCacheService and the patterns ----
 

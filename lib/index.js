@@ -6,6 +6,7 @@ const { createRedisService, getRedisService, circuitBreaker } = require('./insta
 const { ResilisError, ResilisTypeError } = require('./errors');
 const { RedisCacheService, parseFence } = require('./cache-service');
 const express = require('./express');
+const { RedisPartitioningService, createPartitioningService } = require('./partitioning');
 const { DEFAULT_MAX_VALUE_BYTES } = require('../binding.js');
 
 let cacheSingleton = null;
@@ -68,6 +69,8 @@ module.exports = {
   getRedisService,
   redisService,
   RedisServiceFactory,
+  RedisPartitioningService,
+  createPartitioningService,
   ResilisError,
   ResilisTypeError,
   /** The default of `maxValueBytes`: Redis' default proto-max-bulk-len (512 MiB). */

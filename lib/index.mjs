@@ -19,6 +19,8 @@ export const {
   getRedisService,
   redisService,
   RedisServiceFactory,
+  RedisPartitioningService,
+  createPartitioningService,
   ResilisError,
   ResilisTypeError,
   DEFAULT_MAX_VALUE_BYTES,

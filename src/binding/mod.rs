@@ -11,6 +11,7 @@ mod errors;
 mod event_loop;
 mod near_get;
 mod packed;
+mod partitioning;
 mod reply;
 mod service;
 mod submit;

@@ -61,6 +61,9 @@ error_kinds! {
   Locked => "ERR_RESILIS_LOCKED",
   /// `withLock`: the reason its `signal` aborts, an extension found the lock gone.
   LockLost => "ERR_RESILIS_LOCK_LOST",
+  /// `RedisPartitioningService.addNode`/`removeNode` (lib/partitioning.js)
+  /// while another migration runs or is unfinished.
+  Busy => "ERR_RESILIS_BUSY",
   /// The native addon for this platform is missing: thrown by the loader
   /// (binding.js), which cannot ask the addon; listed to be complete.
   NativeBinding => "ERR_RESILIS_NATIVE_BINDING",

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod memory;
 pub mod near_cache;
 pub mod node_tracking;
+pub mod partitioning;
 pub mod pubsub;
 pub mod recent_keys;
 pub mod reply;
