@@ -9,6 +9,7 @@
 //   BENCH_CLIENTS    comma list of clients (resilis,ioredis,ioredis-ap,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
+//   BENCH_ONLY=tls   GET/SET 100 B at 16 and 256 in flight over TLS, each client (bench/tls.mjs)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
@@ -28,6 +29,8 @@ import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 import { measureBullmq } from './bullmq.mjs';
 import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
+import { TLS_WORKLOADS, measureTls } from './tls.mjs';
+
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -124,11 +127,12 @@ async function main() {
   const upstashRows = clientNames.includes('resilis')
     ? UPSTASH_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const tlsRows = TLS_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows];
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, tlsRows];
   if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
+    const names = [...WORKLOADS, ...TLS_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
@@ -230,6 +234,14 @@ async function main() {
       printCopies(rows);
     }
 
+    let tls = [];
+    if (tlsRows.length > 0) {
+      tls = await measureTls({ ...config, rows: tlsRows, clientNames });
+      console.log('');
+      console.log(`Over TLS (redis-server --tls-port, TLS 1.3, server certificate only; median of ${config.runs}):`);
+      console.log(formatTable(tls.rows, tls.baselineOps));
+    }
+
     let nearCache = [];
     if (nearRows.length > 0) {
       nearCache = await measureNearCache({ ...config });
@@ -295,6 +307,7 @@ async function main() {
       nearCache,
       cluster,
       fallbackMemory,
+      tls: tls.rows ? { rows: tls.rows, ceiling: tls.ceiling } : [],
       bullmq: queueRows,
       upstash,
     });
