@@ -9,7 +9,8 @@
 //   BENCH_CLIENTS    comma list of clients (resilis,ioredis,ioredis-ap,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
-//   BENCH_ONLY=tls   GET/SET 100 B at 16 and 256 in flight over TLS, each client (bench/tls.mjs)
+//   BENCH_ONLY=ceiling  redis-benchmark on the same server for GET/SET 100 B at 1, 16, 256 in flight (bench/ceiling.mjs)
+//   BENCH_ONLY=tls   GET/SET 100 B at 16 and 256 in flight over TLS, each client, plus the TLS ceiling (bench/tls.mjs)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
@@ -29,8 +30,13 @@ import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 import { measureBullmq } from './bullmq.mjs';
 import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
+import { measureCeiling, formatCeiling } from './ceiling.mjs';
 import { TLS_WORKLOADS, measureTls } from './tls.mjs';
 
+/** redis-benchmark on the same server for the GET and SET 100 B rows: `ceiling get 100B c256` beside `get 100B c256`. */
+const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
+  [1, 16, 256].map((inFlight) => ({ name: `ceiling ${test} 100B c${inFlight}`, workload: `${test} 100B c${inFlight}`, test, inFlight })),
+);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -127,12 +133,13 @@ async function main() {
   const upstashRows = clientNames.includes('resilis')
     ? UPSTASH_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const ceilingRows = CEILING_ROWS.filter((r) => !config.only || config.only.some((s) => r.name.includes(s)));
   const tlsRows = TLS_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, tlsRows];
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows];
   if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...TLS_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
+    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
@@ -234,12 +241,24 @@ async function main() {
       printCopies(rows);
     }
 
+    let ceiling = [];
+    if (ceilingRows.length > 0) {
+      ceiling = await measureCeiling({ redisBin: config.redisBin, port: server.port, rows: ceilingRows, seconds: config.seconds, runs: config.runs });
+      console.log('');
+      console.log(`The ceiling: redis-benchmark against the same server, same in-flight depth (median of ${config.runs}); each client's ops/s as a fraction of it:`);
+      console.log(formatCeiling(ceiling, rows, (c) => c.workload));
+    }
+
     let tls = [];
     if (tlsRows.length > 0) {
       tls = await measureTls({ ...config, rows: tlsRows, clientNames });
       console.log('');
       console.log(`Over TLS (redis-server --tls-port, TLS 1.3, server certificate only; median of ${config.runs}):`);
       console.log(formatTable(tls.rows, tls.baselineOps));
+      if (tls.ceiling.length > 0) {
+        console.log('The TLS ceiling: redis-benchmark --tls against the same TLS server; each client as a fraction of it:');
+        console.log(formatCeiling(tls.ceiling, tls.rows, (c) => c.workload));
+      }
     }
 
     let nearCache = [];
@@ -307,6 +326,7 @@ async function main() {
       nearCache,
       cluster,
       fallbackMemory,
+      ceiling,
       tls: tls.rows ? { rows: tls.rows, ceiling: tls.ceiling } : [],
       bullmq: queueRows,
       upstash,

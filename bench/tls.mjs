@@ -1,11 +1,12 @@
 // TLS rows: GET and SET of 100 B at 16 and 256 in flight for every client, against a redis-server listening on a
 // TLS port only (TLS 1.3, a throwaway CA and server certificate made by the test harness; no client certificate
-// asked). Printed as its own table.
+// asked), plus the same server's ceiling from `redis-benchmark --tls`. Printed as its own table.
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeCertificates, startTlsRedis } from '../__test__/harness/tls.mjs';
 import { CLIENTS, CLIENT_ROWS, CLIENT_LABELS, BASELINE } from './clients.mjs';
 import { measure, medianCell } from './measure.mjs';
+import { measureCeiling } from './ceiling.mjs';
 
 const KEYS = Array.from({ length: 1000 }, (_, i) => `bench:tls:${i}`);
 const VALUE = 't'.repeat(100);
@@ -62,7 +63,14 @@ export async function measureTls({ rows, clientNames, runs, seconds, warmupMs, m
       }
     }
     for (const { adapter } of opened.values()) await Promise.resolve(adapter?.close()).catch(() => {});
-    const ceiling = [];
+    const ceiling = await measureCeiling({
+      redisBin,
+      port: server.port,
+      rows: rows.map((w) => ({ name: w.name.replace('tls ', 'ceiling tls '), workload: w.name, test: w.test, inFlight: w.concurrency })),
+      seconds,
+      runs,
+      tls,
+    });
     const out = [];
     const baselineOps = new Map();
     for (const wl of rows) {
