@@ -11,6 +11,7 @@
 //   BENCH_OUT        JSON output path (default bench/results.json)
 //   BENCH_ONLY=ceiling  redis-benchmark on the same server for GET/SET 100 B at 1, 16, 256 in flight (bench/ceiling.mjs)
 //   BENCH_ONLY=tls   GET/SET 100 B at 16 and 256 in flight over TLS, each client, plus the TLS ceiling (bench/tls.mjs)
+//   BENCH_ONLY=http  an Express route reading a cached JSON value, driven by autocannon (bench/http.mjs)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
@@ -32,6 +33,7 @@ import { measureBullmq } from './bullmq.mjs';
 import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
 import { measureCeiling, formatCeiling } from './ceiling.mjs';
 import { TLS_WORKLOADS, measureTls } from './tls.mjs';
+import { measureHttp, HTTP_WORKLOADS, formatHttp } from './http.mjs';
 
 /** redis-benchmark on the same server for the GET and SET 100 B rows: `ceiling get 100B c256` beside `get 100B c256`. */
 const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
@@ -135,11 +137,12 @@ async function main() {
     : [];
   const ceilingRows = CEILING_ROWS.filter((r) => !config.only || config.only.some((s) => r.name.includes(s)));
   const tlsRows = TLS_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
+  const httpRows = HTTP_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows];
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows];
   if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
+    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
@@ -261,6 +264,13 @@ async function main() {
       }
     }
 
+    let http = [];
+    if (httpRows.length > 0) {
+      http = await measureHttp({ ...config, rows: httpRows, url: server.url });
+      console.log('');
+      console.log(formatHttp(http));
+    }
+
     let nearCache = [];
     if (nearRows.length > 0) {
       nearCache = await measureNearCache({ ...config });
@@ -328,6 +338,7 @@ async function main() {
       fallbackMemory,
       ceiling,
       tls: tls.rows ? { rows: tls.rows, ceiling: tls.ceiling } : [],
+      http,
       bullmq: queueRows,
       upstash,
     });
