@@ -16,10 +16,20 @@ const { limit: RL_LIMIT, windowMs: RL_WINDOW } = PATTERN_PARAMS.rateLimit;
 const RL_LIMIT_OPTIONS = { limit: RL_LIMIT, windowMs: RL_WINDOW };
 const factory = async () => JSON.parse(PATTERN_PARAMS.factoryValue);
 
-/** ioredis, default options (no auto-pipelining), one connection. */
-async function ioredisAdapter({ host, port }) {
+/**
+ * ioredis 6, one connection: default options, or (`autoPipelining`) its documented setting for many calls in
+ * flight, `enableAutoPipelining`. `tls`: { ca } (PEM) for a TLS server.
+ */
+async function ioredisAdapter({ host, port, tls }, { autoPipelining = false } = {}) {
   const { default: Redis } = await import('ioredis');
-  const redis = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis({
+    host,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: autoPipelining,
+    ...(tls ? { tls: { ca: tls.ca, servername: 'localhost' } } : {}),
+  });
   redis.on('error', () => {}); // reported through the rejected calls instead
   redis.defineCommand('slidingRateLimit', { numberOfKeys: 1, lua: SLIDING_LUA });
   const inflight = new Map();
@@ -55,10 +65,10 @@ async function ioredisAdapter({ host, port }) {
   };
 }
 
-/** node-redis v4, one connection. */
-async function nodeRedisAdapter({ url }) {
-  const { createClient } = await import('redis4');
-  const client = createClient({ url });
+/** node-redis 6 (`redis`), one connection, defaults. */
+async function nodeRedisAdapter({ url, tls }) {
+  const { createClient } = await import('redis');
+  const client = createClient({ url, ...(tls ? { socket: { tls: true, ca: tls.ca, servername: 'localhost' } } : {}) });
   client.on('error', () => {});
   return {
     name: 'redis',
@@ -75,15 +85,21 @@ async function nodeRedisAdapter({ url }) {
   };
 }
 
-/** @valkey/valkey-glide 2.x standalone client (Rust core in-process). */
-async function glideAdapter({ host, port }) {
+/** @valkey/valkey-glide 2.5 standalone client (Rust core in-process), defaults but for requestTimeout. */
+async function glideAdapter({ host, port, tls }) {
   const glide = await import('@valkey/valkey-glide');
-  const { GlideClient, Batch } = glide.default ?? glide;
+  const { GlideClient, Batch, Logger } = glide.default ?? glide;
+  Logger.setLoggerConfig('error'); // its per-timeout warnings would flood the table's output
   let client;
   return {
     name: 'glide',
     async connect() {
-      client = await GlideClient.createClient({ addresses: [{ host, port }] });
+      client = await GlideClient.createClient({
+        addresses: [{ host, port }],
+        // Its 250 ms default request timeout fails calls when this shared machine stalls; the others wait seconds.
+        requestTimeout: 5000,
+        ...(tls ? { useTLS: true, advancedConfiguration: { tlsAdvancedConfiguration: { rootCertificates: tls.ca } } } : {}),
+      });
     },
     set: (k, v) => client.set(k, v),
     get: (k) => client.get(k),
@@ -100,11 +116,11 @@ async function glideAdapter({ host, port }) {
 }
 
 /** resilis (this repo): CJS facade in ../lib/index.js over the napi binding. */
-async function resilisAdapter({ url }) {
+async function resilisAdapter({ url, tls }) {
   const resilis = require('../lib/index.js');
   const createRedisService = resilis.createRedisService ?? resilis.default?.createRedisService;
   if (typeof createRedisService !== 'function') throw new Error('lib/index.js exports no createRedisService');
-  const service = createRedisService({ url });
+  const service = createRedisService({ url, ...(tls ? { tls: { ca: tls.ca, servername: 'localhost' } } : {}) });
   const cache = resilis.createRedisCacheService({ service });
   return {
     name: 'resilis',
@@ -126,12 +142,30 @@ async function resilisAdapter({ url }) {
   };
 }
 
-/** Adapter factories in table order. ioredis is the ratio baseline. */
+/**
+ * Adapter factories in table order, each called with { host, port, url, tls? }. ioredis is the ratio baseline.
+ * `ioredis-ap` is ioredis with enableAutoPipelining: it runs only the rows CLIENT_ROWS gives it.
+ */
 export const CLIENTS = {
   resilis: resilisAdapter,
-  ioredis: ioredisAdapter,
+  ioredis: (server) => ioredisAdapter(server),
+  'ioredis-ap': (server) => ioredisAdapter(server, { autoPipelining: true }),
   redis: nodeRedisAdapter,
   glide: glideAdapter,
+};
+
+/** Which rows a client runs when not all (by the row's calls in flight). */
+export const CLIENT_ROWS = {
+  'ioredis-ap': (wl) => wl.concurrency >= 256,
+};
+
+/** The labels the tables print. */
+export const CLIENT_LABELS = {
+  resilis: 'resilis',
+  ioredis: 'ioredis 6',
+  'ioredis-ap': 'ioredis 6 (enableAutoPipelining)',
+  redis: 'node-redis 6',
+  glide: 'valkey-glide 2.5',
 };
 
 export const BASELINE = 'ioredis';

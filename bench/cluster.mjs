@@ -1,6 +1,6 @@
 // Rows for a 3-master Redis Cluster (no replicas) started here with redis-server + `redis-cli --cluster create`:
 // GET and SET of 100 B at 256 in flight, resilis (cluster options, as REDIS_CLUSTER / REDIS_CLUSTER_NODES give
-// them) beside ioredis' Cluster client and node-redis' createCluster. Printed as its own table.
+// them) beside ioredis 6's Cluster client (defaults, and enableAutoPipelining) and node-redis 6's createCluster. Printed as its own table.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from './server.mjs';
 import { measure } from './measure.mjs';
+import { CLIENT_LABELS } from './clients.mjs';
 
 const require = createRequire(import.meta.url);
 const run = promisify(execFile);
@@ -36,19 +37,23 @@ const CLUSTER_CLIENTS = {
     const { createRedisService } = require('../lib/index.js');
     return adapt(createRedisService({ cluster: true, clusterNodes: nodes.map((n) => `${n.host}:${n.port}`) }), 'disconnect');
   },
-  async ioredis(nodes) {
-    const { Cluster } = await import('ioredis');
-    const cluster = new Cluster(nodes, { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } });
-    cluster.on('error', () => {});
-    return adapt(cluster, 'quit');
-  },
+  ioredis: (nodes) => ioredisCluster(nodes, false),
+  'ioredis-ap': (nodes) => ioredisCluster(nodes, true),
   async redis(nodes) {
-    const { createCluster } = await import('redis4');
+    const { createCluster } = await import('redis');
     const cluster = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) });
     cluster.on('error', () => {});
     return adapt(cluster, 'quit');
   },
 };
+
+/** ioredis 6's Cluster at its defaults, or with enableAutoPipelining (its setting for many calls in flight). */
+async function ioredisCluster(nodes, enableAutoPipelining) {
+  const { Cluster } = await import('ioredis');
+  const cluster = new Cluster(nodes, { lazyConnect: true, enableAutoPipelining, redisOptions: { maxRetriesPerRequest: 1 } });
+  cluster.on('error', () => {});
+  return adapt(cluster, 'quit');
+}
 
 /** Three empty masters joined by `redis-cli --cluster create`; resolves { nodes, stop() } once cluster_state is ok. */
 async function startCluster(redisBin) {
@@ -98,7 +103,7 @@ export async function measureCluster({ redisBin, seconds, warmupMs, maxCalls, on
         await adapter.connect();
         for (let i = 0; i < KEYS.length; i += 64) await Promise.all(KEYS.slice(i, i + 64).map((k) => adapter.set(k, VALUE)));
       } catch (err) {
-        for (const wl of workloads) out.push({ workload: wl.name, client: name, cell: { failed: `setup failed: ${String(err?.message ?? err).split('\n')[0]}` } });
+        for (const wl of workloads) out.push({ workload: wl.name, client: CLIENT_LABELS[name], cell: { failed: `setup failed: ${String(err?.message ?? err).split('\n')[0]}` } });
         await adapter?.close().catch(() => {});
         continue;
       }
@@ -110,7 +115,7 @@ export async function measureCluster({ redisBin, seconds, warmupMs, maxCalls, on
           warmupMs,
           maxCalls,
         });
-        out.push({ workload: wl.name, client: name, cell });
+        out.push({ workload: wl.name, client: CLIENT_LABELS[name], cell });
         process.stderr.write(`  ${wl.name} / ${name}: ${cell.failed ?? `${Math.round(cell.opsPerSec).toLocaleString('en-US')} ops/s`}\n`);
         await sleep(50);
       }

@@ -130,6 +130,7 @@ export async function measure(op, { concurrency, opsPerCall = 1, durationMs, war
     p50Ms,
     p99Ms,
     cpuMsPer1kOps: ops > 0 ? r.cpuMs / (ops / 1000) : null,
+    rssMB: process.memoryUsage().rss / 2 ** 20,
     calls: r.completed,
     ops,
     warmupOps,
@@ -162,7 +163,7 @@ export function median(values) {
 export function medianCell(runs) {
   const ok = runs.filter((r) => !r.failed);
   if (ok.length === 0) return { failed: runs[runs.length - 1]?.failed ?? 'no runs', errors: runs.reduce((a, r) => a + (r.errors ?? 0), 0), firstError: runs.find((r) => r.firstError)?.firstError ?? null };
-  const keys = ['opsPerSec', 'p50Ms', 'p99Ms', 'cpuMsPer1kOps'];
+  const keys = ['opsPerSec', 'p50Ms', 'p99Ms', 'cpuMsPer1kOps', 'rssMB'];
   const out = Object.fromEntries(keys.map((k) => [k, median(ok.map((r) => r[k]))]));
   out.errors = ok.reduce((a, r) => a + r.errors, 0);
   out.firstError = ok.find((r) => r.firstError)?.firstError ?? null;

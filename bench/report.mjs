@@ -1,8 +1,8 @@
 // Plain-text table and JSON output.
 import { writeFileSync } from 'node:fs';
 
-const HEADERS = ['workload', 'client', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/1k ops', 'ratio vs ioredis'];
-const RIGHT = [false, false, true, true, true, true, true];
+const HEADERS = ['workload', 'client', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/1k ops', 'RSS MB', 'ratio vs ioredis'];
+const RIGHT = [false, false, true, true, true, true, true, true];
 
 function fmtNum(x, digits) {
   if (x == null || !Number.isFinite(x)) return '-';
@@ -34,6 +34,7 @@ export function formatTable(rows, baselineOps) {
         fmtMs(cell.p50Ms),
         fmtMs(cell.p99Ms),
         fmtNum(cell.cpuMsPer1kOps, 2),
+        fmtNum(cell.rssMB, 0),
         ratio == null ? '-' : `${ratio.toFixed(2)}x`,
       ],
       note,

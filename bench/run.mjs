@@ -1,4 +1,4 @@
-// `npm run bench`: resilis vs ioredis vs node-redis vs valkey-glide against one throwaway local redis-server.
+// `npm run bench`: resilis vs ioredis 6 vs node-redis 6 vs valkey-glide 2.5 against one throwaway local redis-server.
 //
 // Env:
 //   BENCH_SECONDS    measured seconds per cell (default 2)
@@ -6,9 +6,12 @@
 //   BENCH_RUNS       repeat the whole matrix N times and report the median per metric (default 1)
 //   BENCH_ONLY       only workloads whose name contains this substring (comma list = any of them;
 //                    'cluster' = only the 3-master cluster rows, bench/cluster.mjs)
-//   BENCH_CLIENTS    comma list of clients (resilis,ioredis,redis,glide; default all)
+//   BENCH_CLIENTS    comma list of clients (resilis,ioredis,ioredis-ap,redis,glide; default all)
 //   BENCH_MAX_CALLS  upper bound of calls per cell (default 5,000,000)
 //   BENCH_OUT        JSON output path (default bench/results.json)
+//   BENCH_ONLY=ceiling  redis-benchmark on the same server for GET/SET 100 B at 1, 16, 256 in flight (bench/ceiling.mjs)
+//   BENCH_ONLY=tls   GET/SET 100 B at 16 and 256 in flight over TLS, each client, plus the TLS ceiling (bench/tls.mjs)
+//   BENCH_ONLY=http  an Express route reading a cached JSON value, driven by autocannon (bench/http.mjs)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
@@ -18,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from './server.mjs';
-import { CLIENTS, BASELINE } from './clients.mjs';
+import { CLIENTS, CLIENT_ROWS, CLIENT_LABELS, BASELINE } from './clients.mjs';
 import { WORKLOADS, PRELOAD } from './workloads.mjs';
 import { measure, medianCell } from './measure.mjs';
 import { formatTable, writeJson } from './report.mjs';
@@ -28,6 +31,14 @@ import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 import { measureBullmq } from './bullmq.mjs';
 import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
+import { measureCeiling, formatCeiling } from './ceiling.mjs';
+import { TLS_WORKLOADS, measureTls } from './tls.mjs';
+import { measureHttp, HTTP_WORKLOADS, formatHttp } from './http.mjs';
+
+/** redis-benchmark on the same server for the GET and SET 100 B rows: `ceiling get 100B c256` beside `get 100B c256`. */
+const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
+  [1, 16, 256].map((inFlight) => ({ name: `ceiling ${test} 100B c${inFlight}`, workload: `${test} 100B c${inFlight}`, test, inFlight })),
+);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -124,10 +135,16 @@ async function main() {
   const upstashRows = clientNames.includes('resilis')
     ? UPSTASH_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const ceilingRows = CEILING_ROWS.filter((r) => !config.only || config.only.some((s) => r.name.includes(s)));
+  const tlsRows = TLS_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
+  const httpRows = HTTP_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length + upstashRows.length === 0 && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS].map((w) => w.name).join(', ');
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows];
+  if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
+    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
+      .map((w) => w.name)
+      .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
 
@@ -162,6 +179,7 @@ async function main() {
       const order = clientNames.map((_, i) => clientNames[(i + run) % clientNames.length]);
       for (const wl of workloads) {
         for (const name of order) {
+          if (!runsRow(name, wl)) continue;
           const { adapter } = opened.get(name);
           if (!adapter) continue;
           let cell;
@@ -197,11 +215,12 @@ async function main() {
     const json = [];
     for (const wl of workloads) {
       for (const name of clientNames) {
+        if (!runsRow(name, wl)) continue;
         const o = opened.get(name);
         const runs = results.get(wl.name).get(name) ?? [];
         const cell = o.error ? { failed: o.error } : medianCell(runs);
         if (name === BASELINE && !cell.failed) baselineOps.set(wl.name, cell.opsPerSec);
-        rows.push({ workload: wl.name, client: name, cell, unit: wl.unit });
+        rows.push({ workload: wl.name, client: CLIENT_LABELS[name] ?? name, cell, unit: wl.unit });
         json.push({
           workload: wl.name,
           client: name,
@@ -221,16 +240,44 @@ async function main() {
       console.log('');
       console.log(formatTable(rows, baselineOps));
       console.log('');
-      console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads).');
+      console.log('ops/s counts keys (MGET) or commands (pipeline); latency is per call; CPU = this Node process (all threads); RSS = the Node process after the cell.');
       printCopies(rows);
+    }
+
+    let ceiling = [];
+    if (ceilingRows.length > 0) {
+      ceiling = await measureCeiling({ redisBin: config.redisBin, port: server.port, rows: ceilingRows, seconds: config.seconds, runs: config.runs });
+      console.log('');
+      console.log(`The ceiling: redis-benchmark against the same server, same in-flight depth (median of ${config.runs}); each client's ops/s as a fraction of it:`);
+      console.log(formatCeiling(ceiling, rows, (c) => c.workload));
+    }
+
+    let tls = [];
+    if (tlsRows.length > 0) {
+      tls = await measureTls({ ...config, rows: tlsRows, clientNames });
+      console.log('');
+      console.log(`Over TLS (redis-server --tls-port, TLS 1.3, server certificate only; median of ${config.runs}):`);
+      console.log(formatTable(tls.rows, tls.baselineOps));
+      if (tls.ceiling.length > 0) {
+        console.log('The TLS ceiling: redis-benchmark --tls against the same TLS server; each client as a fraction of it:');
+        console.log(formatCeiling(tls.ceiling, tls.rows, (c) => c.workload));
+      }
+    }
+
+    let http = [];
+    if (httpRows.length > 0) {
+      http = await measureHttp({ ...config, rows: httpRows, url: server.url });
+      console.log('');
+      console.log(formatHttp(http));
     }
 
     let nearCache = [];
     if (nearRows.length > 0) {
       nearCache = await measureNearCache({ ...config });
-      const base = nearCache.find((r) => r.client === 'ioredis' && !r.cell.failed);
+      const base = nearCache.find((r) => r.client === 'ioredis 6' && !r.cell.failed);
+      const pct = (x) => `${((x ?? 0) * 100).toFixed(1)}%`;
       console.log('');
-      console.log(`Reads served by the near cache (hit rate ${((nearCache.hitRate ?? 0) * 100).toFixed(1)}%), beside ioredis GET of the same keys:`);
+      console.log(`Reads served by the near cache (hit rate ${pct(nearCache.hitRate)}; node-redis clientSideCache ${pct(nearCache.nodeRedisHitRate)}), beside ioredis GET of the same keys:`);
       console.log(formatTable(nearCache, new Map(base ? [[base.workload, base.cell.opsPerSec]] : [])));
     }
 
@@ -254,7 +301,7 @@ async function main() {
     let cluster = [];
     if (clusterRows.length > 0) {
       cluster = await measureCluster({ ...config });
-      const clusterBase = new Map(cluster.filter((r) => r.client === BASELINE && !r.cell.failed).map((r) => [r.workload, r.cell.opsPerSec]));
+      const clusterBase = new Map(cluster.filter((r) => r.client === CLIENT_LABELS[BASELINE] && !r.cell.failed).map((r) => [r.workload, r.cell.opsPerSec]));
       console.log('');
       console.log('Redis Cluster, 3 masters started by redis-cli --cluster create (resilis with cluster: true / REDIS_CLUSTER_NODES):');
       console.log(formatTable(cluster, clusterBase));
@@ -289,6 +336,9 @@ async function main() {
       nearCache,
       cluster,
       fallbackMemory,
+      ceiling,
+      tls: tls.rows ? { rows: tls.rows, ceiling: tls.ceiling } : [],
+      http,
       bullmq: queueRows,
       upstash,
     });
@@ -306,6 +356,11 @@ main().then(
     process.exit(1);
   },
 );
+
+/** Whether client `name` runs workload `wl` (CLIENT_ROWS limits some clients to some rows). */
+function runsRow(name, wl) {
+  return !CLIENT_ROWS[name] || CLIENT_ROWS[name](wl);
+}
 
 /** Bytes copied per operation (getStats().copies, warm-up included in the count, so approximate). */
 function perOp(before, after, cell) {
