@@ -107,6 +107,18 @@ export interface RedisServiceOptions {
   reconnect?: { minDelay?: number; maxDelay?: number };
   /** Tracking-invalidated in-process reads (standalone): size in bytes, entry lifetime in ms. */
   nearCache?: boolean | { maxSize?: number; ttl?: number };
+  /** Where resilis' messages go (pino, console, winston through a (fields, message) adapter); called
+   * pino-style `logger.warn(fields, message)`. Default: console, one `[resilis] ...` line. */
+  logger?: Logger;
+  /** Minimum level logged; env REDIS_LOG_LEVEL. Default 'info'. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export interface Logger {
+  debug?(fields: Record<string, unknown>, message: string): void;
+  info?(fields: Record<string, unknown>, message: string): void;
+  warn?(fields: Record<string, unknown>, message: string): void;
+  error?(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface SetOptions {
@@ -341,6 +353,8 @@ export class RedisService extends EventEmitter {
   getClient(): NodeRedisClient;
   healthCheck(): Promise<HealthCheckResult>;
   getStats(): Promise<ServiceStats>;
+  /** The logger resilis prints through (options.logger, filtered by level). */
+  readonly logger: Required<Logger>;
   /** What a keyspace-wide SCAN must visit: one scanner per cluster primary, or `[this]` (one keyspace). */
   scanNodes(): Promise<Array<NodeScanner | RedisService>>;
   /** ioredis' `Cluster#nodes()`, on a cluster service only (undefined elsewhere, as on ioredis'

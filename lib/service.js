@@ -11,6 +11,10 @@ const { Multi } = require('./multi');
 const { installNodes, clusterNodes, topologyReport } = require('./nodes');
 const { installPubSub, watchMessageListeners } = require('./pubsub');
 const A = require('./args');
+const { makeLogger, logEvent } = require('./logger');
+
+// Facade-only options: objects of functions the core never sees.
+const FACADE_OPTIONS = new Set(['logger', 'audit', 'trace']);
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
 
@@ -26,7 +30,8 @@ function redisEnv() {
 function optionsJson(options) {
   if (options === undefined || options === null) return '{}';
   if (typeof options !== 'object') throw argumentError('options must be an object');
-  return JSON.stringify(options, (k, v) => {
+  return JSON.stringify(options, function (k, v) {
+    if (this === options && FACADE_OPTIONS.has(k)) return undefined;
     if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data).toString('utf8');
     return typeof v === 'function' ? undefined : v;
   });
@@ -59,6 +64,8 @@ class RedisService extends EventEmitter {
     /** The options this service was made with (ioredis' `options`; duplicate() reuses them). */
     this.options = { ...options };
     this._env = env;
+    /** The one place resilis prints (lib/logger.js). */
+    this.logger = makeLogger(options, env);
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
     this._dispatcher.onMessage = (message) => {
@@ -113,6 +120,7 @@ class RedisService extends EventEmitter {
     } catch {
       payload = null;
     }
+    logEvent(this.logger, name, payload);
     if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;
