@@ -353,6 +353,9 @@ export class RedisService extends EventEmitter {
   getClient(): NodeRedisClient;
   healthCheck(): Promise<HealthCheckResult>;
   getStats(): Promise<ServiceStats>;
+  /** Prometheus text exposition format (0.0.4): counters by operation, breaker states, degraded,
+   * fallback, near cache, journal and replay, connections. No Redis round trip. */
+  metrics(): Promise<string>;
   /** The logger resilis prints through (options.logger, filtered by level). */
   readonly logger: Required<Logger>;
   /** What a keyspace-wide SCAN must visit: one scanner per cluster primary, or `[this]` (one keyspace). */
@@ -761,6 +764,13 @@ export interface HealthResponse {
   overall: 'healthy' | 'degraded' | 'unhealthy';
 }
 export function healthRouter(options?: HealthRouterOptions): Middleware;
+export interface MetricsRouterOptions {
+  service?: RedisService | RedisCacheService;
+  /** Default '/metrics'. */
+  path?: string;
+}
+/** GET /metrics: service.metrics() as text/plain; version=0.0.4. */
+export function metricsRouter(options?: MetricsRouterOptions): Middleware;
 
 export interface RateLimitMiddlewareOptions {
   limit: number;

@@ -282,6 +282,11 @@ class RedisService extends EventEmitter {
     return stats;
   }
 
+  /** Prometheus text exposition format (lib/metrics.js); no Redis round trip. */
+  async metrics() {
+    return require('./metrics').metricsText(this);
+  }
+
   /** Test hook: forces a panic inside the addon; it must reject, not crash. */
   _debugPanic() {
     return this._dispatcher.lifecycle('_debugPanic');
