@@ -112,6 +112,27 @@ export interface RedisServiceOptions {
   logger?: Logger;
   /** Minimum level logged; env REDIS_LOG_LEVEL. Default 'info'. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Tracing channels resilis:command / resilis:batch: argument values only with includeArgs
+   * (AUTH and HELLO arguments are always '?'). */
+  trace?: { includeArgs?: boolean };
+  /** Called on a later turn with one entry per write (reads too with `reads: true`); at most
+   * `maxQueue` entries (default 10,000) wait between two turns, the rest counted in `auditDropped`. */
+  audit?: AuditHook | { handler: (entry: AuditEntry) => void; reads?: boolean; maxQueue?: number };
+}
+
+export interface AuditEntry {
+  time: number;
+  command: string;
+  keys: string[];
+  source: 'redis' | 'fallback' | 'near-cache';
+  ok: boolean;
+  error?: { code?: string; message: string };
+  durationMs: number;
+}
+export interface AuditHook {
+  (entry: AuditEntry): void;
+  reads?: boolean;
+  maxQueue?: number;
 }
 
 export interface Logger {
@@ -265,6 +286,8 @@ export interface ServiceStats {
    */
   copies: { fromJs: number; intoWire: number; wireByReference: number; toJs: number; toJsByReference: number };
   fallbackCache: FallbackCacheStats;
+  /** Audit entries dropped because the audit queue (`audit.maxQueue`) was full; 0 without an audit hook. */
+  auditDropped: number;
   /** `null` when the near cache is off. */
   nearCache: {
     hits: number;

@@ -14,6 +14,10 @@ const A = require('./args');
 const { makeLogger, logEvent } = require('./logger');
 
 // Facade-only options: objects of functions the core never sees.
+const { Observer } = require('./observe');
+
+let nextClientId = 0;
+
 const FACADE_OPTIONS = new Set(['logger', 'audit', 'trace']);
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
@@ -68,12 +72,15 @@ class RedisService extends EventEmitter {
     this.logger = makeLogger(options, env);
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
+    this._observer = new Observer(options, () => this._traceMeta(), this.logger);
+    this._dispatcher.observer = this._observer;
     this._dispatcher.onMessage = (message) => {
       if (this._subs) this._subs.deliver(message);
     };
     watchMessageListeners(this);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
+    this._observer.memory = this._info.mode === 'memory';
     this._status = this._info.lazyConnect ? 'wait' : 'connecting';
     if (this._info.mode === 'cluster') this.nodes = clusterNodes;
     if (this._info.nearCache) require('./near-cache').installNearCache(this);
@@ -121,6 +128,7 @@ class RedisService extends EventEmitter {
       payload = null;
     }
     logEvent(this.logger, name, payload);
+    if (name === 'fallback' && payload) this._observer.degraded = payload.active === true;
     if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;
@@ -265,6 +273,7 @@ class RedisService extends EventEmitter {
       circuitBreakers: core.circuitBreakers,
       copies: core.copies,
       fallbackCache: this.getFallbackCacheStats(),
+      auditDropped: this._observer.auditDropped,
       nearCache: core.nearCache && this._nearCacheCopyHits
         ? { ...core.nearCache, hits: core.nearCache.hits + this._nearCacheCopyHits() }
         : core.nearCache,
@@ -280,6 +289,20 @@ class RedisService extends EventEmitter {
     }
     stats.topology = await topology;
     return stats;
+  }
+
+  /** What every trace context carries about this service (lib/observe.js). */
+  _traceMeta() {
+    if (this._traceMetaCache) return this._traceMetaCache;
+    const i = this._info;
+    this._traceMetaCache = {
+      serverAddress: i.host,
+      serverPort: i.port,
+      database: i.db || 0,
+      topology: i.mode,
+      clientId: String((nextClientId += 1)),
+    };
+    return this._traceMetaCache;
   }
 
   /** Prometheus text exposition format (lib/metrics.js); no Redis round trip. */
