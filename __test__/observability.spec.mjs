@@ -131,3 +131,22 @@ test('metricsRouter() serves /metrics over real HTTP and passes other paths on',
   assert.equal(await (await fetch(`${base}/other`)).text(), 'other');
   assert.ok(resilis.RedisService.prototype.metrics, 'metrics() on the service');
 });
+
+test('a real pino logger receives JSON lines with the fields and the message (README example)', async () => {
+  const pino = createRequire(import.meta.url)('pino');
+  const server = await startRedis();
+  servers.push(server);
+  const lines = [];
+  const stream = { write: (s) => lines.push(JSON.parse(s)) };
+  const svc = openService(server, { ...OPTIONS, logger: pino({}, stream).child({ module: 'redis' }) });
+  const key = uniqueKey('pino');
+  await svc.set(key, '1');
+  await server.kill('SIGKILL');
+  await untilDegraded(svc, key);
+  assert.ok(await eventually(() => lines.some((l) => l.event === 'fallback'), 5000), `a fallback line in ${JSON.stringify(lines)}`);
+  const line = lines.find((l) => l.event === 'fallback');
+  assert.equal(line.level, 40);
+  assert.equal(line.module, 'redis');
+  assert.equal(line.active, true);
+  assert.match(line.msg, /^Redis unavailable \(.+\): serving from the in-memory fallback$/);
+});

@@ -11,6 +11,7 @@
 //   BENCH_OUT        JSON output path (default bench/results.json)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
+//   BENCH_ONLY=tracing  the cost of tracing channels: resilis GET with no subscriber and with one (bench/tracing.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -28,6 +29,7 @@ import { CLUSTER_WORKLOADS, measureCluster } from './cluster.mjs';
 import { measureFallbackMemory, formatFallbackMemory } from './fallback-memory.mjs';
 import { measureBullmq } from './bullmq.mjs';
 import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.mjs';
+import { TRACING_WORKLOADS, measureTracing } from './tracing.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -124,10 +126,13 @@ async function main() {
   const upstashRows = clientNames.includes('resilis')
     ? UPSTASH_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const tracingRows = clientNames.includes('resilis')
+    ? TRACING_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length + upstashRows.length === 0 && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS].map((w) => w.name).join(', ');
+  if (workloads.length + fallbackRows.length + clusterRows.length + nearRows.length + upstashRows.length + tracingRows.length === 0 && !soak && !bullmq) {
+    const names = [...WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS, ...TRACING_WORKLOADS].map((w) => w.name).join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
   }
 
@@ -260,6 +265,18 @@ async function main() {
       console.log(formatTable(cluster, clusterBase));
     }
 
+    let tracing = null;
+    if (tracingRows.length > 0) {
+      tracing = await measureTracing({ ...config, runs: Math.max(3, config.runs) });
+      console.log('');
+      console.log(`Tracing channels (resilis:command, resilis:batch), alternating runs, median of ${Math.max(3, config.runs)}:`);
+      console.log(formatTable(tracing.rows, new Map([[tracing.rows[0].workload, tracing.rows[0].cell.opsPerSec]])));
+      if (tracing.costPer1k) {
+        const c = tracing.costPer1k;
+        console.log(`  CPU ms per 1,000 GETs over the detached observer: no subscriber ${c.noSubscriberCpuMs.toFixed(3)}, one subscriber ${c.oneSubscriberCpuMs.toFixed(3)}`);
+      }
+    }
+
     let queueRows = [];
     if (bullmq) {
       queueRows = await measureBullmq({ redisBin: config.redisBin, runs: Math.max(3, config.runs) });
@@ -291,6 +308,7 @@ async function main() {
       fallbackMemory,
       bullmq: queueRows,
       upstash,
+      tracing,
     });
     console.log(`results written to ${config.out}`);
   } finally {
