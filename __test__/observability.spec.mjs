@@ -102,6 +102,11 @@ test('metrics() is the Prometheus text format: commands and failures by operatio
   assert.equal(m.value('resilis_degraded'), 0);
   assert.equal(m.value('resilis_connected'), 1);
   assert.ok(m.value('resilis_command_latency_seconds', { quantile: '0.99' }) > 0);
+  assert.equal(m.types.resilis_command_duration_seconds, 'histogram');
+  assert.ok(m.value('resilis_command_duration_seconds_count') >= 3);
+  assert.equal(m.value('resilis_command_duration_seconds_bucket', { le: '+Inf' }), m.value('resilis_command_duration_seconds_count'));
+  assert.ok(m.value('resilis_command_duration_seconds_sum') > 0);
+  assert.ok(m.value('resilis_command_duration_seconds_bucket', { le: '10' }) >= 3, 'a loopback command takes less than 10 s');
 
   await server.kill('SIGKILL');
   await untilDegraded(svc, key);

@@ -26,14 +26,17 @@ class Exposition {
   }
 
   /** One metric family: `samples` is [[labels|null, value], ...]. */
-  family(name, type, help, samples) {
+  family(name, type, help, samples, histogram) {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
+    // A histogram's samples are its buckets (`_bucket`), then `_sum` and `_count`.
+    const sampleName = histogram ? `${name}_bucket` : name;
     for (const [labels, value] of samples) {
       const l = labels
         ? `{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`
         : '';
-      this.lines.push(`${name}${l} ${num(value)}`);
+      this.lines.push(`${sampleName}${l} ${num(value)}`);
     }
+    if (histogram) this.lines.push(`${name}_sum ${num(histogram.sum)}`, `${name}_count ${num(histogram.count)}`);
   }
 
   text() {
@@ -61,6 +64,12 @@ function metricsText(service) {
   e.family('resilis_operation_fallbacks_total', 'counter', 'Commands served by the fallback, by operation.', per('fallbacks'));
   e.family('resilis_circuit_breaker_state', 'gauge', 'Breaker state by operation: 1 for the current state.',
     breakers.flatMap(([op, m]) => BREAKER_STATES.map((s) => [{ operation: op, state: s }, m.state === s])));
+  // The core's histogram has buckets 25% apart; each counts toward the first bound at or above its upper edge.
+  const h = JSON.parse(service._native.latencyHistogram());
+  e.family('resilis_command_duration_seconds', 'histogram', 'Latency of commands answered by Redis (the batch each rode in).', [
+    ...h.buckets.map(([le, count]) => [{ le: String(le) }, count]),
+    [{ le: '+Inf' }, h.count],
+  ], { sum: h.sum, count: h.count });
   e.family('resilis_command_latency_seconds', 'gauge', 'Latency percentiles of Redis round trips (batch latency).', [
     [{ quantile: '0.5' }, core.latencyP50 / 1000],
     [{ quantile: '0.99' }, core.latencyP99 / 1000],

@@ -106,6 +106,25 @@ export function parseExposition(text) {
     if (type === 'counter' && !(v >= 0)) throw new Error(`${where}: counter ${name} is ${value}`);
     samples.push({ name, labels, value: v });
   });
+  // Histograms: buckets by ascending `le`, cumulative, ending at +Inf equal to _count; _sum present.
+  for (const [name, type] of Object.entries(types)) {
+    if (type !== 'histogram') continue;
+    const buckets = samples.filter((x) => x.name === `${name}_bucket`);
+    if (buckets.length === 0) throw new Error(`histogram ${name} has no buckets`);
+    let le = -Infinity;
+    let count = 0;
+    for (const b of buckets) {
+      const at = parseValue(b.labels.le ?? '', `${name}_bucket le`);
+      if (!(at > le)) throw new Error(`histogram ${name}: le ${b.labels.le} not ascending`);
+      if (b.value < count) throw new Error(`histogram ${name}: bucket le=${b.labels.le} is not cumulative`);
+      le = at;
+      count = b.value;
+    }
+    if (le !== Infinity) throw new Error(`histogram ${name} lacks the +Inf bucket`);
+    const total = samples.find((x) => x.name === `${name}_count`);
+    if (!total || total.value !== count) throw new Error(`histogram ${name}: _count differs from the +Inf bucket`);
+    if (!samples.some((x) => x.name === `${name}_sum`)) throw new Error(`histogram ${name} lacks _sum`);
+  }
   return {
     types,
     help,
