@@ -46,6 +46,8 @@ export declare class NativeService {
   nearEpoch(): ArrayBuffer | null
   /** Core counters, latency percentiles, journal and breaker state (JSON). */
   stats(): string
+  /** The latency histogram for Prometheus (JSON: buckets, count, sum; seconds). */
+  latencyHistogram(): string
   /** The in-memory store's figures (JSON, lru-cache names). */
   fallbackStats(): string
   /** One breaker's metrics as JSON, or `null` before its first use. */

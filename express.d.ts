@@ -4,6 +4,7 @@ export {
   cacheMiddleware,
   cacheMiddleware as cache,
   healthRouter,
+  metricsRouter,
   rateLimitMiddleware,
   rateLimitMiddleware as rateLimit,
 } from './index.js';
@@ -13,6 +14,7 @@ export type {
   CachingMiddleware,
   HealthResponse,
   HealthRouterOptions,
+  MetricsRouterOptions,
   Middleware,
   RateLimitMiddlewareOptions,
   WarmEntry,

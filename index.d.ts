@@ -107,6 +107,39 @@ export interface RedisServiceOptions {
   reconnect?: { minDelay?: number; maxDelay?: number };
   /** Tracking-invalidated in-process reads (standalone): size in bytes, entry lifetime in ms. */
   nearCache?: boolean | { maxSize?: number; ttl?: number };
+  /** Where resilis' messages go (pino, console, winston through a (fields, message) adapter); called
+   * pino-style `logger.warn(fields, message)`. Default: console, one `[resilis] ...` line. */
+  logger?: Logger;
+  /** Minimum level logged; env REDIS_LOG_LEVEL. Default 'info'. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Tracing channels resilis:command / resilis:batch: argument values only with includeArgs
+   * (AUTH and HELLO arguments are always '?'). */
+  trace?: { includeArgs?: boolean };
+  /** Called on a later turn with one entry per write (reads too with `reads: true`); at most
+   * `maxQueue` entries (default 10,000) wait between two turns, the rest counted in `auditDropped`. */
+  audit?: AuditHook | { handler: (entry: AuditEntry) => void; reads?: boolean; maxQueue?: number };
+}
+
+export interface AuditEntry {
+  time: number;
+  command: string;
+  keys: string[];
+  source: 'redis' | 'fallback' | 'near-cache';
+  ok: boolean;
+  error?: { code?: string; message: string };
+  durationMs: number;
+}
+export interface AuditHook {
+  (entry: AuditEntry): void;
+  reads?: boolean;
+  maxQueue?: number;
+}
+
+export interface Logger {
+  debug?(fields: Record<string, unknown>, message: string): void;
+  info?(fields: Record<string, unknown>, message: string): void;
+  warn?(fields: Record<string, unknown>, message: string): void;
+  error?(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface SetOptions {
@@ -253,6 +286,8 @@ export interface ServiceStats {
    */
   copies: { fromJs: number; intoWire: number; wireByReference: number; toJs: number; toJsByReference: number };
   fallbackCache: FallbackCacheStats;
+  /** Audit entries dropped because the audit queue (`audit.maxQueue`) was full; 0 without an audit hook. */
+  auditDropped: number;
   /** `null` when the near cache is off. */
   nearCache: {
     hits: number;
@@ -342,6 +377,11 @@ export class RedisService extends EventEmitter {
   getClient(): NodeRedisClient;
   healthCheck(): Promise<HealthCheckResult>;
   getStats(): Promise<ServiceStats>;
+  /** Prometheus text exposition format (0.0.4): counters by operation, breaker states, degraded,
+   * fallback, near cache, journal and replay, connections. No Redis round trip. */
+  metrics(): Promise<string>;
+  /** The logger resilis prints through (options.logger, filtered by level). */
+  readonly logger: Required<Logger>;
   /** What a keyspace-wide SCAN must visit: one scanner per cluster primary, or `[this]` (one keyspace). */
   scanNodes(): Promise<Array<NodeScanner | RedisService>>;
   /** ioredis' `Cluster#nodes()`, on a cluster service only (undefined elsewhere, as on ioredis'
@@ -806,6 +846,13 @@ export interface HealthResponse {
   overall: 'healthy' | 'degraded' | 'unhealthy';
 }
 export function healthRouter(options?: HealthRouterOptions): Middleware;
+export interface MetricsRouterOptions {
+  service?: RedisService | RedisCacheService;
+  /** Default '/metrics'. */
+  path?: string;
+}
+/** GET /metrics: service.metrics() as text/plain; version=0.0.4. */
+export function metricsRouter(options?: MetricsRouterOptions): Middleware;
 
 export interface RateLimitMiddlewareOptions {
   limit: number;

@@ -14,6 +14,7 @@
 //   BENCH_ONLY=http  an Express route reading a cached JSON value, driven by autocannon (bench/http.mjs)
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
+//   BENCH_ONLY=tracing  the cost of tracing channels: resilis GET with no subscriber and with one (bench/tracing.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -39,6 +40,7 @@ import { measureHttp, HTTP_WORKLOADS, formatHttp } from './http.mjs';
 const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
   [1, 16, 256].map((inFlight) => ({ name: `ceiling ${test} 100B c${inFlight}`, workload: `${test} 100B c${inFlight}`, test, inFlight })),
 );
+import { TRACING_WORKLOADS, measureTracing } from './tracing.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -138,11 +140,14 @@ async function main() {
   const ceilingRows = CEILING_ROWS.filter((r) => !config.only || config.only.some((s) => r.name.includes(s)));
   const tlsRows = TLS_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
   const httpRows = HTTP_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)));
+  const tracingRows = clientNames.includes('resilis')
+    ? TRACING_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows];
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows, tracingRows];
   if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
-    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS]
+    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS, ...TRACING_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
@@ -307,6 +312,18 @@ async function main() {
       console.log(formatTable(cluster, clusterBase));
     }
 
+    let tracing = null;
+    if (tracingRows.length > 0) {
+      tracing = await measureTracing({ ...config, runs: Math.max(3, config.runs) });
+      console.log('');
+      console.log(`Tracing channels (resilis:command, resilis:batch), alternating runs, median of ${Math.max(3, config.runs)}:`);
+      console.log(formatTable(tracing.rows, new Map([[tracing.rows[0].workload, tracing.rows[0].cell.opsPerSec]])));
+      if (tracing.costPer1k) {
+        const c = tracing.costPer1k;
+        console.log(`  CPU ms per 1,000 GETs over the detached observer: no subscriber ${c.noSubscriberCpuMs.toFixed(3)}, one subscriber ${c.oneSubscriberCpuMs.toFixed(3)}`);
+      }
+    }
+
     let queueRows = [];
     if (bullmq) {
       queueRows = await measureBullmq({ redisBin: config.redisBin, runs: Math.max(3, config.runs) });
@@ -341,6 +358,7 @@ async function main() {
       http,
       bullmq: queueRows,
       upstash,
+      tracing,
     });
     console.log(`results written to ${config.out}`);
   } finally {

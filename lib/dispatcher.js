@@ -47,6 +47,7 @@ function unpack(s) {
 function forget(p) {
   p.resolve = null;
   p.reject = null;
+  p.obs = null;
 }
 
 class Dispatcher {
@@ -65,6 +66,10 @@ class Dispatcher {
     this.others = [];
     this.flushScheduled = false;
     this.flush = () => this.flushBatch();
+    /** lib/observe.js (tracing channels, audit), set by the service; asked once per batch. */
+    this.observer = null;
+    /** This tick's batch is watched: each command gets a record. */
+    this.watched = false;
     /** (name, payloadJson) for core events; set by the service. */
     this.onEvent = null;
     /** ([kind, channel, pattern, payload, channelBuffer, patternBuffer, payloadBuffer]) for pub/sub
@@ -82,9 +87,9 @@ class Dispatcher {
     return id;
   }
 
-  track(resolve, reject) {
+  track(resolve, reject, obs = null) {
     const id = this.id();
-    this.pending.set(id, { resolve, reject });
+    this.pending.set(id, { resolve, reject, obs });
     if (this.pending.size === 1) this.keepAlive.ref();
     return id;
   }
@@ -100,7 +105,12 @@ class Dispatcher {
       return Promise.reject(makeError('ERR_RESILIS_ARGUMENT', 'the command name must be a non-empty string', 'no'));
     }
     return new Promise((resolve, reject) => {
-      const id = this.track(resolve, reject);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        this.watched = this.observer !== null && this.observer.watching();
+        process.nextTick(this.flush);
+      }
+      const id = this.track(resolve, reject, this.watched ? this.observer.begin(name, args) : null);
       let ints = this.ints;
       let n = this.n;
       if (n + 4 + args.length > ints.length) ints = this.grow(n + 4 + args.length);
@@ -121,10 +131,6 @@ class Dispatcher {
       }
       this.text = text;
       this.n = n;
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        process.nextTick(this.flush);
-      }
     });
   }
 
@@ -138,6 +144,10 @@ class Dispatcher {
   flushBatch() {
     this.flushScheduled = false;
     const n = this.n;
+    if (this.watched) {
+      this.watched = false;
+      this.observer.flushTick();
+    }
     if (n === 0) return;
     const { text, ints, others } = this;
     this.text = '';
@@ -156,8 +166,9 @@ class Dispatcher {
   /** Pipelines and transactions: `cmds` is [[name, args], ...]. */
   sendGroup(cmds, transaction, flags = 0) {
     this.flushBatch(); // keep order with commands issued earlier this tick
+    const obs = this.observer !== null && this.observer.watching() ? this.observer.beginGroup(cmds, transaction) : null;
     return new Promise((resolve, reject) => {
-      const id = this.track(resolve, reject);
+      const id = this.track(resolve, reject, obs);
       const flat = [];
       for (const [name, args] of cmds) {
         flat.push(name, args.length);
@@ -193,7 +204,9 @@ class Dispatcher {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    p.reject(makeError(code, message, sent));
+    const err = makeError(code, message, sent);
+    if (p.obs !== null) this.observer.end(p.obs, false, err);
+    p.reject(err);
     forget(p);
     if (this.pending.size === 0) this.keepAlive.unref();
   }
@@ -226,9 +239,27 @@ class Dispatcher {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
+    if (p.obs !== null) {
+      this.settleObserved(p, status, value);
+      return;
+    }
     if (status === STATUS_ERROR) p.reject(makeError(value[0], value[1], value[2]));
     else if (status === STATUS_PACKED) p.resolve(unpack(value));
     else p.resolve(value);
+    forget(p);
+  }
+
+  /** settle() of a watched command: the observer hears the outcome before the caller. */
+  settleObserved(p, status, value) {
+    if (status === STATUS_ERROR) {
+      const err = makeError(value[0], value[1], value[2]);
+      this.observer.end(p.obs, false, err);
+      p.reject(err);
+    } else {
+      const v = status === STATUS_PACKED ? unpack(value) : value;
+      this.observer.end(p.obs, true, v);
+      p.resolve(v);
+    }
     forget(p);
   }
 }

@@ -3,6 +3,7 @@
 // express is not a dependency.
 //   cache(options) / cacheMiddleware(options) / new CacheMiddleware(service).cache(options)
 //   healthRouter({ service })        GET /health and GET /health/detailed
+//   metricsRouter({ service })       GET /metrics (Prometheus text format)
 //   rateLimit(options) / rateLimitMiddleware(options)   429 + X-RateLimit-* headers
 
 const V = require('./patterns/validate');
@@ -312,6 +313,32 @@ function healthRouter(options) {
   };
 }
 
+/**
+ * metricsRouter({ service, path = '/metrics' }): answers GET `path` with service.metrics()
+ * in the Prometheus text format. Other requests pass through.
+ */
+function metricsRouter(options) {
+  const o = V.options(options, 'metricsRouter: options');
+  const path = (o.path ?? '/metrics').replace(/\/+$/, '');
+  const { CONTENT_TYPE } = require('./metrics');
+  let service = null;
+  return async (req, res, next) => {
+    const full = ((req.baseUrl ?? '') + (req.path ?? pathOf(req))).replace(/\/+$/, '');
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !full.endsWith(path)) return next();
+    try {
+      service ??= redisServiceOf(o.service);
+      const text = await service.metrics();
+      res.statusCode = 200;
+      res.setHeader('Content-Type', CONTENT_TYPE);
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return undefined;
+    } catch (err) {
+      return next(err);
+    }
+  };
+}
+
 // ---- rate limit ----
 
 /**
@@ -358,6 +385,7 @@ module.exports = {
   cache,
   cacheMiddleware: cache,
   healthRouter,
+  metricsRouter,
   rateLimit,
   rateLimitMiddleware: rateLimit,
 };

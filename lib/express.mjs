@@ -4,5 +4,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const mod = require('./express.js');
 
-export const { CacheMiddleware, cache, cacheMiddleware, healthRouter, rateLimit, rateLimitMiddleware } = mod;
+export const { CacheMiddleware, cache, cacheMiddleware, healthRouter, metricsRouter, rateLimit, rateLimitMiddleware } = mod;
 export default mod;

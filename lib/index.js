@@ -65,6 +65,7 @@ module.exports = {
   cacheMiddleware: express.cacheMiddleware,
   rateLimitMiddleware: express.rateLimitMiddleware,
   healthRouter: express.healthRouter,
+  metricsRouter: express.metricsRouter,
   createRedisService,
   getRedisService,
   redisService,

@@ -15,6 +15,7 @@ export const {
   cacheMiddleware,
   rateLimitMiddleware,
   healthRouter,
+  metricsRouter,
   createRedisService,
   getRedisService,
   redisService,

@@ -69,6 +69,7 @@ function installNearCache(service) {
     if (typeof key === 'string' && dispatcher.idle) {
       const hit = lookup(key);
       if (hit !== undefined) {
+        if (dispatcher.observer !== null) dispatcher.observer.nearCacheHit(key, hit);
         if (budget > 0) {
           budget--;
           return Promise.resolve(hit);

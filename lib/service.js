@@ -11,6 +11,14 @@ const { Multi } = require('./multi');
 const { installNodes, clusterNodes, topologyReport } = require('./nodes');
 const { installPubSub, watchMessageListeners } = require('./pubsub');
 const A = require('./args');
+const { makeLogger, logEvent } = require('./logger');
+
+// Facade-only options: objects of functions the core never sees.
+const { Observer } = require('./observe');
+
+let nextClientId = 0;
+
+const FACADE_OPTIONS = new Set(['logger', 'audit', 'trace']);
 
 const ENV_PREFIXES = ['REDIS_', 'UPSTASH_', 'NODE_ENV'];
 
@@ -26,7 +34,8 @@ function redisEnv() {
 function optionsJson(options) {
   if (options === undefined || options === null) return '{}';
   if (typeof options !== 'object') throw argumentError('options must be an object');
-  return JSON.stringify(options, (k, v) => {
+  return JSON.stringify(options, function (k, v) {
+    if (this === options && FACADE_OPTIONS.has(k)) return undefined;
     if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data).toString('utf8');
     return typeof v === 'function' ? undefined : v;
   });
@@ -59,14 +68,19 @@ class RedisService extends EventEmitter {
     /** The options this service was made with (ioredis' `options`; duplicate() reuses them). */
     this.options = { ...options };
     this._env = env;
+    /** The one place resilis prints (lib/logger.js). */
+    this.logger = makeLogger(options, env);
     this._dispatcher = new Dispatcher(native);
     this._dispatcher.onEvent = (name, payload) => this._onNativeEvent(name, payload);
+    this._observer = new Observer(options, () => this._traceMeta(), this.logger);
+    this._dispatcher.observer = this._observer;
     this._dispatcher.onMessage = (message) => {
       if (this._subs) this._subs.deliver(message);
     };
     watchMessageListeners(this);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
+    this._observer.memory = this._info.mode === 'memory';
     this._status = this._info.lazyConnect ? 'wait' : 'connecting';
     if (this._info.mode === 'cluster') this.nodes = clusterNodes;
     if (this._info.nearCache) require('./near-cache').installNearCache(this);
@@ -113,6 +127,8 @@ class RedisService extends EventEmitter {
     } catch {
       payload = null;
     }
+    logEvent(this.logger, name, payload);
+    if (name === 'fallback' && payload) this._observer.degraded = payload.active === true;
     if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;
@@ -257,6 +273,7 @@ class RedisService extends EventEmitter {
       circuitBreakers: core.circuitBreakers,
       copies: core.copies,
       fallbackCache: this.getFallbackCacheStats(),
+      auditDropped: this._observer.auditDropped,
       nearCache: core.nearCache && this._nearCacheCopyHits
         ? { ...core.nearCache, hits: core.nearCache.hits + this._nearCacheCopyHits() }
         : core.nearCache,
@@ -272,6 +289,25 @@ class RedisService extends EventEmitter {
     }
     stats.topology = await topology;
     return stats;
+  }
+
+  /** What every trace context carries about this service (lib/observe.js). */
+  _traceMeta() {
+    if (this._traceMetaCache) return this._traceMetaCache;
+    const i = this._info;
+    this._traceMetaCache = {
+      serverAddress: i.host,
+      serverPort: i.port,
+      database: i.db || 0,
+      topology: i.mode,
+      clientId: String((nextClientId += 1)),
+    };
+    return this._traceMetaCache;
+  }
+
+  /** Prometheus text exposition format (lib/metrics.js); no Redis round trip. */
+  async metrics() {
+    return require('./metrics').metricsText(this);
   }
 
   /** Test hook: forces a panic inside the addon; it must reject, not crash. */

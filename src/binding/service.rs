@@ -213,6 +213,12 @@ impl NativeService {
     self.dispatch.core.stats_json().to_string()
   }
 
+  /// The latency histogram for Prometheus (JSON: buckets, count, sum; seconds).
+  #[napi(catch_unwind)]
+  pub fn latency_histogram(&self) -> String {
+    self.dispatch.core.resilience().stats.latency_histogram_json().to_string()
+  }
+
   /// The in-memory store's figures (JSON, lru-cache names).
   #[napi(catch_unwind)]
   pub fn fallback_stats(&self) -> String {

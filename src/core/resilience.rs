@@ -119,7 +119,7 @@ impl Resilience {
       return false;
     }
     self.fallback.settle_mirror();
-    eprintln!("[resilis] Redis unavailable ({reason}): serving from the in-memory fallback");
+    // The facade prints this (lib/logger.js) from the Fallback event.
     self.emit(Event::Error { code: ErrorKind::Connection.code(), message: format!("Redis unavailable: {reason}") });
     self.emit(Event::Reconnecting { reason: reason.to_string() });
     self.emit(Event::Fallback { active: true, reason: reason.to_string() });
@@ -131,7 +131,6 @@ impl Resilience {
     // try it again at once instead of waiting out their cool-down.
     self.breakers.probe_succeeded();
     if self.degraded.swap(false, Ordering::AcqRel) {
-      eprintln!("[resilis] Redis is back: outage writes replayed, serving from Redis again");
       self.emit(Event::Fallback { active: false, reason: "Redis is reachable again".into() });
       self.emit(Event::Connect);
       self.emit(Event::Ready);

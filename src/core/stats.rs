@@ -14,6 +14,8 @@ pub struct Stats {
   pub timeouts: AtomicU64,
   pub fallbacks: AtomicU64,
   latency: Histogram,
+  /// Sum of the recorded latencies (µs, once per command), for a Prometheus histogram's `_sum`.
+  latency_sum_micros: AtomicU64,
 }
 
 pub struct Histogram {
@@ -39,6 +41,25 @@ fn bucket_upper_micros(b: usize) -> f64 {
 impl Histogram {
   pub fn record(&self, elapsed: Duration, n: u64) {
     self.counts[bucket_of(elapsed.as_micros() as u64)].fetch_add(n, Relaxed);
+  }
+
+  /// Cumulative counts at each of `bounds` (seconds, ascending), then the total: a
+  /// bucket counts toward the first bound at or above its upper edge (edges are 25% apart).
+  pub fn cumulative(&self, bounds: &[f64]) -> (Vec<u64>, u64) {
+    let mut at = vec![0u64; bounds.len()];
+    let mut total = 0;
+    for (b, c) in self.counts.iter().enumerate() {
+      let c = c.load(Relaxed);
+      total += c;
+      let upper_s = bucket_upper_micros(b) / 1e6;
+      if let Some(i) = bounds.iter().position(|&le| upper_s <= le) {
+        at[i] += c;
+      }
+    }
+    for i in 1..at.len() {
+      at[i] += at[i - 1];
+    }
+    (at, total)
   }
 
   /// The latency below which `q` (0..1) of the samples fall, in ms.
@@ -76,6 +97,19 @@ impl Stats {
   pub fn record_batch(&self, n: u64, elapsed: Duration) {
     self.commands.fetch_add(n, Relaxed);
     self.latency.record(elapsed, n);
+    self.latency_sum_micros.fetch_add(elapsed.as_micros() as u64 * n, Relaxed);
+  }
+
+  /// The latency histogram in Prometheus' shape (seconds): `buckets` [[le, cumulative count]], `count`, `sum`.
+  pub fn latency_histogram_json(&self) -> serde_json::Value {
+    const BOUNDS: [f64; 16] =
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    let (at, total) = self.latency.cumulative(&BOUNDS);
+    serde_json::json!({
+      "buckets": BOUNDS.iter().zip(at).map(|(le, c)| serde_json::json!([le, c])).collect::<Vec<_>>(),
+      "count": total,
+      "sum": self.latency_sum_micros.load(Relaxed) as f64 / 1e6,
+    })
   }
 
   pub fn snapshot(&self) -> StatsSnapshot {
@@ -104,5 +138,22 @@ mod tests {
     assert!(snap.p50_ms > 0.08 && snap.p50_ms < 0.13, "p50 {}", snap.p50_ms);
     assert!(snap.p99_ms > 40.0 && snap.p99_ms < 63.0, "p99 {}", snap.p99_ms);
     assert_eq!(Stats::default().snapshot().p50_ms, 0.0);
+  }
+
+  #[test]
+  fn the_prometheus_histogram_is_cumulative() {
+    let s = Stats::default();
+    s.record_batch(3, Duration::from_micros(100));
+    s.record_batch(1, Duration::from_millis(50));
+    let h = s.latency_histogram_json();
+    assert_eq!(h["count"], 4);
+    let buckets = h["buckets"].as_array().unwrap();
+    let at = |le: f64| buckets.iter().find(|b| b[0].as_f64() == Some(le)).unwrap()[1].as_u64().unwrap();
+    assert_eq!(at(0.0001), 0, "100 µs falls in a bucket whose upper edge is above 100 µs");
+    assert_eq!(at(0.00025), 3);
+    assert_eq!(at(0.05), 3);
+    assert_eq!(at(0.1), 4);
+    assert_eq!(at(10.0), 4);
+    assert!((h["sum"].as_f64().unwrap() - 0.0503).abs() < 1e-9);
   }
 }

@@ -1,0 +1,128 @@
+// Issue 21: resilis/otel with the real OpenTelemetry SDK (in-memory span exporter, a metric
+// reader): spans per the database client conventions for a GET, a pipeline, a call served by the
+// fallback and an error, and the db.client.operation.duration histogram.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } from '@opentelemetry/sdk-metrics';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { startRedis } from './harness/redis.mjs';
+import { openService, closeServices } from './harness/service.mjs';
+import { uniqueKey, eventually } from './harness/util.mjs';
+
+const require = createRequire(import.meta.url);
+const OPTIONS = { commandTimeout: 500, connectTimeout: 300, circuitBreaker: { resetTimeout: 500 } };
+const servers = [];
+const exporter = new InMemorySpanExporter();
+const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const reader = new PeriodicExportingMetricReader({
+  exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+  exportIntervalMillis: 3600000,
+});
+const meterProvider = new MeterProvider({ readers: [reader] });
+let handle;
+
+before(() => {
+  // the package's own entry point, as an app would load it
+  const { instrument } = require('resilis/otel');
+  handle = instrument({ tracerProvider, meterProvider });
+});
+
+after(async () => {
+  handle.disable();
+  await closeServices();
+  for (const s of servers) await s.stop();
+  await meterProvider.shutdown();
+});
+
+async function spansOf(fn) {
+  exporter.reset();
+  await fn();
+  return exporter.getFinishedSpans();
+}
+
+test('a GET is one CLIENT span with the database client attributes', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, OPTIONS);
+  const key = uniqueKey('o');
+  await svc.set(key, 'v');
+  const spans = await spansOf(() => svc.get(key));
+  assert.equal(spans.length, 1);
+  const [s] = spans;
+  assert.equal(s.name, 'GET');
+  assert.equal(s.kind, SpanKind.CLIENT);
+  assert.equal(s.instrumentationScope.name, 'resilis');
+  assert.deepEqual(
+    { ...s.attributes },
+    {
+      'db.system.name': 'redis',
+      'db.operation.name': 'GET',
+      'db.namespace': '0',
+      'server.address': '127.0.0.1',
+      'server.port': server.port,
+      'resilis.topology': 'standalone',
+      'resilis.source': 'redis',
+      'resilis.breaker.state': 'closed',
+    },
+  );
+  assert.equal(s.status.code, SpanStatusCode.UNSET);
+
+  const { resourceMetrics } = await reader.collect();
+  const metric = resourceMetrics.scopeMetrics.flatMap((m) => m.metrics).find((m) => m.descriptor.name === 'db.client.operation.duration');
+  assert.ok(metric, 'the duration histogram is recorded');
+  assert.equal(metric.descriptor.unit, 's');
+  const get = metric.dataPoints.find((p) => p.attributes['db.operation.name'] === 'GET');
+  assert.ok(get.value.count >= 1);
+  assert.equal(get.attributes['db.system.name'], 'redis');
+  assert.equal(get.attributes['server.port'], server.port);
+});
+
+test('a pipeline is a PIPELINE span with its commands as children', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, OPTIONS);
+  const key = uniqueKey('p');
+  const spans = await spansOf(() => svc.pipeline([{ command: 'set', args: [key, '1'] }, { command: 'incr', args: [key] }]));
+  const parent = spans.find((s) => s.name === 'PIPELINE');
+  assert.ok(parent);
+  assert.equal(parent.attributes['db.operation.batch.size'], 2);
+  const children = spans.filter((s) => s.name !== 'PIPELINE');
+  assert.deepEqual(children.map((s) => s.name), ['SET', 'INCR']);
+  for (const c of children) {
+    assert.equal(c.parentSpanContext.spanId, parent.spanContext().spanId);
+    assert.equal(c.spanContext().traceId, parent.spanContext().traceId);
+  }
+});
+
+test('an error reply: the span has status ERROR, error.type and the exception', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, OPTIONS);
+  const key = uniqueKey('e');
+  await svc.set(key, 'text');
+  const spans = await spansOf(() => svc.incr(key).catch(() => {}));
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0].status.code, SpanStatusCode.ERROR);
+  assert.equal(spans[0].attributes['error.type'], 'ERR');
+  assert.equal(spans[0].events[0].name, 'exception');
+});
+
+test('a call served by the fallback is marked resilis.source = fallback', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, OPTIONS);
+  const key = uniqueKey('f');
+  await svc.set(key, '1');
+  await server.kill('SIGKILL');
+  assert.ok(await eventually(async () => {
+    await svc.set(key, '2').catch(() => {});
+    return (await svc.getStats()).degraded;
+  }, 10000), 'eventually');
+  const spans = await spansOf(() => svc.get(key));
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0].attributes['resilis.source'], 'fallback');
+  assert.equal(spans[0].attributes['resilis.breaker.state'], 'open');
+  assert.equal(spans[0].status.code, SpanStatusCode.UNSET);
+});
