@@ -12,6 +12,7 @@ import { openService, openServiceFromEnv, closeServices } from './harness/servic
 import { uniqueKey, eventually } from './harness/util.mjs';
 import { serve, closeAll } from './harness/http.mjs';
 import { parseExposition } from './harness/prometheus.mjs';
+import { freePort } from './harness/ports.mjs';
 
 const resilis = loadResilis();
 const servers = [];
@@ -58,6 +59,28 @@ test('an outage and the recovery are logged through options.logger, structured, 
     return lines.some((l) => l.level === 'info' && l.fields.event === 'fallback' && l.fields.active === false);
   }, 15000), 'eventually');
   assert.ok(!JSON.stringify(lines).includes(password), 'a log line holds the password');
+});
+
+test('the memory-mode notices go through options.logger too: enabled false (info), and no Redis at the first connect in development (warn)', async () => {
+  const off = recordingLogger();
+  const memory = openServiceFromEnv({ REDIS_ENABLED: 'false' }, { logger: off.logger });
+  assert.equal(await memory.set(uniqueKey('mem'), 'v'), 'OK');
+  const notice = off.lines.find((l) => l.fields && l.fields.event === 'memoryMode');
+  assert.equal(notice && notice.level, 'info');
+  assert.match(notice.msg, /REDIS_ENABLED=false: serving every command from the in-memory store/);
+
+  const dev = recordingLogger();
+  const port = await freePort(); // nothing listens there
+  const svc = openServiceFromEnv(
+    { NODE_ENV: 'development', REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` },
+    { ...OPTIONS, logger: dev.logger },
+  );
+  assert.equal(await svc.set(uniqueKey('dev'), 'v'), 'OK');
+  const warn = dev.lines.find((l) => l.fields && l.fields.event === 'memoryMode');
+  assert.equal(warn && warn.level, 'warn', JSON.stringify(dev.lines));
+  assert.match(warn.msg, new RegExp(`no Redis reachable at 127\\.0\\.0\\.1:${port} .*serving from the in-memory store`));
+  assert.equal(warn.fields.target, `127.0.0.1:${port}`);
+  assert.ok(!JSON.stringify(dev.lines).includes('hunter2'), 'the password reached the log');
 });
 
 test('REDIS_LOG_LEVEL=error keeps warnings out; a throwing logger does not break commands', async () => {

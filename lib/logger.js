@@ -58,6 +58,12 @@ function logEvent(log, name, payload) {
     case 'fallbackFull':
       log.error({ event: 'fallbackFull', command: p.command, rejected: p.rejected }, String(p.message || 'the fallback is full'));
       break;
+    case 'memoryMode':
+      log.warn(
+        { event: 'memoryMode', target: p.target, reason: p.reason },
+        `no Redis reachable at ${p.target} (${p.reason}); serving from the in-memory store (development mode; set REDIS_ENABLED=true to fail instead)`,
+      );
+      break;
     case 'error':
       log.debug({ event: 'error', code: p.code }, String(p.message || ''));
       break;

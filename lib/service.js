@@ -81,6 +81,9 @@ class RedisService extends EventEmitter {
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
     this._observer.memory = this._info.mode === 'memory';
+    if (this._info.enabled === false) {
+      this.logger.info({ event: 'memoryMode', enabled: false }, 'REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)');
+    }
     this._status = this._info.lazyConnect ? 'wait' : 'connecting';
     if (this._info.mode === 'cluster') this.nodes = clusterNodes;
     if (this._info.nearCache) require('./near-cache').installNearCache(this);

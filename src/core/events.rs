@@ -26,6 +26,12 @@ pub enum Event {
     active: bool,
     reason: String,
   },
+  /// Development mode found no Redis at the first connect: the process
+  /// runs on the in-memory store from now on (`target`: where it looked).
+  MemoryMode {
+    target: String,
+    reason: String,
+  },
   /// A write was refused with ERR_RESILIS_FALLBACK_FULL: Redis is away and
   /// the outage journal could not take it. `rejected`: refusals so far.
   FallbackFull {
@@ -47,6 +53,7 @@ impl Event {
       Event::CircuitClose { .. } => "circuitClose",
       Event::Fallback { .. } => "fallback",
       Event::FallbackFull { .. } => "fallbackFull",
+      Event::MemoryMode { .. } => "memoryMode",
     }
   }
 
@@ -59,6 +66,7 @@ impl Event {
       Event::Error { code, message } => json!({ "code": code, "message": message }),
       Event::CircuitOpen { name } | Event::CircuitClose { name } => json!({ "name": name }),
       Event::Fallback { active, reason } => json!({ "active": active, "reason": reason }),
+      Event::MemoryMode { target, reason } => json!({ "target": target, "reason": reason }),
       Event::FallbackFull { command, message, rejected } => json!({
         "code": crate::core::error::ErrorKind::FallbackFull.code(), "command": command, "message": message, "rejected": rejected,
       }),

@@ -88,9 +88,7 @@ impl Service {
     let node_tracking = lanes::node_tracking(&config, near.as_ref());
     let runtime = tokio::runtime::Handle::try_current().ok();
     let cluster = transport::cluster_lanes::cluster_lanes(&config, runtime.as_ref());
-    if !config.enabled {
-      eprintln!("[resilis] REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)");
-    }
+    // `enabled: false` is announced by the facade's logger (lib/service.js).
     Ok(Service {
       state: State::new(!config.enabled),
       config,
@@ -199,11 +197,8 @@ impl Service {
   fn memory_after_failed_connect(&self, e: Error, absent: bool) -> Result<()> {
     if self.config.auto_memory && absent && !self.state.ever_connected() {
       if self.state.enter_memory() {
-        eprintln!(
-          "[resilis] no Redis reachable at {} ({}); serving from the in-memory store (development mode; set REDIS_ENABLED=true to fail instead)",
-          self.config.target(),
-          e.message
-        );
+        // Printed by the facade's logger (lib/logger.js), as every message is.
+        self.resilience.emit(Event::MemoryMode { target: self.config.target(), reason: e.message.clone() });
       }
       return Ok(());
     }
