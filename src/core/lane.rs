@@ -267,9 +267,9 @@ impl Lane {
       st.backlog.append(wire);
       return Ok(());
     }
-    if let Some((failed, e)) = self.write_now(&mut st, wire, driver.as_ref()) {
+    if let Some(e) = self.write_now(&mut st, wire, driver.as_ref()) {
       drop(st);
-      fail_all(failed, e);
+      self.write_failed(e);
     }
     Ok(())
   }
@@ -289,9 +289,9 @@ impl Lane {
       return;
     }
     let wire = std::mem::take(&mut st.backlog);
-    if let Some((failed, e)) = self.write_now(&mut st, wire, driver.as_ref()) {
+    if let Some(e) = self.write_now(&mut st, wire, driver.as_ref()) {
       drop(st);
-      fail_all(failed, e);
+      self.write_failed(e);
     }
   }
 
@@ -300,7 +300,7 @@ impl Lane {
   /// failed write kills the lane: the caller fails the batches returned,
   /// after releasing the lock.
   #[must_use]
-  fn write_now(&self, st: &mut State, mut wire: Wire, driver: &dyn LaneDriver) -> Option<(Vec<InFlight>, Error)> {
+  fn write_now(&self, st: &mut State, mut wire: Wire, driver: &dyn LaneDriver) -> Option<std::io::Error> {
     match wire.write_to(&self.socket) {
       Ok(()) => None,
       Err(e) if e.kind() == IoKind::WouldBlock || e.kind() == IoKind::Interrupted => {
@@ -308,7 +308,21 @@ impl Lane {
         driver.want_write();
         None
       }
-      Err(e) => Some((self.kill(st), connection_error(format!("write to Redis failed: {e}"), Sent::Unknown))),
+      Err(e) => Some(e),
+    }
+  }
+
+  /// A write failed (the lock is released): Redis may have refused the
+  /// request (a bulk string over its proto-max-bulk-len) with a protocol
+  /// error and closed while we were still writing. What it said is read
+  /// first, so the batches behind fail as never run, not as an outage;
+  /// otherwise the lane dies with the write's error.
+  fn write_failed(&self, e: std::io::Error) {
+    if self.read_ready() {
+      let mut st = self.lock();
+      let failed = self.kill(&mut st);
+      drop(st);
+      fail_all(failed, connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
     }
   }
 
@@ -322,9 +336,8 @@ impl Lane {
         Err(e) if e.kind() == IoKind::WouldBlock => return true,
         Err(e) if e.kind() == IoKind::Interrupted => continue,
         Err(e) => {
-          let failed = self.kill(&mut st);
           drop(st);
-          fail_all(failed, connection_error(format!("write to Redis failed: {e}"), Sent::Unknown));
+          self.write_failed(e);
           return false;
         }
       }
