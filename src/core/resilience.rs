@@ -309,3 +309,7 @@ impl Resilience {
     (out, trouble)
   }
 }
+
+#[cfg(test)]
+#[path = "resilience_tests.rs"]
+mod tests;
