@@ -148,6 +148,11 @@ impl From<fred::error::Error> for Error {
     let details = e.details().to_string();
     match e.kind() {
       F::Timeout => Error::new(ErrorKind::Timeout, format!("no reply within the command timeout ({details})")),
+      // fred's fail-fast check: the client was not connected, so the
+      // command was never written (the only place fred says this).
+      F::Canceled if details == "Connection closed unexpectedly." => {
+        Error::new(ErrorKind::Connection, format!("connection to Redis failed: {details}")).with_sent(Sent::No)
+      }
       F::IO | F::Canceled | F::Backpressure => {
         Error::new(ErrorKind::Connection, format!("connection to Redis failed: {details}")).with_sent(Sent::Unknown)
       }

@@ -228,6 +228,10 @@ impl Resilience {
     // Writes the fallback answered: journalled, so with fsync 'always'
     // they resolve only once on disk (`commit` below).
     let mut journalled: Vec<usize> = Vec::new();
+    // The last write the plan already answered from the fallback (so
+    // journalled ahead of any Redis-routed write before it in the batch).
+    let last_served_write =
+      plan.routes.iter().zip(cmds).rposition(|(route, cmd)| matches!(route, Route::Served(Ok(_))) && !cmd.is_read());
     let mut out: Vec<Result<Reply>> = plan
       .routes
       .into_iter()
@@ -264,8 +268,14 @@ impl Resilience {
               self.stats.errors.fetch_add(1, Ordering::Relaxed);
               let t = breaker.on_failure(permit, now, kind);
               self.transition(&cmd.name, t);
+              // A write behind which later writes of this batch are already
+              // journalled (a half-open breaker's trial) would land after
+              // them: refused as never run instead, keeping the caller's order.
+              let out_of_order = !cmd.is_read() && last_served_write.is_some_and(|j| j > i);
               // Never repeat what may have run; the rest is answered locally.
-              if e.sent == Sent::No || cmd.is_idempotent() {
+              if out_of_order {
+                Err(e)
+              } else if e.sent == Sent::No || cmd.is_idempotent() {
                 match self.serve(cmd, Some(&breaker)) {
                   Ok(reply) => {
                     if !cmd.is_read() {
