@@ -285,6 +285,11 @@ export interface ServiceStats {
    * (`toJsByReference`, external strings of 4 KiB and more).
    */
   copies: { fromJs: number; intoWire: number; wireByReference: number; toJs: number; toJsByReference: number };
+  /**
+   * The pipelined connections carrying ordinary commands now (standalone: 0 or 1, cluster: one per master;
+   * 0 for sentinel, read replicas and Upstash, which go through their own clients), and whether they use TLS.
+   */
+  lanes: { open: number; tls: boolean };
   fallbackCache: FallbackCacheStats;
   /** Audit entries dropped because the audit queue (`audit.maxQueue`) was full; 0 without an audit hook. */
   auditDropped: number;

@@ -5,19 +5,31 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startRedis } from './harness/redis.mjs';
-import { openService, closeServices } from './harness/service.mjs';
+import { startRedis as startPlainRedis } from './harness/redis.mjs';
+import { makeCertificates, startTlsRedis } from './harness/tls.mjs';
+import { openService as openPlainService, closeServices } from './harness/service.mjs';
 import { uniqueKey, captureError, assertCode, settleWithin, eventually } from './harness/util.mjs';
+
+// RESILIS_LANE_TLS=1 (fast-lane-tls.spec.mjs): every test below over mutual TLS, the lane then
+// holding the rustls session itself.
+const TLS = process.env.RESILIS_LANE_TLS === '1';
+let certs;
+const startRedis = (opts = {}) => (TLS ? startTlsRedis({ certs, ...opts }) : startPlainRedis(opts));
+const openService = (server, options = {}) => openPlainService(server, TLS
+  ? { tls: { ca: certs.pem.ca, cert: certs.pem.clientCert, key: certs.pem.clientKey }, ...options }
+  : options);
 
 let redis;
 
 before(async () => {
+  if (TLS) certs = await makeCertificates();
   redis = await startRedis();
 });
 
 after(async () => {
   await closeServices();
   await redis?.stop();
+  await certs?.cleanup();
 });
 
 // The lane is the connection that has run the most GETs: find it by CLIENT LIST's `cmd=`.
@@ -30,6 +42,8 @@ async function laneClientId(server, name) {
 
 test('commands issued in one tick run in the order they were issued', async () => {
   const svc = openService(redis);
+  await svc.ping();
+  await eventually(async () => assert.deepEqual((await svc.getStats()).lanes, { open: 1, tls: TLS }, 'the lane is open'));
   await svc.connect();
   const k = uniqueKey('order');
   const calls = [];

@@ -2,6 +2,7 @@
 // faults FAULTS.md lists: coordinated failover, SIGKILL of a master, and a live slot migration.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, REPLICATION_ARGS } from './redis.mjs';
+import { startTlsRedis, tlsCliArgs, tlsSocketOptions } from './tls.mjs';
 import { runCli } from './cli.mjs';
 import { connectResp } from './resp.mjs';
 import { eventually } from './util.mjs';
@@ -30,8 +31,8 @@ function parseNodeLine(line) {
 }
 
 // CLUSTER SLOTS of one node as a comparable signature: "from-to:port,port;..." (master first).
-async function slotsSignature(node) {
-  const conn = await connectResp(node.port);
+async function slotsSignature(node, certs) {
+  const conn = await connectResp(node.port, '127.0.0.1', certs ? tlsSocketOptions(certs) : null);
   try {
     const slots = await conn.command('CLUSTER', 'SLOTS');
     const ranges = slots.map(([from, to, ...addrs]) => `${from}-${to}:${addrs.map((a) => a[1]).join(',')}`);
@@ -42,14 +43,21 @@ async function slotsSignature(node) {
 }
 
 /**
- * startCluster({ masters = 3, replicasPerMaster = 1 }) ->
+ * startCluster({ masters = 3, replicasPerMaster = 1, certs }) ->
  *   { nodes, masters(), replicas(), seeds, slotOf(key), masterForSlot(slot), masterForKey(key), refresh(),
  *     waitHealthy(), failover(replica), kill(node), restart(node), migrateSlot(slot, from, to, opts), stop() }
  * Each node is a startRedis() server plus { id, role, masterId, slots }, kept current by refresh().
+ * `certs` (tls.mjs makeCertificates()): every node speaks mutual TLS only (clients, the cluster bus and
+ * replication); `port` is its TLS port, which CLUSTER SLOTS announces.
  */
-export async function startCluster({ masters = 3, replicasPerMaster = 1 } = {}) {
+export async function startCluster({ masters = 3, replicasPerMaster = 1, certs } = {}) {
   const count = masters * (1 + replicasPerMaster);
-  const nodes = await Promise.all(Array.from({ length: count }, () => startRedis({ args: CLUSTER_ARGS })));
+  const startNode = () => (certs
+    ? startTlsRedis({ certs, args: [...CLUSTER_ARGS, '--tls-cluster', 'yes', '--tls-replication', 'yes',
+      // Nodes connect to each other as clients: with the client certificate (the server's is serverAuth only).
+      '--tls-client-cert-file', certs.files.clientCert, '--tls-client-key-file', certs.files.clientKey] })
+    : startRedis({ args: CLUSTER_ARGS }));
+  const nodes = await Promise.all(Array.from({ length: count }, startNode));
   const running = () => nodes.filter((n) => n.running);
 
   const cluster = {
@@ -97,7 +105,7 @@ export async function startCluster({ masters = 3, replicasPerMaster = 1 } = {}) 
         try {
           const states = await Promise.all(live.map((n) => n.cli('cluster', 'info')));
           if (!states.every((s) => s.includes('cluster_state:ok'))) return (last = 'cluster_state not ok'), false;
-          const sigs = await Promise.all(live.map(slotsSignature));
+          const sigs = await Promise.all(live.map((n) => slotsSignature(n, certs)));
           if (!sigs.every((s) => s.ranges === sigs[0].ranges)) return (last = 'nodes disagree on CLUSTER SLOTS'), false;
           if (sigs[0].addresses !== want) return (last = `CLUSTER SLOTS lists ${sigs[0].addresses} of ${want} nodes`), false;
           return true;
@@ -164,7 +172,7 @@ export async function startCluster({ masters = 3, replicasPerMaster = 1 } = {}) 
 
   try {
     const create = await runCli(nodes[0].port, [
-      '--cluster', 'create', ...cluster.seeds, '--cluster-replicas', replicasPerMaster, '--cluster-yes',
+      ...(certs ? tlsCliArgs(certs) : []), '--cluster', 'create', ...cluster.seeds, '--cluster-replicas', replicasPerMaster, '--cluster-yes',
     ], { timeout: 60000 });
     if (!create.includes('[OK] All 16384 slots covered')) throw new Error(`cluster create failed:\n${create}`);
     await cluster.waitHealthy({ addresses: count });

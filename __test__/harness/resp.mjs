@@ -2,6 +2,7 @@
 // (binary-safe, Buffers out) and to act as a pub/sub subscriber. Not a mock: it talks to the
 // same real redis-server.
 import net from 'node:net';
+import tls from 'node:tls';
 
 class RespError extends Error {}
 
@@ -49,10 +50,13 @@ function parse(buf, off) {
   }
 }
 
-/** connectResp(port) -> { command(...args) -> Promise<Buffer|string|number|null|Array>, onPush(fn), close() } */
-export function connectResp(port, host = '127.0.0.1') {
+/**
+ * connectResp(port, host?, tlsOptions?) -> { command(...args) -> Promise<Buffer|string|number|null|Array>, onPush(fn), close() }
+ * tlsOptions (node:tls connect options: ca, cert, key): a TLS connection instead of plain TCP.
+ */
+export function connectResp(port, host = '127.0.0.1', tlsOptions = null) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host });
+    const sock = tlsOptions ? tls.connect({ port, host, ...tlsOptions }) : net.connect({ port, host });
     let buf = Buffer.alloc(0);
     const waiting = [];
     const pushListeners = [];

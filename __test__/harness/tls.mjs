@@ -55,6 +55,17 @@ export async function makeCertificates() {
   return { dir, files, pem, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** redis-cli's flags to speak TLS with the client certificate. */
+export function tlsCliArgs(certs) {
+  const { files } = certs;
+  return ['--tls', '--cacert', files.ca, '--cert', files.clientCert, '--key', files.clientKey];
+}
+
+/** node:tls connect options with the client certificate. */
+export function tlsSocketOptions(certs) {
+  return { ca: certs.pem.ca, cert: certs.pem.clientCert, key: certs.pem.clientKey };
+}
+
 /**
  * startTlsRedis({ certs, authClients = 'yes', args, password }) -> a startRedis() server whose `port` is
  * a TLS port (no plaintext port), `url` is rediss://127.0.0.1:port, and cli() speaks TLS with the client cert.
@@ -72,6 +83,6 @@ export async function startTlsRedis({ certs, authClients = 'yes', args = [], pas
       '--tls-auth-clients', authClients,
       ...args,
     ],
-    cliArgs: ['--tls', '--cacert', files.ca, '--cert', files.clientCert, '--key', files.clientKey],
+    cliArgs: tlsCliArgs(certs),
   });
 }

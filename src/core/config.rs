@@ -704,8 +704,15 @@ impl Config {
     }
     if cluster {
       let mut nodes = match src.get("clusterNodes", "REDIS_CLUSTER_NODES") {
-        Some((Raw::Env(s), name)) => endpoint_list(s, name)?,
-        Some((Raw::Opt(v), name)) => endpoints_option(v, name)?,
+        Some((Raw::Env(s), name)) => {
+          // `rediss://` seeds mean TLS, as a `rediss://` REDIS_URL does.
+          c.tls.enabled |= s.contains("rediss://");
+          endpoint_list(s, name)?
+        }
+        Some((Raw::Opt(v), name)) => {
+          c.tls.enabled |= v.to_string().contains("rediss://");
+          endpoints_option(v, name)?
+        }
         None => Vec::new(),
       };
       if nodes.is_empty() {
@@ -900,6 +907,21 @@ mod tests {
       Topology::Cluster { nodes, .. } => assert_eq!(nodes.len(), 2),
       other => panic!("expected cluster, got {other:?}"),
     }
+  }
+
+  #[test]
+  fn rediss_cluster_seeds_turn_tls_on() {
+    let c = Config::resolve(
+      &env(&[
+        ("REDIS_CLUSTER_MODE", "true"),
+        ("REDIS_CLUSTER_NODES", "rediss://127.0.0.1:7000,rediss://127.0.0.1:7001"),
+      ]),
+      &Json::Null,
+    )
+    .expect("cluster resolves");
+    assert!(c.tls.enabled);
+    let c = Config::resolve(&env(&[("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000")]), &Json::Null).expect("plain");
+    assert!(!c.tls.enabled);
   }
 
   #[test]

@@ -1,13 +1,17 @@
-//! The fast lane: one pipelined plain-TCP connection to a standalone
-//! Redis for ordinary commands. fred flushes the socket after every custom
+//! The fast lane: one pipelined connection (plain TCP or TLS) to a Redis
+//! node for ordinary commands. fred flushes the socket after every custom
 //! command (one `writev` and one TCP segment each); here a whole JS tick's
 //! batch is one write, issued straight from the calling thread, and the
 //! driver (Node's event loop, or tokio) hands each batch's replies to its
 //! callback in one go.
 //!
+//! Over TLS the lane holds the rustls session itself: a batch is encrypted
+//! into records by the thread that submits it and written in the same
+//! call, and replies are decrypted where they are read (no thread hop).
+//!
 //! Anything the lane cannot carry (blocking commands, connection state,
-//! TLS, cluster, sentinel) stays on fred. A dead lane refuses new batches,
-//! so callers fall back to fred until it is reopened.
+//! sentinel) stays on fred. A dead lane refuses new batches, so callers
+//! fall back to fred until it is reopened.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind as IoKind, Read, Write};
@@ -16,14 +20,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+use tokio_rustls::rustls::ClientConnection;
 
 use crate::core::command::Command;
 use crate::core::commands;
 use crate::core::config::Endpoint;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::link::{self, LinkTls};
 use crate::core::reply::Reply;
 use crate::core::resp;
 use crate::core::wire::Wire;
@@ -46,6 +51,8 @@ pub struct LaneSettings {
   pub max_in_flight: usize,
   /// `CLIENT TRACKING on REDIRECT <id>` for the near cache.
   pub tracking_redirect: Option<i64>,
+  /// TLS for this connection (`rediss://`, `tls` options).
+  pub tls: Option<LinkTls>,
 }
 
 struct InFlight {
@@ -66,6 +73,44 @@ struct State {
   pending: usize,
   /// Batches queue in `backlog` without a write until `uncork`.
   corked: bool,
+  /// A TLS lane's session: writers encrypt into it and the reader decrypts
+  /// from it, under this lock. Records it holds are written before any
+  /// later batch (they are bytes waiting, like `backlog`).
+  tls: Option<ClientConnection>,
+}
+
+impl State {
+  /// Bytes wait for the socket (the driver has been asked to write them).
+  fn output_waiting(&self) -> bool {
+    !self.backlog.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
+  }
+}
+
+/// What the reader owns: the reply bytes not yet parsed, and for TLS the
+/// records as read from the socket.
+struct Inbox {
+  buf: BytesMut,
+  raw: Vec<u8>,
+}
+
+/// Size of one socket read.
+const READ_CHUNK: usize = 64 * 1024;
+
+fn would_block(e: &std::io::Error) -> bool {
+  matches!(e.kind(), IoKind::WouldBlock | IoKind::Interrupted)
+}
+
+/// Writes the session's pending records; `WouldBlock` while the socket is full.
+fn flush_tls(tls: &mut ClientConnection, mut socket: &std::net::TcpStream) -> std::io::Result<()> {
+  while tls.wants_write() {
+    match tls.write_tls(&mut socket) {
+      Ok(0) => return Err(std::io::Error::new(IoKind::WriteZero, "the socket took no bytes")),
+      Ok(_) => {}
+      Err(e) if e.kind() == IoKind::Interrupted => {}
+      Err(e) => return Err(e),
+    }
+  }
+  Ok(())
 }
 
 /// True for commands that can share the pipelined connection: nothing
@@ -112,21 +157,15 @@ pub struct Lane {
   alive: AtomicBool,
   /// Replaced by a newer lane: takes no new batches, closes once drained.
   retiring: AtomicBool,
-  /// Read buffer; only the driver reads.
-  read_buf: Mutex<BytesMut>,
+  /// Only the driver reads.
+  inbox: Mutex<Inbox>,
 }
 
 impl Lane {
   /// Opens and authenticates the connection. It carries no command until
   /// a driver is attached (`attach`).
   pub async fn open(settings: &LaneSettings) -> Result<Arc<Lane>> {
-    let addr = (settings.endpoint.host.as_str(), settings.endpoint.port);
-    let mut stream = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr)).await {
-      Ok(Ok(s)) => s,
-      Ok(Err(e)) => return Err(connection_error(format!("fast lane connect failed: {e}"), Sent::No)),
-      Err(_) => return Err(connection_error("fast lane connect timed out", Sent::No)),
-    };
-    let _ = stream.set_nodelay(true);
+    let mut stream = link::connect(&settings.endpoint, settings.tls.as_ref(), settings.connect_timeout).await?;
     let handshake = handshake_commands(settings);
     if !handshake.is_empty() {
       match tokio::time::timeout(settings.connect_timeout, run_handshake(&mut stream, &handshake)).await {
@@ -134,10 +173,10 @@ impl Lane {
         Err(_) => return Err(connection_error("fast lane setup timed out", Sent::Unknown)),
       }
     }
-    let socket = stream.into_std().map_err(|e| connection_error(e.to_string(), Sent::No))?;
-    socket.set_nonblocking(true).map_err(|e| connection_error(e.to_string(), Sent::No))?;
+    let (socket, tls) = stream.into_parts()?;
+    let raw = if tls.is_some() { vec![0; READ_CHUNK] } else { Vec::new() };
     let lane = Arc::new(Lane {
-      state: Mutex::new(State::default()),
+      state: Mutex::new(State { tls, ..State::default() }),
       socket,
       driver: std::sync::OnceLock::new(),
       death_hook: std::sync::OnceLock::new(),
@@ -147,7 +186,7 @@ impl Lane {
       tracking: settings.tracking_redirect.unwrap_or(0),
       alive: AtomicBool::new(true),
       retiring: AtomicBool::new(false),
-      read_buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
+      inbox: Mutex::new(Inbox { buf: BytesMut::with_capacity(READ_CHUNK), raw }),
     });
     tokio::spawn(lane.clone().sweep_loop());
     Ok(lane)
@@ -263,7 +302,7 @@ impl Lane {
       done: Some(done),
       deadline: Instant::now() + self.command_timeout,
     });
-    if st.corked || !st.backlog.is_empty() {
+    if st.corked || st.output_waiting() {
       st.backlog.append(wire);
       return Ok(());
     }
@@ -301,10 +340,18 @@ impl Lane {
   /// after releasing the lock.
   #[must_use]
   fn write_now(&self, st: &mut State, mut wire: Wire, driver: &dyn LaneDriver) -> Option<std::io::Error> {
-    match wire.write_to(&self.socket) {
+    let written = match st.tls.as_mut() {
+      None => wire.write_to(&self.socket).inspect_err(|e| {
+        if would_block(e) {
+          st.backlog = wire;
+        }
+      }),
+      // Encrypted whole (rustls queues the records), then written.
+      Some(tls) => wire.write_all_to(&mut tls.writer()).and_then(|()| flush_tls(tls, &self.socket)),
+    };
+    match written {
       Ok(()) => None,
-      Err(e) if e.kind() == IoKind::WouldBlock || e.kind() == IoKind::Interrupted => {
-        st.backlog = wire;
+      Err(e) if would_block(&e) => {
         driver.want_write();
         None
       }
@@ -330,8 +377,15 @@ impl Lane {
   /// while bytes remain (keep watching for writability).
   pub fn write_ready(&self) -> bool {
     let mut st = self.lock();
-    while !st.backlog.is_empty() && !st.dead {
-      match st.backlog.write_to(&self.socket) {
+    while st.output_waiting() && !st.dead {
+      let State { backlog, tls, .. } = &mut *st;
+      let written = match tls.as_mut() {
+        None => backlog.write_to(&self.socket),
+        Some(tls) => {
+          std::mem::take(backlog).write_all_to(&mut tls.writer()).and_then(|()| flush_tls(tls, &self.socket))
+        }
+      };
+      match written {
         Ok(()) => {}
         Err(e) if e.kind() == IoKind::WouldBlock => return true,
         Err(e) if e.kind() == IoKind::Interrupted => continue,
@@ -345,30 +399,80 @@ impl Lane {
     false
   }
 
-  /// The driver saw the socket readable: reads everything available and
-  /// settles the batches whose replies are complete. False once dead.
-  pub fn read_ready(&self) -> bool {
-    let mut buf = match self.read_buf.lock() {
-      Ok(b) => b,
-      Err(poisoned) => poisoned.into_inner(),
-    };
-    let mut replies = Vec::new();
-    let failure = loop {
+  /// Reads what the socket has into the inbox (decrypted on a TLS lane).
+  /// `Some(short)`: bytes came, `short` when the socket had no more;
+  /// `None`: the server closed the connection.
+  fn fill(&self, inbox: &mut Inbox) -> std::io::Result<Option<bool>> {
+    let Inbox { buf, raw } = inbox;
+    if raw.is_empty() {
       if buf.capacity() - buf.len() < 16 * 1024 {
-        buf.reserve(64 * 1024);
+        buf.reserve(READ_CHUNK);
       }
       let spare = buf.spare_capacity_mut();
       // SAFETY: `read` only writes initialised bytes into the slice it
       // is given, and `set_len` covers exactly what it reported.
       let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), spare.len()) };
       let slice_len = slice.len();
-      match (&self.socket).read(slice) {
-        Ok(0) => break Some(connection_error("Redis closed the connection", Sent::Unknown)),
-        Ok(n) => {
-          let len = buf.len();
-          unsafe { buf.set_len(len + n) };
+      let n = (&self.socket).read(slice)?;
+      if n == 0 {
+        return Ok(None);
+      }
+      let len = buf.len();
+      unsafe { buf.set_len(len + n) };
+      return Ok(Some(n < slice_len));
+    }
+    let n = (&self.socket).read(raw)?;
+    if n == 0 {
+      return Ok(None);
+    }
+    let mut st = self.lock();
+    let Some(tls) = st.tls.as_mut() else { return Err(std::io::Error::other("the TLS session is gone")) };
+    let mut records: &[u8] = &raw[..n];
+    while !records.is_empty() {
+      tls.read_tls(&mut records)?;
+      let io = tls.process_new_packets().map_err(|e| std::io::Error::new(IoKind::InvalidData, e))?;
+      let mut plain = io.plaintext_bytes_to_read();
+      buf.reserve(plain);
+      while plain > 0 {
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: as above.
+        let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), spare.len()) };
+        let got = tls.reader().read(slice)?;
+        if got == 0 {
+          break;
+        }
+        let len = buf.len();
+        unsafe { buf.set_len(len + got) };
+        plain = plain.saturating_sub(got);
+      }
+    }
+    // The session may owe the server a record (a key update, an alert).
+    match flush_tls(tls, &self.socket) {
+      Ok(()) => {}
+      Err(e) if would_block(&e) => {
+        if let Some(driver) = self.driver.get() {
+          driver.want_write();
+        }
+      }
+      Err(e) => return Err(e),
+    }
+    Ok(Some(n < raw.len()))
+  }
+
+  /// The driver saw the socket readable: reads everything available and
+  /// settles the batches whose replies are complete. False once dead.
+  pub fn read_ready(&self) -> bool {
+    let mut inbox = match self.inbox.lock() {
+      Ok(b) => b,
+      Err(poisoned) => poisoned.into_inner(),
+    };
+    let mut replies = Vec::new();
+    let failure = loop {
+      match self.fill(&mut inbox) {
+        Ok(None) => break Some(connection_error("Redis closed the connection", Sent::Unknown)),
+        Ok(Some(short)) => {
           let broken = loop {
-            match resp::next_reply(&mut buf) {
+            match resp::next_reply(&mut inbox.buf) {
               Ok(Some(r)) => replies.push(r),
               Ok(None) => break None,
               Err(e) => break Some(e.with_sent(Sent::Unknown)),
@@ -380,7 +484,7 @@ impl Lane {
           // A short read took everything the socket had: stop here rather
           // than pay a second syscall for EAGAIN (libuv polls are level-
           // triggered; with tokio, later bytes raise a new edge).
-          if n < slice_len {
+          if short {
             break None;
           }
         }
@@ -389,7 +493,7 @@ impl Lane {
         Err(e) => break Some(connection_error(format!("connection to Redis failed: {e}"), Sent::Unknown)),
       }
     };
-    drop(buf);
+    drop(inbox);
     // Redis answers a malformed or oversized request (a bulk string over
     // its proto-max-bulk-len) with a protocol error, then closes the
     // connection without running what followed it: those commands fail
@@ -434,7 +538,20 @@ impl Lane {
   /// Stops the lane: waiting batches fail as closed; the driver sees the
   /// socket close and lets go.
   pub fn close(&self) {
-    let _ = (&self.socket).write(b"*1\r\n$4\r\nQUIT\r\n");
+    const QUIT: &[u8] = b"*1\r\n$4\r\nQUIT\r\n";
+    {
+      let mut st = self.lock();
+      match st.tls.as_mut() {
+        None => {
+          let _ = (&self.socket).write(QUIT);
+        }
+        Some(tls) => {
+          let _ = tls.writer().write_all(QUIT);
+          tls.send_close_notify();
+          let _ = flush_tls(tls, &self.socket);
+        }
+      }
+    }
     self.die(Error::closed().with_sent(Sent::Unknown));
   }
 
@@ -552,12 +669,13 @@ pub fn drive_with_tokio(lane: Arc<Lane>) -> Result<()> {
   Ok(())
 }
 
-async fn run_handshake(stream: &mut TcpStream, handshake: &[Command]) -> Result<()> {
+async fn run_handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, handshake: &[Command]) -> Result<()> {
   let mut buf = BytesMut::new();
   for cmd in handshake {
     resp::encode(&mut buf, cmd);
   }
   stream.write_all(&buf).await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))?;
+  stream.flush().await.map_err(|e| connection_error(e.to_string(), Sent::Unknown))?;
   let mut read = BytesMut::with_capacity(256);
   let mut seen = 0;
   while seen < handshake.len() {
@@ -636,6 +754,7 @@ mod tests {
       command_timeout: Duration::from_secs(2),
       max_in_flight: 1_000_000,
       tracking_redirect: None,
+      tls: None,
     }
   }
 

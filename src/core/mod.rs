@@ -16,6 +16,7 @@ pub mod journal;
 pub mod journal_file;
 pub mod lane;
 pub mod limits;
+pub mod link;
 pub mod memory;
 pub mod near_cache;
 pub mod node_tracking;

@@ -12,11 +12,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use fred::prelude::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::lane::LaneSettings;
+use crate::core::link::{self, Link};
 use crate::core::near_cache::NearCache;
 use crate::core::reply::Reply;
 use crate::core::resp;
@@ -54,12 +54,13 @@ pub async fn run(settings: LaneSettings, near: Arc<NearCache>, mode: Mode) {
   }
 }
 
-async fn exchange(stream: &mut TcpStream, buf: &mut BytesMut, cmds: &[Command]) -> Result<Vec<Reply>> {
+async fn exchange(stream: &mut Link, buf: &mut BytesMut, cmds: &[Command]) -> Result<Vec<Reply>> {
   let mut out = BytesMut::new();
   for cmd in cmds {
     resp::encode(&mut out, cmd);
   }
   stream.write_all(&out).await.map_err(|e| fail(&e.to_string()))?;
+  stream.flush().await.map_err(|e| fail(&e.to_string()))?;
   let mut replies = Vec::with_capacity(cmds.len());
   while replies.len() < cmds.len() {
     while replies.len() < cmds.len() {
@@ -77,12 +78,9 @@ async fn exchange(stream: &mut TcpStream, buf: &mut BytesMut, cmds: &[Command]) 
 }
 
 async fn listen(settings: &LaneSettings, near: &NearCache, mode: &Mode) -> Result<()> {
-  let addr = (settings.endpoint.host.as_str(), settings.endpoint.port);
-  let mut stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
+  let mut stream = link::connect(&settings.endpoint, settings.tls.as_ref(), settings.connect_timeout)
     .await
-    .map_err(|_| fail("connect timed out"))?
-    .map_err(|e| fail(&e.to_string()))?;
-  let _ = stream.set_nodelay(true);
+    .map_err(|e| fail(&e.message))?;
   let mut buf = BytesMut::with_capacity(16 * 1024);
   let mut setup: Vec<Command> = crate::core::lane::auth_command(settings).into_iter().collect();
   // RESP3: invalidations arrive as push frames, no subscription needed.

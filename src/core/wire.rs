@@ -97,6 +97,12 @@ impl Wire {
     }
   }
 
+  /// Hands every byte to `out` (a TLS session's writer, which takes all).
+  pub fn write_all_to(mut self, out: &mut impl Write) -> std::io::Result<()> {
+    self.seal();
+    self.done.iter().try_for_each(|b| out.write_all(b))
+  }
+
   /// Everything as one contiguous buffer (tests, handshakes).
   pub fn to_vec(&self) -> Vec<u8> {
     let mut v = Vec::with_capacity(self.len());

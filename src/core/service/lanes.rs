@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use crate::core::command::Command;
 use crate::core::config::{Config, Topology};
-use crate::core::lane::{self, Lane};
+use crate::core::lane::{self, Lane, LaneSettings};
 use crate::core::near_cache::NearCache;
 use crate::core::node_tracking::{self, NodeTracking};
 use crate::core::reply::Reply;
 use crate::core::service::Service;
 use crate::core::tracking;
-use crate::core::transport::lanes::connection_settings;
 
 impl Service {
   /// Starts the near cache's invalidation subscriber and waits (within
@@ -130,6 +129,14 @@ impl Service {
     Some(lane)
   }
 
+  /// Lanes carrying commands now (the standalone one, or one per master).
+  pub(super) fn open_lanes(&self) -> usize {
+    match &self.cluster {
+      Some(router) => router.open_lanes(),
+      None => usize::from(self.live_lane().is_some()),
+    }
+  }
+
   pub(super) fn live_lane(&self) -> Option<Arc<Lane>> {
     let slot = self.lane.read().ok()?;
     slot.as_ref().filter(|l| l.is_open() && l.is_driven()).cloned()
@@ -187,11 +194,15 @@ impl Service {
   }
 }
 
-/// Cluster over plain TCP with `nearCache`: broadcast tracking per node.
-pub(super) fn node_tracking(config: &Config, near: Option<&Arc<NearCache>>) -> Option<Arc<NodeTracking>> {
+/// Cluster with `nearCache`: broadcast tracking per node.
+pub(super) fn node_tracking(
+  config: &Config,
+  near: Option<&Arc<NearCache>>,
+  base: &LaneSettings,
+) -> Option<Arc<NodeTracking>> {
   let near = near?;
-  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Cluster { .. }) {
+  if !config.enabled || !matches!(config.topology, Topology::Cluster { .. }) {
     return None;
   }
-  Some(Arc::new(NodeTracking::new(near.clone(), connection_settings(config))))
+  Some(Arc::new(NodeTracking::new(near.clone(), base.clone())))
 }

@@ -56,10 +56,10 @@ pub struct Service {
   lanes_driven_outside: AtomicBool,
   /// Reopening a dead lane happens off the JS thread, on this runtime.
   runtime: Option<tokio::runtime::Handle>,
-  /// Cluster commands on a lane per master; `None` outside a plain-TCP cluster.
+  /// Cluster commands on a lane per master; `None` outside a cluster.
   cluster: Option<Arc<ClusterLanes>>,
   /// Tracking-invalidated reads (`nearCache`): standalone with a lane, or a
-  /// plain-TCP cluster.
+  /// cluster.
   near: Option<Arc<NearCache>>,
   /// Cluster: the near cache's broadcast tracking on every node.
   node_tracking: Option<Arc<crate::core::node_tracking::NodeTracking>>,
@@ -78,16 +78,17 @@ impl Service {
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone())?;
     let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
-    let lane_settings = transport::lanes::lane_settings(&config);
-    let cluster_plain = config.enabled && !config.tls.enabled && matches!(config.topology, Topology::Cluster { .. });
+    let base = transport::lanes::connection_settings(&config)?;
+    let lane_settings = transport::lanes::lane_settings(&config, &base);
+    let cluster_lanes = config.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
       (Some(c), Some(_)) => Some(Arc::new(NearCache::new(c))),
-      (Some(c), None) if cluster_plain => Some(Arc::new(NearCache::new(c))),
+      (Some(c), None) if cluster_lanes => Some(Arc::new(NearCache::new(c))),
       _ => None,
     };
-    let node_tracking = lanes::node_tracking(&config, near.as_ref());
+    let node_tracking = lanes::node_tracking(&config, near.as_ref(), &base);
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let cluster = transport::cluster_lanes::cluster_lanes(&config, runtime.as_ref());
+    let cluster = transport::cluster_lanes::cluster_lanes(&config, &base, runtime.as_ref());
     // `enabled: false` is announced by the facade's logger (lib/service.js).
     Ok(Service {
       state: State::new(!config.enabled),

@@ -32,6 +32,9 @@ impl Service {
       },
       "circuitBreakers": breakers,
       "copies": crate::core::copies::COPIES.to_json(),
+      // Pipelined connections carrying commands now (standalone: 0 or 1;
+      // cluster: one per master), and whether they speak TLS.
+      "lanes": { "open": self.open_lanes(), "tls": self.config.tls.enabled },
       "nearCache": self.near.as_ref().map(|n| {
         let s = n.stats();
         serde_json::json!({

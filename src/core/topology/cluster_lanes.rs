@@ -103,6 +103,11 @@ impl ClusterLanes {
     self.outside.store(true, Ordering::Release);
   }
 
+  /// Masters whose lane is open.
+  pub fn open_lanes(&self) -> usize {
+    self.routes.read().map(|r| r.lanes.values().filter(|l| l.is_open()).count()).unwrap_or(0)
+  }
+
   pub(crate) fn poke(&self) {
     if let Some(poke) = self.poke.get() {
       poke();

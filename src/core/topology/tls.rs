@@ -156,11 +156,16 @@ fn scrub(s: &str) -> String {
 /// A failed first connect, reworded when it is a TLS problem: `Some` with a
 /// configuration error naming the cause, `None` when it is not about TLS.
 pub fn explain_handshake_failure(tls: &TlsConfig, details: &str) -> Option<Error> {
-  let d = details;
-  let has = |s: &str| d.contains(s);
   if !tls.enabled {
     return None;
   }
+  explain_tls_failure(tls.cert.is_some(), details)
+}
+
+/// A failed TLS handshake's cause, worded (`None`: not about TLS).
+pub fn explain_tls_failure(has_client_cert: bool, details: &str) -> Option<Error> {
+  let d = details;
+  let has = |s: &str| d.contains(s);
   let cause = if has("UnknownIssuer") || has("UnknownCA") || has("BadSignature") {
     "the server's certificate is not signed by a trusted CA (check REDIS_TLS_CA)".to_string()
   } else if has("NotValidForName") {
@@ -168,7 +173,7 @@ pub fn explain_handshake_failure(tls: &TlsConfig, details: &str) -> Option<Error
       .to_string()
   } else if has("Expired") || has("NotValidYet") {
     "the server's certificate is expired or not yet valid".to_string()
-  } else if has("CertificateRequired") || has("certificate required") || has("HandshakeFailure") && tls.cert.is_none() {
+  } else if has("CertificateRequired") || has("certificate required") || has("HandshakeFailure") && !has_client_cert {
     "the server requires a client certificate (set REDIS_TLS_CERT and REDIS_TLS_KEY)".to_string()
   } else if has("BadCertificate") || has("UnsupportedCertificate") || has("CertificateUnknown") || has("DecryptError") {
     "the server refused our client certificate (check REDIS_TLS_CERT / REDIS_TLS_KEY against the server's CA)"

@@ -1,11 +1,12 @@
-//! A plain-TCP cluster's lanes, one per master (topology/cluster_lanes.rs),
+//! A cluster's lanes, one per master (topology/cluster_lanes.rs),
 //! as a transport, and which services get them.
 
 use std::sync::Arc;
 
 use crate::core::config::{Config, Topology};
+use crate::core::lane::LaneSettings;
 use crate::core::topology::cluster_lanes::ClusterLanes;
-use crate::core::transport::{lanes::connection_settings, Outbound};
+use crate::core::transport::Outbound;
 
 pub use crate::core::topology::cluster_lanes::routable;
 
@@ -16,17 +17,21 @@ pub fn send<B: Outbound>(router: &Arc<ClusterLanes>, batch: B) {
   router.send(cmds, Box::new(move |results| batch.complete(results)));
 }
 
-/// Plain-TCP clusters without `scaleReads` route on lanes of their own;
-/// TLS and replica reads stay on fred.
-pub fn cluster_lanes(config: &Config, runtime: Option<&tokio::runtime::Handle>) -> Option<Arc<ClusterLanes>> {
+/// Clusters (plain TCP or TLS) without `scaleReads` route on lanes of
+/// their own; replica reads stay on fred. `base`: `connection_settings`.
+pub fn cluster_lanes(
+  config: &Config,
+  base: &LaneSettings,
+  runtime: Option<&tokio::runtime::Handle>,
+) -> Option<Arc<ClusterLanes>> {
   let Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_cluster_down, .. } = &config.topology
   else {
     return None;
   };
-  if !config.enabled || config.tls.enabled || *scale_reads {
+  if !config.enabled || *scale_reads {
     return None;
   }
-  let mut base = connection_settings(config);
+  let mut base = base.clone();
   base.endpoint = nodes.first()?.clone();
   // Redis Cluster has database 0 only: no SELECT.
   base.db = 0;

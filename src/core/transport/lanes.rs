@@ -2,8 +2,9 @@
 //! services get one.
 
 use crate::core::config::{Config, Topology};
-use crate::core::error::{Error, ErrorKind, Sent};
+use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::lane::{Lane, LaneSettings};
+use crate::core::link::LinkTls;
 use crate::core::transport::Outbound;
 
 /// Encodes the batch while it is still borrowed (no copy of a command),
@@ -17,10 +18,10 @@ pub fn send<B: Outbound>(lane: &Lane, batch: B) {
   }
 }
 
-/// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
-/// stay entirely on fred.
-pub fn lane_settings(config: &Config) -> Option<LaneSettings> {
-  if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
+/// Standalone (plain TCP or TLS) gets a fast lane; sentinel stays
+/// entirely on fred. `base`: `connection_settings`.
+pub fn lane_settings(config: &Config, base: &LaneSettings) -> Option<LaneSettings> {
+  if !config.enabled || !matches!(config.topology, Topology::Standalone) {
     return None;
   }
   // Upstash: every command goes over REST.
@@ -31,13 +32,14 @@ pub fn lane_settings(config: &Config) -> Option<LaneSettings> {
   if !config.read_replicas.is_empty() {
     return None;
   }
-  Some(connection_settings(config))
+  Some(base.clone())
 }
 
-/// What every plain-TCP connection of ours needs (the endpoint is the
-/// configured one; cluster connections replace it).
-pub fn connection_settings(config: &Config) -> LaneSettings {
-  LaneSettings {
+/// What every connection of ours needs (the endpoint is the configured
+/// one; cluster connections replace it). Fails only on TLS options that
+/// do not build (the error names the option).
+pub fn connection_settings(config: &Config) -> Result<LaneSettings> {
+  Ok(LaneSettings {
     endpoint: config.endpoint.clone(),
     username: config.username.clone(),
     password: config.password.clone(),
@@ -47,5 +49,6 @@ pub fn connection_settings(config: &Config) -> LaneSettings {
     command_timeout: config.command_timeout,
     max_in_flight: config.max_in_flight,
     tracking_redirect: None,
-  }
+    tls: LinkTls::from_config(config)?,
+  })
 }

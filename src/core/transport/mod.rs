@@ -33,14 +33,14 @@ pub trait Outbound: Send + 'static {
 }
 
 pub enum Transport<'a> {
-  /// Standalone over plain TCP: the pipelined lane (lane.rs), driven from
+  /// Standalone (plain TCP or TLS): the pipelined lane (lane.rs), driven from
   /// Node's event loop or a tokio task.
   Lanes(Arc<Lane>),
-  /// A plain-TCP cluster: a lane per master, split by slot
+  /// A cluster (plain TCP or TLS): a lane per master, split by slot
   /// (topology/cluster_lanes.rs).
   ClusterLanes(&'a Arc<ClusterLanes>),
   /// A client whose sends run as tasks on `runtime` (service/backend.rs):
-  /// fred (client.rs: sentinel, read replicas, TLS, and every command the
+  /// fred (client.rs: sentinel, read replicas, and every command the
   /// lanes refuse: blocking, connection state, keyless cluster commands),
   /// or the Upstash REST client (upstash/: one HTTP request per batch).
   Remote(Arc<Backend>, &'a tokio::runtime::Handle),
