@@ -15,6 +15,7 @@
 //   BENCH_ONLY=bullmq BullMQ jobs/s on resilis and on ioredis (bench/bullmq.mjs; part of the default run)
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_ONLY=tracing  the cost of tracing channels: resilis GET with no subscriber and with one (bench/tracing.mjs)
+//   BENCH_ONLY=rss   each client alone in a process of its own: RSS after each plain GET/SET row (bench/rss.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -23,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from './server.mjs';
 import { CLIENTS, CLIENT_ROWS, CLIENT_LABELS, BASELINE } from './clients.mjs';
-import { WORKLOADS, PRELOAD } from './workloads.mjs';
+import { WORKLOADS } from './workloads.mjs';
+import { openClient, closeQuietly } from './open.mjs';
 import { measure, medianCell } from './measure.mjs';
 import { formatTable, writeJson } from './report.mjs';
 import { FALLBACK_WORKLOADS, measureFallback } from './fallback.mjs';
@@ -35,6 +37,7 @@ import { UPSTASH_WORKLOADS, UPSTASH_BASELINE, measureUpstash } from './upstash.m
 import { measureCeiling, formatCeiling } from './ceiling.mjs';
 import { TLS_WORKLOADS, measureTls } from './tls.mjs';
 import { measureHttp, HTTP_WORKLOADS, formatHttp } from './http.mjs';
+import { RSS_CLIENTS, measureRss, formatRss } from './rss.mjs';
 
 /** redis-benchmark on the same server for the GET and SET 100 B rows: `ceiling get 100B c256` beside `get 100B c256`. */
 const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
@@ -70,58 +73,6 @@ const config = {
   soakSeconds: envNumber('BENCH_SOAK_SECONDS', 40),
 };
 
-const errMsg = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 160);
-
-/** Bounded wait so a client that never settles cannot stall the run. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Load + connect + preload the GET fixtures. Returns { adapter } or { error }. */
-async function openClient(name, server) {
-  let adapter;
-  try {
-    adapter = await withTimeout(CLIENTS[name]({ host: server.host, port: server.port, url: server.url }), 30_000, 'load');
-  } catch (err) {
-    return { error: `load failed: ${errMsg(err)}` };
-  }
-  try {
-    await withTimeout(adapter.connect(), 10_000, 'connect');
-  } catch (err) {
-    closeQuietly(adapter);
-    return { error: `connect failed: ${errMsg(err)}` };
-  }
-  try {
-    // Each client writes the read fixtures itself (same values for all), 64 writes in flight.
-    let next = 0;
-    const writer = async () => {
-      while (next < PRELOAD.length) {
-        const [k, v] = PRELOAD[next++];
-        await adapter.set(k, v);
-      }
-    };
-    await withTimeout(Promise.all(Array.from({ length: 64 }, writer)), 30_000, 'preload');
-  } catch (err) {
-    closeQuietly(adapter);
-    return { error: `preload failed: ${errMsg(err)}` };
-  }
-  return { adapter };
-}
-
-async function closeQuietly(adapter) {
-  try {
-    await withTimeout(Promise.resolve(adapter.close()), 5_000, 'close');
-  } catch {
-    /* measurement is over; ignore */
-  }
-}
-
 async function main() {
   const unknown = (config.clients ?? []).filter((c) => !(c in CLIENTS));
   if (unknown.length) throw new Error(`BENCH_CLIENTS: unknown client(s) ${unknown.join(', ')}; known: ${Object.keys(CLIENTS).join(', ')}`);
@@ -144,9 +95,11 @@ async function main() {
     ? TRACING_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
+  const rssClients = RSS_CLIENTS.filter((c) => clientNames.includes(c));
+  const rss = rssClients.length > 0 && (!config.only || config.only.includes('rss'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
   const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows, tracingRows];
-  if (selected.every((rows) => rows.length === 0) && !soak && !bullmq) {
+  if (selected.every((rows) => rows.length === 0) && !soak && !bullmq && !rss) {
     const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS, ...TRACING_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
@@ -340,6 +293,14 @@ async function main() {
       console.log(formatFallbackMemory(fallbackMemory));
     }
 
+    let rssRows = [];
+    if (rss) {
+      rssRows = await measureRss({ port: server.port, seconds: config.seconds, clients: rssClients });
+      console.log('');
+      console.log('RSS of the Node process (MB), each client alone in a process of its own, after each plain row:');
+      console.log(formatRss(rssRows));
+    }
+
     writeJson(config.out, {
       date: new Date().toISOString(),
       node: process.version,
@@ -359,6 +320,7 @@ async function main() {
       bullmq: queueRows,
       upstash,
       tracing,
+      rss: rssRows,
     });
     console.log(`results written to ${config.out}`);
   } finally {
