@@ -120,9 +120,28 @@ test('a call served by the fallback is marked resilis.source = fallback', async 
     await svc.set(key, '2').catch(() => {});
     return (await svc.getStats()).degraded;
   }, 10000), 'eventually');
-  const spans = await spansOf(() => svc.get(key));
-  assert.equal(spans.length, 1);
-  assert.equal(spans[0].attributes['resilis.source'], 'fallback');
-  assert.equal(spans[0].attributes['resilis.breaker.state'], 'open');
-  assert.equal(spans[0].status.code, SpanStatusCode.UNSET);
+  const spans = await spansOf(async () => {
+    await svc.set(key, '3');
+    await svc.get(key);
+  });
+  assert.deepEqual(spans.map((s) => [s.name, s.attributes['resilis.source']]), [['SET', 'fallback'], ['GET', 'fallback']]);
+  // The GET's own breaker had seen no failure: the service's outage routed it.
+  assert.equal(spans[1].attributes['resilis.breaker.state'], 'closed');
+  assert.equal(spans[1].status.code, SpanStatusCode.UNSET);
+});
+
+test('a read Redis answers after a timeout of the one before is marked by who served each', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, { ...OPTIONS, commandTimeout: 200 });
+  const key = uniqueKey('t');
+  await svc.set(key, 'v');
+  await server.cli('CLIENT', 'PAUSE', '600', 'ALL');
+  const spans = await spansOf(async () => {
+    await svc.get(key); // times out: the fallback answers, the service is not degraded
+    await new Promise((r) => setTimeout(r, 700));
+    await svc.get(key);
+  });
+  assert.deepEqual(spans.map((s) => s.attributes['resilis.source']), ['fallback', 'redis']);
+  assert.deepEqual(spans.map((s) => s.attributes['resilis.breaker.state']), ['closed', 'closed']);
 });

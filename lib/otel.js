@@ -24,8 +24,9 @@ function baseAttributes(ctx) {
     'db.system.name': 'redis',
     'db.namespace': String(ctx.database ?? 0),
     'resilis.topology': ctx.topology,
-    'resilis.source': ctx.source,
   };
+  // Known once the command settled (lib/observe.js); null: nobody served it.
+  if (ctx.source) a['resilis.source'] = ctx.source;
   if (ctx.serverAddress) a['server.address'] = ctx.serverAddress;
   if (ctx.serverPort) a['server.port'] = ctx.serverPort;
   return a;
@@ -69,7 +70,8 @@ function instrument(options = {}) {
       span.recordException(ctx.error);
       span.setStatus({ code: api.SpanStatusCode.ERROR, message: ctx.error.message });
     }
-    span.setAttribute('resilis.source', ctx.source);
+    if (ctx.source) span.setAttribute('resilis.source', ctx.source);
+    if (ctx.breakerState) span.setAttribute('resilis.breaker.state', ctx.breakerState);
     span.end();
     delete attrs['resilis.topology'];
     duration.record((performance.now() - started) / 1000, attrs);
@@ -79,7 +81,6 @@ function instrument(options = {}) {
     start(ctx) {
       const a = baseAttributes(ctx);
       a['db.operation.name'] = ctx.command;
-      a['resilis.breaker.state'] = ctx.breakerState;
       if (ctx.args.length > 1) a['db.query.text'] = ctx.args.join(' ');
       if (ctx.batchMode) a['db.operation.batch.size'] = ctx.batchSize;
       start(ctx, ctx.command, a);

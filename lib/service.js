@@ -80,7 +80,6 @@ class RedisService extends EventEmitter {
     watchMessageListeners(this);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
-    this._observer.memory = this._info.mode === 'memory';
     if (this._info.enabled === false) {
       this.logger.info({ event: 'memoryMode', enabled: false }, 'REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)');
     }
@@ -131,7 +130,6 @@ class RedisService extends EventEmitter {
       payload = null;
     }
     logEvent(this.logger, name, payload);
-    if (name === 'fallback' && payload) this._observer.degraded = payload.active === true;
     if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;
