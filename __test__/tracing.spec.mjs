@@ -30,7 +30,7 @@ async function recording(name, fn) {
   for (const ev of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) handlers[ev] = (ctx) => events.push([ev, ctx]);
   ch.subscribe(handlers);
   try {
-    await fn();
+    await fn(events);
   } finally {
     ch.unsubscribe(handlers);
   }
@@ -279,4 +279,45 @@ test('audit queue: bounded (maxQueue), the overflow counted as auditDropped in g
   const stats = await svc.getStats();
   assert.equal(stats.auditDropped, 15);
   assert.match(await svc.metrics(), /^resilis_audit_dropped_total 15$/m);
+});
+
+test('resilis:connect: each connection opened (the pool, the lane) and each that failed, with node-redis\' connect shape', async () => {
+  const password = 'pw-' + uniqueKey('c');
+  const server = await redis({ password });
+  let svc;
+  const events = await recording('resilis:connect', async () => {
+    svc = openService(server, { ...OPTIONS, password, lazyConnect: true });
+    await svc.connect();
+    await svc.get(uniqueKey('c'));
+  });
+  const done = contexts(events, 'asyncEnd');
+  assert.deepEqual(done.map((c) => c.connection).sort(), ['lane', 'pool']);
+  for (const c of done) {
+    assert.deepEqual([c.serverAddress, c.serverPort, c.error], ['127.0.0.1', server.port, undefined]);
+    assert.equal(typeof c.clientId, 'string');
+    assert.ok(c.durationMs >= 0);
+    assert.deepEqual(events.filter(([, x]) => x === c).map(([e]) => e), ['start', 'end', 'asyncStart', 'asyncEnd']);
+  }
+  assert.ok(!JSON.stringify(events).includes(password));
+
+  // Redis restarts: the lane the recovery opens is published too.
+  const again = await recording('resilis:connect', async (seen) => {
+    await server.restart();
+    assert.ok(await eventually(async () => {
+      await svc.get(uniqueKey('c')).catch(() => {});
+      const opened = contexts(seen, 'asyncEnd').filter((c) => !c.error).map((c) => c.connection);
+      return opened.includes('lane') && opened.includes('pool');
+    }, 10000), 'the lane and the pool reconnected');
+  });
+  for (const c of contexts(again, 'asyncEnd')) assert.equal(c.serverPort, server.port);
+
+  // A refused password: the attempt is published on error, the password nowhere.
+  const refused = await recording('resilis:connect', async () => {
+    const wrong = openService(server, { ...OPTIONS, password: 'not-' + password, lazyConnect: true });
+    await assert.rejects(wrong.connect());
+  });
+  const [failed] = contexts(refused, 'error');
+  assert.equal(failed.connection, 'pool');
+  assert.match(failed.error.code, /^ERR_RESILIS_/);
+  assert.ok(!JSON.stringify(refused.map(([, c]) => ({ ...c, error: c.error && c.error.message }))).includes(password));
 });

@@ -9,6 +9,10 @@
 //   resilis:command  one per command
 //   resilis:batch    one per pipeline (batchMode 'PIPELINE'), transaction ('MULTI')
 //                    or tick of coalesced commands ('AUTO', when more than one)
+//   resilis:connect  one per connection opened (or failed): node-redis' ConnectTraceContext
+//                    { serverAddress, serverPort, clientId } plus connection ('lane' | 'pool'
+//                    | 'rest') and durationMs; published when the core reports the attempt
+//                    done (its start was durationMs earlier)
 // Payloads have node-redis' shapes (@redis/client lib/client/tracing.js:
 // CommandTraceContext { command, args, database, serverAddress, serverPort, clientId },
 // BatchCommandTraceContext adds batchMode and batchSize; BatchOperationContext
@@ -22,9 +26,11 @@
 const dc = require('node:diagnostics_channel');
 const { performance } = require('node:perf_hooks');
 const { commandTable, ServedSource, ServedBreaker } = require('../binding.js');
+const { makeError } = require('./errors');
 
 const commandChannel = dc.tracingChannel('resilis:command');
 const batchChannel = dc.tracingChannel('resilis:batch');
+const connectChannel = dc.tracingChannel('resilis:connect');
 
 // A served code (src/binding/boundary.rs `served_code`): the source in bits 0-1,
 // the breaker state in bits 2-3.
@@ -249,6 +255,32 @@ class Observer {
     if (rec.audited) this.queueAudit(rec, ok, value);
   }
 
+  /** Does anyone want connection attempts? (Asked before the core's report is parsed.) */
+  watchingConnects() {
+    return connectChannel.hasSubscribers;
+  }
+
+  /** A connection attempt the core reports (src/core/events.rs `Connection`), done. */
+  connection(report) {
+    const m = this.meta();
+    const ctx = {
+      serverAddress: report.serverAddress,
+      serverPort: report.serverPort,
+      clientId: m.clientId,
+      connection: report.connection,
+      topology: m.topology,
+      durationMs: report.durationMs,
+    };
+    connectChannel.start.publish(ctx);
+    connectChannel.end.publish(ctx);
+    if (report.error) {
+      ctx.error = makeError(report.error.code, report.error.message, 'no');
+      connectChannel.error.publish(ctx);
+    }
+    connectChannel.asyncStart.publish(ctx);
+    connectChannel.asyncEnd.publish(ctx);
+  }
+
   /** A GET answered by the near cache in JS (lib/near-cache.js). */
   nearCacheHit(key, value) {
     if (!this.watching()) return;
@@ -301,4 +333,4 @@ function common(served) {
   return first;
 }
 
-module.exports = { Observer, commandChannel, batchChannel, AUDIT_MAX_QUEUE, keysOf };
+module.exports = { Observer, commandChannel, batchChannel, connectChannel, AUDIT_MAX_QUEUE, keysOf };

@@ -123,6 +123,11 @@ class RedisService extends EventEmitter {
   /** Core events arrive with the results; `error` is only emitted when
    * someone listens (an unheard `error` would crash the process). */
   _onNativeEvent(name, payloadJson) {
+    // A connection attempt: for the resilis:connect tracing channel only, parsed only when watched.
+    if (name === 'connection') {
+      if (this._observer.watchingConnects()) this._observer.connection(JSON.parse(payloadJson));
+      return;
+    }
     let payload;
     try {
       payload = JSON.parse(payloadJson);

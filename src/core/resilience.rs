@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::core::breaker::{operation_name, Breaker, Breakers, FailureKind, Metrics, Permit, Transition};
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
-use crate::core::events::{Event, EventSink};
+use crate::core::events::{Event, EventSink, Events};
 use crate::core::fallback::Fallback;
 use crate::core::limits::check_size;
 use crate::core::memory::MemoryStore;
@@ -54,7 +54,7 @@ pub struct Resilience {
   fallback: Fallback,
   pub stats: Stats,
   degraded: AtomicBool,
-  events: OnceLock<EventSink>,
+  events: Events,
   /// See limits.rs.
   max_value_bytes: u64,
 }
@@ -71,19 +71,22 @@ impl Resilience {
       fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, mirror, durable)?,
       stats: Stats::default(),
       degraded: AtomicBool::new(false),
-      events: OnceLock::new(),
+      events: Events::default(),
       max_value_bytes: config.max_value_bytes,
     })
   }
 
   pub fn set_event_sink(&self, sink: EventSink) {
-    let _ = self.events.set(sink);
+    self.events.set(sink);
   }
 
   pub fn emit(&self, event: Event) {
-    if let Some(sink) = self.events.get() {
-      sink(event);
-    }
+    self.events.emit(event);
+  }
+
+  /// The event sink, for what opens connections beside the service.
+  pub fn events(&self) -> &Events {
+    &self.events
   }
 
   pub fn max_value_bytes(&self) -> u64 {

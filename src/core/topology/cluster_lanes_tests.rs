@@ -41,6 +41,7 @@ fn router(seed: &Server) -> Arc<ClusterLanes> {
     command_timeout: Duration::from_secs(2),
     max_in_flight: 100_000,
     tracking_redirect: None,
+    events: Default::default(),
   };
   Arc::new(ClusterLanes::new(base, vec![seed.addr()], Duration::from_millis(50), 5, tokio::runtime::Handle::current()))
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::core::config::{Config, Topology};
+use crate::core::events::Events;
 use crate::core::topology::cluster_lanes::ClusterLanes;
 use crate::core::transport::{lanes::connection_settings, Outbound};
 
@@ -18,7 +19,11 @@ pub fn send<B: Outbound>(router: &Arc<ClusterLanes>, batch: B) {
 
 /// Plain-TCP clusters without `scaleReads` route on lanes of their own;
 /// TLS and replica reads stay on fred.
-pub fn cluster_lanes(config: &Config, runtime: Option<&tokio::runtime::Handle>) -> Option<Arc<ClusterLanes>> {
+pub fn cluster_lanes(
+  config: &Config,
+  runtime: Option<&tokio::runtime::Handle>,
+  events: &Events,
+) -> Option<Arc<ClusterLanes>> {
   let Topology::Cluster { nodes, scale_reads, max_redirections, retry_delay_on_cluster_down, .. } = &config.topology
   else {
     return None;
@@ -30,6 +35,7 @@ pub fn cluster_lanes(config: &Config, runtime: Option<&tokio::runtime::Handle>) 
   base.endpoint = nodes.first()?.clone();
   // Redis Cluster has database 0 only: no SELECT.
   base.db = 0;
+  base.events = events.clone();
   let seeds = nodes.iter().map(|n| format!("{}:{}", n.host, n.port)).collect();
   Some(Arc::new(ClusterLanes::new(base, seeds, *retry_delay_on_cluster_down, *max_redirections, runtime?.clone())))
 }

@@ -3,6 +3,7 @@
 
 use crate::core::config::{Config, Topology};
 use crate::core::error::{Error, ErrorKind, Sent};
+use crate::core::events::Events;
 use crate::core::lane::{Lane, LaneSettings};
 use crate::core::transport::Outbound;
 
@@ -19,7 +20,7 @@ pub fn send<B: Outbound>(lane: &Lane, batch: B) {
 
 /// Standalone over plain TCP gets a fast lane; TLS, cluster and sentinel
 /// stay entirely on fred.
-pub fn lane_settings(config: &Config) -> Option<LaneSettings> {
+pub fn lane_settings(config: &Config, events: &Events) -> Option<LaneSettings> {
   if !config.enabled || config.tls.enabled || !matches!(config.topology, Topology::Standalone) {
     return None;
   }
@@ -31,7 +32,7 @@ pub fn lane_settings(config: &Config) -> Option<LaneSettings> {
   if !config.read_replicas.is_empty() {
     return None;
   }
-  Some(connection_settings(config))
+  Some(LaneSettings { events: events.clone(), ..connection_settings(config) })
 }
 
 /// What every plain-TCP connection of ours needs (the endpoint is the
@@ -47,5 +48,6 @@ pub fn connection_settings(config: &Config) -> LaneSettings {
     command_timeout: config.command_timeout,
     max_in_flight: config.max_in_flight,
     tracking_redirect: None,
+    events: Events::default(),
   }
 }
