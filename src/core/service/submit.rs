@@ -18,7 +18,8 @@ use crate::core::transport::{self, cluster_lanes::routable, Outbound, Transport}
 
 impl Service {
   /// A tick's batches (see chunks.rs), in order; each `Settle` gets one
-  /// result per command of its batch, and who served it. Called on the JS thread: batches go
+  /// result per command of its batch, and who served it (served.rs).
+  /// Called on the JS thread: batches go
   /// out now while a transport takes them in order (lanes, memory); from
   /// the first that needs fred or a connect on, the rest of the tick goes
   /// with it as one batch, so their order is kept.
