@@ -131,6 +131,11 @@ export declare const enum CompletionStatus {
   Message = 4,
   /** An array reply of strings packed in one string (reply.rs `packed_array`). */
   Packed = 5,
+  /**
+   * A watched pipeline's or transaction's replies and who served each:
+   * `[replies, served]`, `served` a string of one served code per command.
+   */
+  ServedGroup = 6,
 }
 
 /** `maxValueBytes`' default (Redis' default proto-max-bulk-len). */
@@ -149,6 +154,12 @@ export declare function errorCodes(): Array<string>
 export declare const FLAG_BUFFERS: number
 
 /**
+ * Command flag: the command is watched (tracing, audit): its completion
+ * carries who served it, `status | code << SERVED_SHIFT` (or `ServedGroup`).
+ */
+export declare const FLAG_WATCHED: number
+
+/**
  * Pub/sub message form: as Buffers, byte-exact (`messageBuffer`,
  * node-redis' bufferMode).
  */
@@ -165,4 +176,29 @@ export interface RangeSpec {
   to?: number | string
   /** The index of the range's node in `nodes`. */
   node: number
+}
+
+/** Where a watched completion's served code starts in its status. */
+export declare const SERVED_SHIFT: number
+
+/**
+ * The state of the breaker that routed it: bits 2-3 of the served code
+ * (`breakerState`; `None`: no breaker was asked).
+ */
+export declare const enum ServedBreaker {
+  None = 0,
+  Closed = 1,
+  Open = 2,
+  HalfOpen = 3,
+}
+
+/**
+ * Who served a watched command: bits 0-1 of its served code (`source` in
+ * lib/observe.js; `None`: refused before routing).
+ */
+export declare const enum ServedSource {
+  None = 0,
+  Redis = 1,
+  Fallback = 2,
+  NearCache = 3,
 }

@@ -124,7 +124,8 @@ export interface AuditEntry {
   time: number;
   command: string;
   keys: string[];
-  source: 'redis' | 'fallback' | 'near-cache';
+  /** Who answered it; null when nothing did (refused before it was routed). */
+  source: 'redis' | 'fallback' | 'near-cache' | null;
   ok: boolean;
   error?: { code?: string; message: string };
   durationMs: number;

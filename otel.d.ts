@@ -9,5 +9,6 @@ export interface InstrumentOptions {
 }
 
 /** Spans (database client semantic conventions) and the db.client.operation.duration histogram
- * from resilis' tracing channels `resilis:command` and `resilis:batch`. */
+ * from resilis' tracing channels `resilis:command` and `resilis:batch`; a `connect` span per
+ * connection attempt on `resilis:connect`. */
 export function instrument(options?: InstrumentOptions): { disable(): void };

@@ -54,7 +54,8 @@ async function tagPerMaster(label) {
 test('a TLS lane per master: keys land on their owners, cross-slot mget and mset split and merge', async () => {
   const svc = tlsClusterService();
   await svc.connect();
-  await eventually(async () => assert.deepEqual((await svc.getStats()).lanes, { open: 3, tls: true }), 10000, 50);
+  await eventually(async () => (await svc.getStats()).lanes.open === 3, 10000, 50);
+  assert.deepEqual((await svc.getStats()).lanes, { open: 3, tls: true }, 'a TLS lane per master');
   const keys = Array.from({ length: 30 }, (_, i) => uniqueKey(`tls-owner-${i}`));
   await Promise.all(keys.map((k) => svc.set(k, `v:${k}`)));
   const owners = new Set();
@@ -83,9 +84,9 @@ test('the near cache over TLS: broadcast tracking on every master, another clien
     const owner = cluster.masters().find((m) => m.port === port);
     const key = `${tag}:k`;
     await owner.cli('set', key, 'first');
-    assert.equal(await svc.get(key), 'first');
+    // The SET's own invalidation may still be on its way and drop the first read's entry: read until a hit.
     const hits = (await svc.getStats()).nearCache.hits;
-    assert.equal(await svc.get(key), 'first');
+    await eventually(async () => (await svc.get(key)) === 'first' && (await svc.getStats()).nearCache.hits > hits, 5000, 10);
     assert.ok((await svc.getStats()).nearCache.hits > hits, `a hit for the key on ${port}`);
     await owner.cli('set', key, 'second');
     await eventually(async () => (await svc.get(key)) === 'second', 5000, 10);

@@ -1,6 +1,7 @@
 // Issue 21: resilis/otel with the real OpenTelemetry SDK (in-memory span exporter, a metric
 // reader): spans per the database client conventions for a GET, a pipeline, a call served by the
-// fallback and an error, and the db.client.operation.duration histogram.
+// fallback and an error, who served each command, connect spans, and the
+// db.client.operation.duration histogram.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -88,7 +89,7 @@ test('a pipeline is a PIPELINE span with its commands as children', async () => 
   const parent = spans.find((s) => s.name === 'PIPELINE');
   assert.ok(parent);
   assert.equal(parent.attributes['db.operation.batch.size'], 2);
-  const children = spans.filter((s) => s.name !== 'PIPELINE');
+  const children = spans.filter((s) => s.name !== 'PIPELINE' && s.name !== 'connect');
   assert.deepEqual(children.map((s) => s.name), ['SET', 'INCR']);
   for (const c of children) {
     assert.equal(c.parentSpanContext.spanId, parent.spanContext().spanId);
@@ -120,9 +121,53 @@ test('a call served by the fallback is marked resilis.source = fallback', async 
     await svc.set(key, '2').catch(() => {});
     return (await svc.getStats()).degraded;
   }, 10000), 'eventually');
-  const spans = await spansOf(() => svc.get(key));
-  assert.equal(spans.length, 1);
-  assert.equal(spans[0].attributes['resilis.source'], 'fallback');
-  assert.equal(spans[0].attributes['resilis.breaker.state'], 'open');
-  assert.equal(spans[0].status.code, SpanStatusCode.UNSET);
+  const spans = await spansOf(async () => {
+    await svc.set(key, '3');
+    await svc.get(key);
+  });
+  assert.deepEqual(spans.map((s) => [s.name, s.attributes['resilis.source']]), [['SET', 'fallback'], ['GET', 'fallback']]);
+  // The GET's own breaker had seen no failure: the service's outage routed it.
+  assert.equal(spans[1].attributes['resilis.breaker.state'], 'closed');
+  assert.equal(spans[1].status.code, SpanStatusCode.UNSET);
+});
+
+test('a read Redis answers after a timeout of the one before is marked by who served each', async () => {
+  const server = await startRedis();
+  servers.push(server);
+  const svc = openService(server, { ...OPTIONS, commandTimeout: 200 });
+  const key = uniqueKey('t');
+  await svc.set(key, 'v');
+  await server.cli('CLIENT', 'PAUSE', '600', 'ALL');
+  const spans = await spansOf(async () => {
+    await svc.get(key); // times out: the fallback answers, the service is not degraded
+    await new Promise((r) => setTimeout(r, 700));
+    await svc.get(key);
+  });
+  assert.deepEqual(spans.map((s) => s.attributes['resilis.source']), ['fallback', 'redis']);
+  assert.deepEqual(spans.map((s) => s.attributes['resilis.breaker.state']), ['closed', 'closed']);
+});
+
+test('each connection is a connect span, timed from its reported duration; a refused one has status ERROR', async () => {
+  const password = 'pw-' + uniqueKey('c');
+  const server = await startRedis({ password });
+  servers.push(server);
+  const before = Date.now();
+  const spans = await spansOf(async () => {
+    const svc = openService(server, { ...OPTIONS, password, lazyConnect: true });
+    await svc.connect();
+    const wrong = openService(server, { ...OPTIONS, password: 'not-' + password, lazyConnect: true });
+    await wrong.connect().catch(() => {});
+  });
+  const connects = spans.filter((s) => s.name === 'connect');
+  assert.deepEqual(connects.map((s) => [s.attributes['resilis.connection'], s.status.code]).sort(), [
+    ['lane', SpanStatusCode.UNSET], ['pool', SpanStatusCode.UNSET], ['pool', SpanStatusCode.ERROR],
+  ]);
+  for (const s of connects) {
+    assert.equal(s.kind, SpanKind.CLIENT);
+    assert.equal(s.attributes['server.port'], server.port);
+    const startMs = s.startTime[0] * 1000 + s.startTime[1] / 1e6;
+    assert.ok(startMs >= before - 50, 'starts when the attempt did');
+    assert.ok(s.duration[0] * 1000 + s.duration[1] / 1e6 >= 0);
+  }
+  assert.ok(!JSON.stringify(connects.map((s) => [s.attributes, s.events, s.status])).includes(password));
 });

@@ -30,7 +30,7 @@ async function recording(name, fn) {
   for (const ev of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) handlers[ev] = (ctx) => events.push([ev, ctx]);
   ch.subscribe(handlers);
   try {
-    await fn();
+    await fn(events);
   } finally {
     ch.unsubscribe(handlers);
   }
@@ -117,21 +117,70 @@ test("commands of one tick are an 'AUTO' batch; an error reply is published on e
   assert.match(errors[0].error.message, /not an integer/);
 });
 
-test('a command served by the fallback says so', async () => {
+test('during an outage a journalled write and a read say fallback, with the state of their own breaker', async () => {
   const server = await redis();
-  const svc = openService(server, OPTIONS);
+  const entries = [];
+  const svc = openService(server, { ...OPTIONS, audit: (e) => entries.push(e) });
   const key = uniqueKey('f');
   await svc.set(key, '1');
   await server.kill('SIGKILL');
   assert.ok(await eventually(async () => {
-    await svc.set(key, '2').catch(() => {});
+    await svc.incr(key + ':probe').catch(() => {});
     return (await svc.getStats()).degraded;
   }, 10000), 'eventually');
+  const events = await recording('resilis:command', async () => {
+    await svc.set(key, '2');
+    await svc.get(key);
+  });
+  const [set, get] = contexts(events, 'asyncEnd');
+  assert.equal(set.command, 'SET');
+  assert.equal(set.source, 'fallback', 'journalled');
+  assert.ok((await svc.getStats()).replay.pending >= 1, 'in the journal');
+  // Degraded: the service sends nothing; the GET's own breaker had seen no failure yet.
+  assert.deepEqual([get.source, get.breakerState, get.result], ['fallback', 'closed', '2']);
+  await turn();
+  const audited = entries.filter((e) => e.command === 'set' && e.keys[0] === key);
+  assert.deepEqual(audited.map((e) => [e.source, e.ok]), [['redis', true], ['fallback', true]]);
+});
+
+test('a read that times out is served by the fallback while the service is not degraded', async () => {
+  const server = await redis();
+  const svc = openService(server, { ...OPTIONS, commandTimeout: 200 });
+  const key = uniqueKey('to');
+  await svc.set(key, 'v');
+  const fallbackEvents = [];
+  svc.on('fallback', (e) => fallbackEvents.push(e));
+  await server.cli('CLIENT', 'PAUSE', '1000', 'ALL');
   const events = await recording('resilis:command', () => svc.get(key));
-  const ctx = contexts(events)[0];
-  assert.equal(ctx.source, 'fallback');
-  assert.equal(ctx.breakerState, 'open');
-  assert.equal(contexts(events, 'asyncEnd')[0].result, '2');
+  const ctx = contexts(events, 'asyncEnd')[0];
+  assert.deepEqual([ctx.source, ctx.breakerState], ['fallback', 'closed']);
+  assert.equal(ctx.error, undefined);
+  assert.deepEqual(fallbackEvents, [], 'one timeout does not degrade the service');
+  assert.equal((await svc.getStats()).degraded, false);
+});
+
+test("a half-open breaker's trial says redis, the call beside it fallback; both half-open", async () => {
+  const server = await redis();
+  const svc = openService(server, { ...OPTIONS, circuitBreaker: { resetTimeout: 60000 }, reconnect: { minDelay: 50, maxDelay: 200 } });
+  const key = uniqueKey('h');
+  await svc.set(key, 'v');
+  await server.kill('SIGKILL');
+  // Degraded: every GET counts as a failure of redis-get until it opens.
+  assert.ok(await eventually(async () => {
+    await svc.get(key).catch(() => {});
+    return svc.getCircuitBreakerMetrics('redis-get').state === 'open';
+  }, 10000), 'redis-get opened');
+  await server.restart();
+  // The recovery probe reached Redis: out of degraded mode, open breakers let a trial through.
+  assert.ok(await eventually(async () => !(await svc.getStats()).degraded, 10000), 'recovered');
+  assert.equal(svc.getCircuitBreakerMetrics('redis-get').state, 'half-open');
+  const events = await recording('resilis:command', () => Promise.all([svc.get(key), svc.get(key + ':other')]));
+  const [trial, beside] = contexts(events, 'asyncEnd');
+  assert.deepEqual([trial.source, trial.breakerState], ['redis', 'half-open']);
+  assert.deepEqual([beside.source, beside.breakerState], ['fallback', 'half-open'], 'one trial at a time');
+  assert.equal(svc.getCircuitBreakerMetrics('redis-get').state, 'closed', 'the trial closed it');
+  const after = await recording('resilis:command', () => svc.get(key));
+  assert.deepEqual([contexts(after, 'asyncEnd')[0].source, contexts(after, 'asyncEnd')[0].breakerState], ['redis', 'closed']);
 });
 
 test("a GET answered by the near cache says source 'near-cache'", async () => {
@@ -148,6 +197,29 @@ test("a GET answered by the near cache says source 'near-cache'", async () => {
   }, 5000), `the last GET came from ${ctx && ctx.source}`);
   assert.equal(ctx.command, 'GET');
   assert.equal(ctx.result, 'near');
+  assert.equal(ctx.breakerState, null, 'no breaker was asked');
+});
+
+test("a read the core answers from its near cache says 'near-cache'; a pipeline's commands each say who served them", async () => {
+  const server = await redis();
+  const svc = openService(server, { ...OPTIONS, nearCache: true });
+  const key = uniqueKey('nh');
+  await svc.hset(key, 'f', 'v');
+  let ctx;
+  assert.ok(await eventually(async () => {
+    const events = await recording('resilis:command', () => svc.hget(key, 'f'));
+    ctx = contexts(events, 'asyncEnd')[0];
+    return ctx && ctx.source === 'near-cache';
+  }, 5000), `the last HGET came from ${ctx && ctx.source}`);
+  assert.deepEqual([ctx.command, ctx.result, ctx.breakerState], ['HGET', 'v', null]);
+  let commands;
+  const batches = await recording('resilis:batch', async () => {
+    commands = await recording('resilis:command', () =>
+      svc.pipeline([{ command: 'hget', args: [key, 'f'] }, { command: 'set', args: [key + ':s', '1'] }]));
+  });
+  const c = contexts(commands, 'asyncEnd');
+  assert.deepEqual(c.map((x) => [x.command, x.source, x.breakerState]), [['HGET', 'near-cache', null], ['SET', 'redis', 'closed']]);
+  assert.equal(contexts(batches, 'asyncEnd')[0].source, null, 'mixed sources');
 });
 
 test('with nobody subscribed and no audit hook, commands carry no record', async () => {
@@ -207,4 +279,45 @@ test('audit queue: bounded (maxQueue), the overflow counted as auditDropped in g
   const stats = await svc.getStats();
   assert.equal(stats.auditDropped, 15);
   assert.match(await svc.metrics(), /^resilis_audit_dropped_total 15$/m);
+});
+
+test('resilis:connect: each connection opened (the pool, the lane) and each that failed, with node-redis\' connect shape', async () => {
+  const password = 'pw-' + uniqueKey('c');
+  const server = await redis({ password });
+  let svc;
+  const events = await recording('resilis:connect', async () => {
+    svc = openService(server, { ...OPTIONS, password, lazyConnect: true });
+    await svc.connect();
+    await svc.get(uniqueKey('c'));
+  });
+  const done = contexts(events, 'asyncEnd');
+  assert.deepEqual(done.map((c) => c.connection).sort(), ['lane', 'pool']);
+  for (const c of done) {
+    assert.deepEqual([c.serverAddress, c.serverPort, c.error], ['127.0.0.1', server.port, undefined]);
+    assert.equal(typeof c.clientId, 'string');
+    assert.ok(c.durationMs >= 0);
+    assert.deepEqual(events.filter(([, x]) => x === c).map(([e]) => e), ['start', 'end', 'asyncStart', 'asyncEnd']);
+  }
+  assert.ok(!JSON.stringify(events).includes(password));
+
+  // Redis restarts: the lane the recovery opens is published too.
+  const again = await recording('resilis:connect', async (seen) => {
+    await server.restart();
+    assert.ok(await eventually(async () => {
+      await svc.get(uniqueKey('c')).catch(() => {});
+      const opened = contexts(seen, 'asyncEnd').filter((c) => !c.error).map((c) => c.connection);
+      return opened.includes('lane') && opened.includes('pool');
+    }, 10000), 'the lane and the pool reconnected');
+  });
+  for (const c of contexts(again, 'asyncEnd')) assert.equal(c.serverPort, server.port);
+
+  // A refused password: the attempt is published on error, the password nowhere.
+  const refused = await recording('resilis:connect', async () => {
+    const wrong = openService(server, { ...OPTIONS, password: 'not-' + password, lazyConnect: true });
+    await assert.rejects(wrong.connect());
+  });
+  const [failed] = contexts(refused, 'error');
+  assert.equal(failed.connection, 'pool');
+  assert.match(failed.error.code, /^ERR_RESILIS_/);
+  assert.ok(!JSON.stringify(refused.map(([, c]) => ({ ...c, error: c.error && c.error.message }))).includes(password));
 });

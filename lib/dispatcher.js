@@ -4,10 +4,13 @@
 // then `drain()` settles every ready promise.
 
 const { makeError } = require('./errors');
-const { CompletionStatus } = require('../binding.js');
+const { CompletionStatus, FLAG_WATCHED, SERVED_SHIFT } = require('../binding.js');
 
 // What a result's value is (src/binding/boundary.rs), read once from the binding.
-const { Error: STATUS_ERROR, Event: STATUS_EVENT, Message: STATUS_MESSAGE, Packed: STATUS_PACKED } = CompletionStatus;
+const { Error: STATUS_ERROR, Event: STATUS_EVENT, Message: STATUS_MESSAGE, Packed: STATUS_PACKED, ServedGroup: STATUS_SERVED_GROUP } =
+  CompletionStatus;
+/** A watched command's status: the status in the low bits, who served it above (lib/observe.js). */
+const STATUS_MASK = (1 << SERVED_SHIFT) - 1;
 
 /** In the packed layout, an argument that is not a string: its index in `others`. */
 const OTHER = 0x80000000;
@@ -110,12 +113,13 @@ class Dispatcher {
         this.watched = this.observer !== null && this.observer.watching();
         process.nextTick(this.flush);
       }
-      const id = this.track(resolve, reject, this.watched ? this.observer.begin(name, args) : null);
+      const obs = this.watched ? this.observer.begin(name, args) : null;
+      const id = this.track(resolve, reject, obs);
       let ints = this.ints;
       let n = this.n;
       if (n + 4 + args.length > ints.length) ints = this.grow(n + 4 + args.length);
       ints[n++] = id;
-      ints[n++] = flags;
+      ints[n++] = obs === null ? flags : flags | FLAG_WATCHED;
       ints[n++] = args.length + 1;
       ints[n++] = name.length;
       let text = this.text + name;
@@ -175,7 +179,7 @@ class Dispatcher {
         for (let i = 0; i < args.length; i++) flat.push(args[i]);
       }
       try {
-        this.native.submitGroup(id, flags, transaction, flat);
+        this.native.submitGroup(id, obs === null ? flags : flags | FLAG_WATCHED, transaction, flat);
       } catch (err) {
         this.settleError(id, 'ERR_RESILIS_INTERNAL', String(err && err.message), 'no');
       }
@@ -249,15 +253,22 @@ class Dispatcher {
     forget(p);
   }
 
-  /** settle() of a watched command: the observer hears the outcome before the caller. */
+  /**
+   * settle() of a watched command: the observer hears the outcome, and who
+   * served it (a code in the status, or one per command of a group), before the caller.
+   */
   settleObserved(p, status, value) {
+    let served = status >>> SERVED_SHIFT;
+    status &= STATUS_MASK;
     if (status === STATUS_ERROR) {
       const err = makeError(value[0], value[1], value[2]);
-      this.observer.end(p.obs, false, err);
+      this.observer.end(p.obs, false, err, served);
       p.reject(err);
     } else {
-      const v = status === STATUS_PACKED ? unpack(value) : value;
-      this.observer.end(p.obs, true, v);
+      let v = value;
+      if (status === STATUS_PACKED) v = unpack(value);
+      else if (status === STATUS_SERVED_GROUP) [v, served] = value;
+      this.observer.end(p.obs, true, v, served);
       p.resolve(v);
     }
     forget(p);

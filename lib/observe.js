@@ -9,20 +9,41 @@
 //   resilis:command  one per command
 //   resilis:batch    one per pipeline (batchMode 'PIPELINE'), transaction ('MULTI')
 //                    or tick of coalesced commands ('AUTO', when more than one)
+//   resilis:connect  one per connection opened (or failed): node-redis' ConnectTraceContext
+//                    { serverAddress, serverPort, clientId } plus connection ('lane' | 'pool'
+//                    | 'rest') and durationMs; published when the core reports the attempt
+//                    done (its start was durationMs earlier)
 // Payloads have node-redis' shapes (@redis/client lib/client/tracing.js:
 // CommandTraceContext { command, args, database, serverAddress, serverPort, clientId },
 // BatchCommandTraceContext adds batchMode and batchSize; BatchOperationContext
 // { batchMode, batchSize, database, serverAddress, serverPort, clientId }), plus
-// resilis' own fields: keyCount, topology, source ('redis' | 'fallback' | 'near-cache'),
-// breakerState. `args` is [COMMAND] unless `trace: { includeArgs: true }`; AUTH and
-// HELLO arguments are always '?'.
+// resilis' own fields: keyCount, topology, and, set with result/error before
+// asyncStart, source and breakerState: who served the command and the state of
+// the breaker that routed it, as the core saw them (src/core/served.rs; null when
+// nobody served it or no breaker was asked). `args` is [COMMAND] unless
+// `trace: { includeArgs: true }`; AUTH and HELLO arguments are always '?'.
 
 const dc = require('node:diagnostics_channel');
 const { performance } = require('node:perf_hooks');
-const { commandTable } = require('../binding.js');
+const { commandTable, ServedSource, ServedBreaker } = require('../binding.js');
+const { makeError } = require('./errors');
 
 const commandChannel = dc.tracingChannel('resilis:command');
 const batchChannel = dc.tracingChannel('resilis:batch');
+const connectChannel = dc.tracingChannel('resilis:connect');
+
+// A served code (src/binding/boundary.rs `served_code`): the source in bits 0-1,
+// the breaker state in bits 2-3.
+const SOURCES = [];
+SOURCES[ServedSource.None] = null;
+SOURCES[ServedSource.Redis] = 'redis';
+SOURCES[ServedSource.Fallback] = 'fallback';
+SOURCES[ServedSource.NearCache] = 'near-cache';
+const BREAKER_STATES = [];
+BREAKER_STATES[ServedBreaker.None] = null;
+BREAKER_STATES[ServedBreaker.Closed] = 'closed';
+BREAKER_STATES[ServedBreaker.Open] = 'open';
+BREAKER_STATES[ServedBreaker.HalfOpen] = 'half-open';
 
 /** Default bound of the audit queue; entries beyond it are counted in `auditDropped`. */
 const AUDIT_MAX_QUEUE = 10000;
@@ -80,8 +101,6 @@ class Observer {
     this.audit = normalizeAudit(options.audit);
     this.meta = meta;
     this.logger = logger;
-    this.degraded = false; // from the core's `fallback` events
-    this.memory = false; // memory mode: every command served by the in-memory store
     this.auditQueue = [];
     this.auditDropped = 0;
     this.auditScheduled = false;
@@ -93,10 +112,6 @@ class Observer {
   /** Once per batch: does anyone want this batch's commands? */
   watching() {
     return this.audit !== null || commandChannel.hasSubscribers || batchChannel.hasSubscribers;
-  }
-
-  source() {
-    return this.memory || this.degraded ? 'fallback' : 'redis';
   }
 
   context(name, args, batch, batchCtx) {
@@ -111,8 +126,8 @@ class Observer {
       clientId: m.clientId,
       keyCount: keysOf(row, args).length,
       topology: m.topology,
-      source: this.source(),
-      breakerState: this.degraded ? 'open' : 'closed',
+      source: null, // set when the command settles
+      breakerState: null,
     };
     if (batch) {
       ctx.batchMode = batch.batchMode;
@@ -135,7 +150,7 @@ class Observer {
     const audited = this.audit !== null && (row === undefined || !row.read || this.audit.reads);
     const traced = commandChannel.hasSubscribers;
     if (!audited && !traced) return null;
-    const rec = { name, args, row, started: performance.now(), ctx: null, audited, batch: null };
+    const rec = { name, args, row, started: performance.now(), ctx: null, audited, batch: null, source: null, index: 0 };
     if (traced) {
       rec.ctx = this.context(name, args, batch, batchCtx);
       commandChannel.start.publish(rec.ctx);
@@ -156,10 +171,11 @@ class Observer {
 
   startBatch(batchMode, batchSize) {
     const m = this.meta();
-    const ctx = { batchMode, batchSize, database: m.database, serverAddress: m.serverAddress, serverPort: m.serverPort, clientId: m.clientId, topology: m.topology, source: this.source() };
+    // `source`: its commands' when they all agree (set as it settles), else null.
+    const ctx = { batchMode, batchSize, database: m.database, serverAddress: m.serverAddress, serverPort: m.serverPort, clientId: m.clientId, topology: m.topology, source: null };
     batchChannel.start.publish(ctx);
     batchChannel.end.publish(ctx);
-    return { ctx, left: 0, failed: null };
+    return { ctx, left: 0, failed: null, sources: undefined };
   }
 
   /** A pipeline or transaction: one record standing for the group. */
@@ -168,31 +184,47 @@ class Observer {
     const batch = batchChannel.hasSubscribers ? this.startBatch(batchMode, cmds.length) : null;
     const shape = { batchMode, batchSize: cmds.length };
     const members = [];
-    for (const [name, args] of cmds) {
-      const r = this.record(name, args, shape, batch && batch.ctx);
-      if (r !== null) members.push(r);
+    for (let i = 0; i < cmds.length; i++) {
+      const r = this.record(cmds[i][0], cmds[i][1], shape, batch && batch.ctx);
+      if (r !== null) {
+        r.index = i;
+        members.push(r);
+      }
     }
     if (batch === null && members.length === 0) return null;
     return { group: true, batch, members };
   }
 
-  /** A record settles: `ok` with `value`, or not with `value` an Error. */
-  end(rec, ok, value) {
+  /**
+   * A record settles: `ok` with `value`, or not with `value` an Error; `served` is
+   * the core's served code (a group: a string of one per command; absent: nobody served it).
+   */
+  end(rec, ok, value, served) {
     if (rec.group) {
       const results = ok && Array.isArray(value) ? value : null;
-      rec.members.forEach((m, i) => {
+      const each = typeof served === 'string';
+      // Members are the group's commands a record was made for (audit may skip reads).
+      rec.members.forEach((m) => {
+        const i = m.index;
         const r = results ? results[i] : value;
         const failed = results ? r instanceof Error : true;
-        this.finish(m, !failed, r);
+        this.finish(m, !failed, r, each ? served.charCodeAt(i) : served);
       });
-      if (rec.batch) this.finishBatch(rec.batch.ctx, ok, value);
+      if (rec.batch) {
+        rec.batch.ctx.source = each ? common(served) : served === undefined ? null : SOURCES[served & 3];
+        this.finishBatch(rec.batch.ctx, ok, value);
+      }
       return;
     }
-    this.finish(rec, ok, value);
+    this.finish(rec, ok, value, served);
     const b = rec.batch;
     if (b !== null) {
       if (!ok) b.failed ??= value;
-      if (--b.left === 0) this.finishBatch(b.ctx, b.failed === null, b.failed);
+      b.sources = b.sources === undefined || b.sources === rec.source ? rec.source : null;
+      if (--b.left === 0) {
+        b.ctx.source = b.sources;
+        this.finishBatch(b.ctx, b.failed === null, b.failed);
+      }
     }
   }
 
@@ -206,9 +238,12 @@ class Observer {
     batchChannel.asyncEnd.publish(ctx);
   }
 
-  finish(rec, ok, value) {
+  finish(rec, ok, value, served) {
     const ctx = rec.ctx;
+    if (rec.source === null && served !== undefined) rec.source = SOURCES[served & 3];
     if (ctx !== null) {
+      ctx.source = rec.source;
+      ctx.breakerState = served === undefined ? null : BREAKER_STATES[(served >> 2) & 3];
       if (ok) ctx.result = value;
       else {
         ctx.error = value;
@@ -217,7 +252,33 @@ class Observer {
       commandChannel.asyncStart.publish(ctx);
       commandChannel.asyncEnd.publish(ctx);
     }
-    if (rec.audited) this.queueAudit(rec, ok, value, ctx ? ctx.source : this.source());
+    if (rec.audited) this.queueAudit(rec, ok, value);
+  }
+
+  /** Does anyone want connection attempts? (Asked before the core's report is parsed.) */
+  watchingConnects() {
+    return connectChannel.hasSubscribers;
+  }
+
+  /** A connection attempt the core reports (src/core/events.rs `Connection`), done. */
+  connection(report) {
+    const m = this.meta();
+    const ctx = {
+      serverAddress: report.serverAddress,
+      serverPort: report.serverPort,
+      clientId: m.clientId,
+      connection: report.connection,
+      topology: m.topology,
+      durationMs: report.durationMs,
+    };
+    connectChannel.start.publish(ctx);
+    connectChannel.end.publish(ctx);
+    if (report.error) {
+      ctx.error = makeError(report.error.code, report.error.message, 'no');
+      connectChannel.error.publish(ctx);
+    }
+    connectChannel.asyncStart.publish(ctx);
+    connectChannel.asyncEnd.publish(ctx);
   }
 
   /** A GET answered by the near cache in JS (lib/near-cache.js). */
@@ -225,12 +286,11 @@ class Observer {
     if (!this.watching()) return;
     const rec = this.record('get', [key], null);
     if (rec === null) return;
-    if (rec.ctx) rec.ctx.source = 'near-cache';
     rec.source = 'near-cache';
     this.finish(rec, true, value);
   }
 
-  queueAudit(rec, ok, value, source) {
+  queueAudit(rec, ok, value) {
     if (this.auditQueue.length >= this.audit.maxQueue) {
       this.auditDropped++;
       return;
@@ -239,7 +299,7 @@ class Observer {
       time: Date.now(),
       command: rec.name.toLowerCase(),
       keys: keysOf(rec.row, rec.args).map((k) => (Buffer.isBuffer(k) ? k.toString('utf8') : String(k))),
-      source: rec.source || source,
+      source: rec.source,
       ok,
       durationMs: performance.now() - rec.started,
     };
@@ -266,4 +326,11 @@ class Observer {
   }
 }
 
-module.exports = { Observer, commandChannel, batchChannel, AUDIT_MAX_QUEUE, keysOf };
+/** The source all of a group's served codes agree on, else null. */
+function common(served) {
+  const first = SOURCES[served.charCodeAt(0) & 3] ?? null;
+  for (let i = 1; i < served.length; i++) if (SOURCES[served.charCodeAt(i) & 3] !== first) return null;
+  return first;
+}
+
+module.exports = { Observer, commandChannel, batchChannel, connectChannel, AUDIT_MAX_QUEUE, keysOf };

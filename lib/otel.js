@@ -4,7 +4,8 @@
 // metrics: span kind CLIENT, db.system.name 'redis', db.operation.name,
 // db.namespace (the database index), server.address, server.port,
 // db.operation.batch.size for pipelines and transactions, error.type on failure,
-// and the db.client.operation.duration histogram (seconds).
+// and the db.client.operation.duration histogram (seconds); and a 'connect' span per
+// connection attempt (resilis:connect), timed from its reported duration.
 // @opentelemetry/api is an optional peer dependency: required only here.
 //
 //   const { instrument } = require('resilis/otel');
@@ -24,8 +25,9 @@ function baseAttributes(ctx) {
     'db.system.name': 'redis',
     'db.namespace': String(ctx.database ?? 0),
     'resilis.topology': ctx.topology,
-    'resilis.source': ctx.source,
   };
+  // Known once the command settled (lib/observe.js); null: nobody served it.
+  if (ctx.source) a['resilis.source'] = ctx.source;
   if (ctx.serverAddress) a['server.address'] = ctx.serverAddress;
   if (ctx.serverPort) a['server.port'] = ctx.serverPort;
   return a;
@@ -69,7 +71,8 @@ function instrument(options = {}) {
       span.recordException(ctx.error);
       span.setStatus({ code: api.SpanStatusCode.ERROR, message: ctx.error.message });
     }
-    span.setAttribute('resilis.source', ctx.source);
+    if (ctx.source) span.setAttribute('resilis.source', ctx.source);
+    if (ctx.breakerState) span.setAttribute('resilis.breaker.state', ctx.breakerState);
     span.end();
     delete attrs['resilis.topology'];
     duration.record((performance.now() - started) / 1000, attrs);
@@ -79,7 +82,6 @@ function instrument(options = {}) {
     start(ctx) {
       const a = baseAttributes(ctx);
       a['db.operation.name'] = ctx.command;
-      a['resilis.breaker.state'] = ctx.breakerState;
       if (ctx.args.length > 1) a['db.query.text'] = ctx.args.join(' ');
       if (ctx.batchMode) a['db.operation.batch.size'] = ctx.batchSize;
       start(ctx, ctx.command, a);
@@ -100,14 +102,33 @@ function instrument(options = {}) {
       finish(ctx, ctx.batchMode);
     },
   };
+  // Published once the attempt is over: the span starts durationMs earlier.
+  const connect = {
+    asyncEnd(ctx) {
+      const end = performance.timeOrigin + performance.now();
+      const a = baseAttributes(ctx);
+      a['resilis.connection'] = ctx.connection;
+      const startTime = typeof ctx.durationMs === 'number' ? end - ctx.durationMs : end;
+      const span = tracer.startSpan('connect', { kind: api.SpanKind.CLIENT, attributes: a, startTime }, api.context.active());
+      if (ctx.error) {
+        span.setAttribute('error.type', errorType(ctx.error));
+        span.recordException(ctx.error);
+        span.setStatus({ code: api.SpanStatusCode.ERROR, message: ctx.error.message });
+      }
+      span.end(end);
+    },
+  };
   const commandChannel = dc.tracingChannel('resilis:command');
   const batchChannel = dc.tracingChannel('resilis:batch');
+  const connectChannel = dc.tracingChannel('resilis:connect');
   commandChannel.subscribe(command);
   batchChannel.subscribe(batch);
+  connectChannel.subscribe(connect);
   return {
     disable() {
       commandChannel.unsubscribe(command);
       batchChannel.unsubscribe(batch);
+      connectChannel.unsubscribe(connect);
     },
   };
 }

@@ -80,7 +80,6 @@ class RedisService extends EventEmitter {
     watchMessageListeners(this);
     this.circuitBreaker = { getMetrics: (name) => this.getCircuitBreakerMetrics(name) };
     this._info = JSON.parse(native.describe());
-    this._observer.memory = this._info.mode === 'memory';
     if (this._info.enabled === false) {
       this.logger.info({ event: 'memoryMode', enabled: false }, 'REDIS_ENABLED=false: serving every command from the in-memory store (data is per process)');
     }
@@ -124,6 +123,11 @@ class RedisService extends EventEmitter {
   /** Core events arrive with the results; `error` is only emitted when
    * someone listens (an unheard `error` would crash the process). */
   _onNativeEvent(name, payloadJson) {
+    // A connection attempt: for the resilis:connect tracing channel only, parsed only when watched.
+    if (name === 'connection') {
+      if (this._observer.watchingConnects()) this._observer.connection(JSON.parse(payloadJson));
+      return;
+    }
     let payload;
     try {
       payload = JSON.parse(payloadJson);
@@ -131,7 +135,6 @@ class RedisService extends EventEmitter {
       payload = null;
     }
     logEvent(this.logger, name, payload);
-    if (name === 'fallback' && payload) this._observer.degraded = payload.active === true;
     if (STATUS_OF_EVENT[name]) this._status = STATUS_OF_EVENT[name];
     if (name === 'error') {
       if (this.listenerCount('error') === 0) return;

@@ -4,6 +4,9 @@
 
 use napi_derive::napi;
 
+use crate::core::breaker::State;
+use crate::core::served::{Served, Source};
+
 /// What the value of a completion `[id, status, value]` is (see
 /// completions.rs `completion_to_js`).
 #[napi]
@@ -22,12 +25,59 @@ pub enum CompletionStatus {
   Message = 4,
   /// An array reply of strings packed in one string (reply.rs `packed_array`).
   Packed = 5,
+  /// A watched pipeline's or transaction's replies and who served each:
+  /// `[replies, served]`, `served` a string of one served code per command.
+  ServedGroup = 6,
 }
 
 /// Command flag (the `flags` of a command, a group or a node command): the
 /// replies as Buffers rather than strings.
 #[napi]
 pub const FLAG_BUFFERS: u32 = 1;
+/// Command flag: the command is watched (tracing, audit): its completion
+/// carries who served it, `status | code << SERVED_SHIFT` (or `ServedGroup`).
+#[napi]
+pub const FLAG_WATCHED: u32 = 2;
+/// Where a watched completion's served code starts in its status.
+#[napi]
+pub const SERVED_SHIFT: u32 = 8;
+
+/// Who served a watched command: bits 0-1 of its served code (`source` in
+/// lib/observe.js; `None`: refused before routing).
+#[napi]
+pub enum ServedSource {
+  None = 0,
+  Redis = 1,
+  Fallback = 2,
+  NearCache = 3,
+}
+
+/// The state of the breaker that routed it: bits 2-3 of the served code
+/// (`breakerState`; `None`: no breaker was asked).
+#[napi]
+pub enum ServedBreaker {
+  None = 0,
+  Closed = 1,
+  Open = 2,
+  HalfOpen = 3,
+}
+
+/// One command's served code.
+pub fn served_code(s: Served) -> u8 {
+  let source = match s.source {
+    None => ServedSource::None,
+    Some(Source::Redis) => ServedSource::Redis,
+    Some(Source::Fallback) => ServedSource::Fallback,
+    Some(Source::NearCache) => ServedSource::NearCache,
+  };
+  let breaker = match s.breaker {
+    None => ServedBreaker::None,
+    Some(State::Closed) => ServedBreaker::Closed,
+    Some(State::Open) => ServedBreaker::Open,
+    Some(State::HalfOpen) => ServedBreaker::HalfOpen,
+  };
+  source as u8 | (breaker as u8) << 2
+}
 
 /// Pub/sub message form (`setMessageForms`, bits): as JS strings (UTF-8
 /// decoded; invalid bytes become U+FFFD).

@@ -11,7 +11,7 @@ use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
-use crate::binding::boundary::{CompletionStatus, FORM_BUFFERS, FORM_STRINGS};
+use crate::binding::boundary::{CompletionStatus, FORM_BUFFERS, FORM_STRINGS, SERVED_SHIFT};
 use crate::binding::errors::{js_error, ErrorTriple};
 use crate::binding::reply::{bytes_to_js, packed_array, reply_to_js};
 use crate::core::error::Result;
@@ -22,6 +22,8 @@ use crate::core::reply::Reply;
 pub enum Outcome {
   Single(Result<Reply>),
   Group(Result<Vec<Result<Reply>>>),
+  /// A watched group's replies and each command's served code.
+  ServedGroup(Vec<Result<Reply>>, Vec<u8>),
   /// Not a call's result: an event for the service's listeners (id 0).
   Event(Event),
   /// A pub/sub message for the subscribers (id 0).
@@ -31,6 +33,9 @@ pub enum Outcome {
 pub struct Completion {
   pub id: u32,
   pub buffers: bool,
+  /// A watched command's served code (boundary.rs `served_code`), 0 for
+  /// the rest: sent as `status | served << SERVED_SHIFT`.
+  pub served: u8,
   pub outcome: Outcome,
 }
 
@@ -205,17 +210,15 @@ pub unsafe fn completion_to_js(
     },
     Outcome::Single(Ok(reply)) => (S::Value, reply_to_js(env, reply, c.buffers)?),
     Outcome::Single(Err(e)) | Outcome::Group(Err(e)) => (S::Error, ErrorTriple::to_napi_value(env, ErrorTriple(e))?),
-    Outcome::Group(Ok(items)) => {
-      let mut group = std::ptr::null_mut();
-      napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
-      for (j, item) in items.into_iter().enumerate() {
-        let v = match item {
-          Ok(reply) => reply_to_js(env, reply, c.buffers)?,
-          Err(e) => js_error(env, e.code(), &e.message)?,
-        };
-        napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
+    Outcome::Group(Ok(items)) => (S::Group, group_to_js(env, items, c.buffers)?),
+    Outcome::ServedGroup(items, served) => {
+      let pair = [group_to_js(env, items, c.buffers)?, latin1(env, &served)?];
+      let mut arr = std::ptr::null_mut();
+      napi::check_status!(sys::napi_create_array_with_length(env, 2, &mut arr))?;
+      for (j, v) in pair.into_iter().enumerate() {
+        napi::check_status!(sys::napi_set_element(env, arr, j as u32, v))?;
       }
-      (S::Group, group)
+      (S::ServedGroup, arr)
     }
     Outcome::Event(event) => {
       let pair = vec![event.name().to_string(), event.payload().to_string()];
@@ -223,7 +226,29 @@ pub unsafe fn completion_to_js(
     }
     Outcome::Message(m) => (S::Message, message_to_js(env, m, message_forms)?),
   };
-  Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status as u32)?, value])
+  let status = status as u32 | (c.served as u32) << SERVED_SHIFT;
+  Ok([u32::to_napi_value(env, c.id)?, u32::to_napi_value(env, status)?, value])
+}
+
+/// A group's replies: values, or `Error` objects in the slots that failed.
+unsafe fn group_to_js(env: sys::napi_env, items: Vec<Result<Reply>>, buffers: bool) -> napi::Result<sys::napi_value> {
+  let mut group = std::ptr::null_mut();
+  napi::check_status!(sys::napi_create_array_with_length(env, items.len(), &mut group))?;
+  for (j, item) in items.into_iter().enumerate() {
+    let v = match item {
+      Ok(reply) => reply_to_js(env, reply, buffers)?,
+      Err(e) => js_error(env, e.code(), &e.message)?,
+    };
+    napi::check_status!(sys::napi_set_element(env, group, j as u32, v))?;
+  }
+  Ok(group)
+}
+
+/// Bytes as a latin1 string: one char per byte.
+unsafe fn latin1(env: sys::napi_env, bytes: &[u8]) -> napi::Result<sys::napi_value> {
+  let mut v = std::ptr::null_mut();
+  napi::check_status!(sys::napi_create_string_latin1(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut v))?;
+  Ok(v)
 }
 
 unsafe fn js_null(env: sys::napi_env) -> napi::Result<sys::napi_value> {

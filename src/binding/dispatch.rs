@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::Array;
 
-use crate::binding::boundary::FLAG_BUFFERS;
+use crate::binding::boundary::{served_code, FLAG_BUFFERS, FLAG_WATCHED};
 use crate::binding::completions::{Completion, Completions, Outcome};
 use crate::binding::event_loop::JsWaker;
 use crate::binding::packed::{read_batch, Text};
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind};
-use crate::core::lane::Done;
+use crate::core::served::Settle;
 use crate::core::service::chunks::Chunks;
 use crate::core::service::Service;
 
@@ -49,7 +49,12 @@ impl Dispatch {
       Err(e) => {
         let mut i = 0;
         while i + 3 <= ints.len() {
-          self.completions.push(Completion { id: ints[i], buffers: false, outcome: Outcome::Single(Err(e.clone())) });
+          self.completions.push(Completion {
+            id: ints[i],
+            buffers: false,
+            served: 0,
+            outcome: Outcome::Single(Err(e.clone())),
+          });
           i += 3 + ints[i + 2] as usize;
         }
         return;
@@ -61,8 +66,8 @@ impl Dispatch {
     read_batch(&mut text, ints, others, max_value, |entry| {
       let buffers = entry.flags & FLAG_BUFFERS != 0;
       match entry.cmd {
-        Ok(cmd) => chunks.push(cmd, (entry.id, buffers)),
-        Err(e) => completions.push(Completion { id: entry.id, buffers, outcome: Outcome::Single(Err(e)) }),
+        Ok(cmd) => chunks.push(cmd, Tag { id: entry.id, buffers, watched: entry.flags & FLAG_WATCHED != 0 }),
+        Err(e) => completions.push(Completion { id: entry.id, buffers, served: 0, outcome: Outcome::Single(Err(e)) }),
       }
     });
     self.submit_batches(chunks.into_batches());
@@ -70,22 +75,31 @@ impl Dispatch {
 
   /// Batches in order to the core (see `Service::submit`), after giving
   /// any lane opened since the last call its driver.
-  pub fn submit_batches(&self, batches: Vec<(Vec<Command>, Done)>) {
+  pub fn submit_batches(&self, batches: Vec<(Vec<Command>, Settle)>) {
     self.attach_new_lanes();
     self.core.submit(batches);
   }
 }
 
-/// The callback that settles a batch's promises (`tags`: their ids and
-/// whether they want Buffers).
-fn settle(completions: &Arc<Completions>, tags: Vec<(u32, bool)>) -> Done {
+/// One command's promise: its id, whether it wants Buffers, whether it is
+/// watched (then its completion says who served it).
+pub struct Tag {
+  id: u32,
+  buffers: bool,
+  watched: bool,
+}
+
+/// The callback that settles a batch's promises.
+fn settle(completions: &Arc<Completions>, tags: Vec<Tag>) -> Settle {
   let completions = completions.clone();
-  Box::new(move |results| {
+  Box::new(move |answers| {
     // Every promise settles, even if a path returned too few results.
-    let mut results = results.into_iter();
-    completions.push_all(tags.into_iter().map(|(id, buffers)| {
+    let mut results = answers.replies.into_iter();
+    let mut served = answers.served.into_iter();
+    completions.push_all(tags.into_iter().map(|Tag { id, buffers, watched }| {
       let r = results.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
-      Completion { id, buffers, outcome: Outcome::Single(r) }
+      let by = served.next().unwrap_or_default();
+      Completion { id, buffers, served: if watched { served_code(by) } else { 0 }, outcome: Outcome::Single(r) }
     }));
   })
 }

@@ -12,7 +12,7 @@ use napi::{Env, JsValue};
 use napi_derive::napi;
 
 use crate::binding::args::{read_command, Arena};
-use crate::binding::boundary::{FLAG_BUFFERS, FORM_BUFFERS, FORM_STRINGS};
+use crate::binding::boundary::{served_code, FLAG_BUFFERS, FLAG_WATCHED, FORM_BUFFERS, FORM_STRINGS};
 use crate::binding::completions::{Completion, Completions, Drained, Outcome};
 use crate::binding::dispatch::Dispatch;
 use crate::binding::event_loop::JsWaker;
@@ -21,9 +21,9 @@ use crate::binding::submit::SubmitFn;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::guard::guarded;
-use crate::core::lane::Done;
 use crate::core::pubsub::Op;
 use crate::core::reply::Reply;
+use crate::core::served::{Served, Settle};
 use crate::core::service::Service;
 
 /// A core error thrown synchronously: a JS `Error` whose `code` is the
@@ -68,11 +68,11 @@ impl NativeService {
     let completions = Arc::new(Completions::new(wake));
     let events = completions.clone();
     core.resilience().set_event_sink(Box::new(move |event| {
-      events.push(Completion { id: 0, buffers: false, outcome: Outcome::Event(event) });
+      events.push(Completion { id: 0, buffers: false, served: 0, outcome: Outcome::Event(event) });
     }));
     let messages = completions.clone();
     core.set_message_sink(Box::new(move |message| {
-      messages.push(Completion { id: 0, buffers: false, outcome: Outcome::Message(message) });
+      messages.push(Completion { id: 0, buffers: false, served: 0, outcome: Outcome::Message(message) });
     }));
     let js_waker = JsWaker::new(js_env.raw(), on_wake_raw, completions.clone());
     if js_waker.is_some() {
@@ -95,6 +95,7 @@ impl NativeService {
   #[napi(catch_unwind)]
   pub fn submit_group(&self, id: u32, flags: u32, transaction: bool, batch: Array) {
     let buffers = flags & FLAG_BUFFERS != 0;
+    let watched = flags & FLAG_WATCHED != 0;
     let mut pos = 0u32;
     let mut arena = Arena::new(self.dispatch.core.resilience().max_value_bytes());
     let mut cmds = Vec::new();
@@ -102,27 +103,44 @@ impl NativeService {
       match read_command(&batch, &mut pos, &mut arena) {
         Ok(cmd) => cmds.push(cmd),
         Err(e) => {
-          self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
+          self.dispatch.completions.push(Completion { id, buffers, served: 0, outcome: Outcome::Group(Err(e)) });
           return;
         }
       }
     }
     let completions = self.dispatch.completions.clone();
+    let cmds_len = cmds.len();
     if let Err(e) = self.dispatch.core.check_open() {
-      completions.push(Completion { id, buffers, outcome: Outcome::Group(Err(e)) });
+      completions.push(Completion { id, buffers, served: 0, outcome: Outcome::Group(Err(e)) });
       return;
     }
     if !transaction {
       // A pipeline is a batch: the lane, breakers and fallback as for single calls.
-      let done: Done = Box::new(move |results| {
-        completions.push(Completion { id, buffers, outcome: Outcome::Group(Ok(results)) });
+      let done: Settle = Box::new(move |answers| {
+        let outcome = if watched {
+          Outcome::ServedGroup(answers.replies, answers.served.into_iter().map(served_code).collect())
+        } else {
+          Outcome::Group(Ok(answers.replies))
+        };
+        completions.push(Completion { id, buffers, served: 0, outcome });
       });
       return self.dispatch.submit_batches(vec![(cmds, done)]);
     }
     let core = self.dispatch.core.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(core.transaction(cmds)).await;
-      completions.push(Completion { id, buffers, outcome: Outcome::Group(result) });
+      // A transaction goes to Redis (or the memory store), never past a breaker.
+      let by = match &result {
+        Err(e) if e.kind == ErrorKind::Closed => Served::UNROUTED,
+        _ if core.serving_from_memory() => Served::MEMORY,
+        _ => Served::REDIS,
+      };
+      let served = if watched { served_code(by) } else { 0 };
+      let outcome = match result {
+        Ok(replies) if watched => Outcome::ServedGroup(replies, vec![served; cmds_len]),
+        result => Outcome::Group(result),
+      };
+      completions.push(Completion { id, buffers, served, outcome });
     });
   }
 
@@ -142,7 +160,7 @@ impl NativeService {
     let completions = self.dispatch.completions.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(fut).await;
-      completions.push(Completion { id, buffers: false, outcome: Outcome::Single(result) });
+      completions.push(Completion { id, buffers: false, served: 0, outcome: Outcome::Single(result) });
     });
   }
 
@@ -290,13 +308,15 @@ impl NativeService {
     let mut pos = 0u32;
     let cmd = match read_command(&batch, &mut pos, &mut Arena::new(self.dispatch.core.resilience().max_value_bytes())) {
       Ok(cmd) => cmd,
-      Err(e) => return self.dispatch.completions.push(Completion { id, buffers, outcome: Outcome::Single(Err(e)) }),
+      Err(e) => {
+        return self.dispatch.completions.push(Completion { id, buffers, served: 0, outcome: Outcome::Single(Err(e)) })
+      }
     };
     let core = self.dispatch.core.clone();
     let completions = self.dispatch.completions.clone();
     napi::bindgen_prelude::spawn(async move {
       let result = guarded(core.dispatch_to_node(&node, cmd)).await;
-      completions.push(Completion { id, buffers, outcome: Outcome::Single(result) });
+      completions.push(Completion { id, buffers, served: 0, outcome: Outcome::Single(result) });
     });
   }
 

@@ -6,7 +6,7 @@
 //!
 //! Only timeouts and connection failures are failures: a Redis error reply
 //! (WRONGTYPE, OOM, ...) means the server answered, report it as a success.
-//! Every permit but `Rejected` is settled once: `on_success`, `on_failure`
+//! Every permit but `Rejected` and `Busy` is settled once: `on_success`, `on_failure`
 //! or `release`. Time is passed in, so tests are deterministic. A change of
 //! state is returned once, by the call that made it, so the caller emits
 //! `circuitOpen` / `circuitClose` exactly once.
@@ -91,11 +91,22 @@ pub enum Permit {
   Trial { cycle: u64 },
   /// Open: do not send; serve from the fallback.
   Rejected,
+  /// HalfOpen with every trial slot taken: do not send; serve from the fallback.
+  Busy,
 }
 
 impl Permit {
   pub fn is_rejected(self) -> bool {
-    self == Permit::Rejected
+    matches!(self, Permit::Rejected | Permit::Busy)
+  }
+
+  /// The state the breaker was in when it granted this permit.
+  pub fn state(self) -> State {
+    match self {
+      Permit::Allowed { .. } => State::Closed,
+      Permit::Trial { .. } | Permit::Busy => State::HalfOpen,
+      Permit::Rejected => State::Open,
+    }
   }
 }
 
@@ -189,7 +200,7 @@ impl Breaker {
       }
       _ => {
         st.m.rejects += 1;
-        (Permit::Rejected, transition)
+        (Permit::Busy, transition)
       }
     }
   }
@@ -219,7 +230,7 @@ impl Breaker {
 
   fn settle(&self, permit: Permit, now: Instant, failure: Option<FailureKind>) -> Option<Transition> {
     let (trial, cycle) = match permit {
-      Permit::Rejected => return None,
+      Permit::Rejected | Permit::Busy => return None,
       Permit::Allowed { cycle } => (false, cycle),
       Permit::Trial { cycle } => (true, cycle),
     };
@@ -439,10 +450,11 @@ mod tests {
     assert!(matches!(p1, Permit::Trial { .. }) && tr == Some(Transition::HalfOpened));
     let (p2, tr) = b.try_acquire(t);
     assert!(matches!(p2, Permit::Trial { .. }) && tr.is_none());
-    assert_eq!(b.try_acquire(t), (Permit::Rejected, None));
+    assert_eq!(b.try_acquire(t), (Permit::Busy, None));
+    assert_eq!(Permit::Busy.state(), State::HalfOpen);
     b.release(p2);
     assert!(matches!(b.try_acquire(t).0, Permit::Trial { .. }));
-    assert_eq!(b.try_acquire(t).0, Permit::Rejected);
+    assert!(b.try_acquire(t).0.is_rejected());
   }
 
   #[test]

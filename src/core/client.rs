@@ -12,6 +12,7 @@ use crate::core::blocking::BlockingConnections;
 use crate::core::command::Command;
 use crate::core::config::{Config, Endpoint, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::events::{Event, Events};
 use crate::core::reply::Reply;
 use crate::core::topology;
 
@@ -25,6 +26,8 @@ pub struct RedisClients {
   blocking: BlockingConnections,
   /// Set once the reconnect listeners that re-apply the name are running.
   named: std::sync::atomic::AtomicBool,
+  /// Set once the reconnect listeners that report connections are running.
+  watched: std::sync::atomic::AtomicBool,
   /// The standalone endpoint, probed before the first connect.
   probe: Option<Endpoint>,
   /// One non-retrying attempt before the pool connects (its error is the cause).
@@ -203,6 +206,7 @@ impl RedisClients {
         Topology::Sentinel { sentinels, .. } => sentinels.len(),
       },
       named: std::sync::atomic::AtomicBool::new(false),
+      watched: std::sync::atomic::AtomicBool::new(false),
       tx_client: tokio::sync::Mutex::new(None),
       blocking: BlockingConnections::new(config.connect_timeout, config.command_timeout),
     })
@@ -259,6 +263,34 @@ impl RedisClients {
         .with_sent(Sent::No),
         false,
       )),
+    }
+  }
+
+  /// Every connection fred reopens in the pool from now on is an event
+  /// (tracing; how long the reconnect took fred does not say).
+  pub fn report_reconnects(&self, events: &Events) {
+    if self.watched.swap(true, std::sync::atomic::Ordering::AcqRel) {
+      return;
+    }
+    for client in self.pool.clients() {
+      let mut reconnects = client.reconnect_rx();
+      let events = events.clone();
+      tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+          match reconnects.recv().await {
+            Ok(server) => events.emit(Event::Connection {
+              kind: "pool",
+              address: server.host.to_string(),
+              port: server.port,
+              duration_ms: None,
+              error: None,
+            }),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+          }
+        }
+      });
     }
   }
 

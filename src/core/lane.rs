@@ -28,6 +28,7 @@ use crate::core::command::Command;
 use crate::core::commands;
 use crate::core::config::Endpoint;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::events::{Event, Events};
 use crate::core::link::{self, LinkTls};
 use crate::core::reply::Reply;
 use crate::core::resp;
@@ -53,6 +54,8 @@ pub struct LaneSettings {
   pub tracking_redirect: Option<i64>,
   /// TLS for this connection (`rediss://`, `tls` options).
   pub tls: Option<LinkTls>,
+  /// Told of every connection `Lane::open` makes or fails to make.
+  pub events: Events,
 }
 
 struct InFlight {
@@ -163,8 +166,21 @@ pub struct Lane {
 
 impl Lane {
   /// Opens and authenticates the connection. It carries no command until
-  /// a driver is attached (`attach`).
+  /// a driver is attached (`attach`). The attempt is an event (tracing).
   pub async fn open(settings: &LaneSettings) -> Result<Arc<Lane>> {
+    let started = Instant::now();
+    let opened = Lane::connect(settings).await;
+    settings.events.emit(Event::Connection {
+      kind: "lane",
+      address: settings.endpoint.host.clone(),
+      port: settings.endpoint.port,
+      duration_ms: Some(started.elapsed().as_secs_f64() * 1e3),
+      error: opened.as_ref().err().map(|e| (e.code(), e.message.clone())),
+    });
+    opened
+  }
+
+  async fn connect(settings: &LaneSettings) -> Result<Arc<Lane>> {
     let mut stream = link::connect(&settings.endpoint, settings.tls.as_ref(), settings.connect_timeout).await?;
     let handshake = handshake_commands(settings);
     if !handshake.is_empty() {
@@ -755,6 +771,7 @@ mod tests {
       max_in_flight: 1_000_000,
       tracking_redirect: None,
       tls: None,
+      events: Events::default(),
     }
   }
 
@@ -819,6 +836,27 @@ mod tests {
     let err = Lane::open(&s).await.err().expect("refused");
     assert_eq!(err.kind, ErrorKind::Config);
     assert!(!err.message.contains("Very-Secret-1"), "{}", err.message);
+  }
+
+  #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+  async fn every_open_is_an_event_with_its_address_and_outcome() {
+    let server = Server::start();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut s = settings(server.1);
+    let sink = seen.clone();
+    s.events.set(Box::new(move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e)));
+    let _lane = Lane::open(&s).await.expect("lane opens");
+    s.password = Some("Very-Secret-2".into());
+    assert!(Lane::open(&s).await.is_err());
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
+    assert_eq!(seen.len(), 2);
+    for (event, failed) in seen.iter().zip([false, true]) {
+      let Event::Connection { kind, address, port, duration_ms, error } = event else { panic!("{event:?}") };
+      assert_eq!((*kind, address.as_str(), *port), ("lane", "127.0.0.1", server.1));
+      assert!(duration_ms.is_some_and(|ms| ms >= 0.0));
+      assert_eq!(error.is_some(), failed, "{error:?}");
+    }
+    assert!(!format!("{seen:?}").contains("Very-Secret-2"));
   }
 
   #[test]

@@ -26,6 +26,7 @@ pub mod recent_keys;
 pub mod reply;
 pub mod resilience;
 pub mod resp;
+pub mod served;
 pub mod service;
 pub mod stats;
 #[cfg(test)]

@@ -9,24 +9,29 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::core::breaker::{operation_name, Breaker, Breakers, FailureKind, Metrics, Permit, Transition};
 use crate::core::command::Command;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
-use crate::core::events::{Event, EventSink};
+use crate::core::events::{Event, EventSink, Events};
 use crate::core::fallback::Fallback;
 use crate::core::limits::check_size;
 use crate::core::memory::MemoryStore;
 use crate::core::reply::Reply;
+use crate::core::served::{Answers, Served, Source};
 use crate::core::stats::Stats;
 
 /// How one command of a batch is answered.
 pub enum Route {
-  Redis { breaker: Arc<Breaker>, permit: Permit },
-  Served(Result<Reply>),
+  Redis {
+    breaker: Arc<Breaker>,
+    permit: Permit,
+  },
+  /// Answered now, and by whom.
+  Served(Result<Reply>, Served),
 }
 
 /// A batch's routes, in the batch's order.
@@ -49,7 +54,7 @@ pub struct Resilience {
   fallback: Fallback,
   pub stats: Stats,
   degraded: AtomicBool,
-  events: OnceLock<EventSink>,
+  events: Events,
   /// See limits.rs.
   max_value_bytes: u64,
 }
@@ -66,19 +71,22 @@ impl Resilience {
       fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, mirror, durable)?,
       stats: Stats::default(),
       degraded: AtomicBool::new(false),
-      events: OnceLock::new(),
+      events: Events::default(),
       max_value_bytes: config.max_value_bytes,
     })
   }
 
   pub fn set_event_sink(&self, sink: EventSink) {
-    let _ = self.events.set(sink);
+    self.events.set(sink);
   }
 
   pub fn emit(&self, event: Event) {
-    if let Some(sink) = self.events.get() {
-      sink(event);
-    }
+    self.events.emit(event);
+  }
+
+  /// The event sink, for what opens connections beside the service.
+  pub fn events(&self) -> &Events {
+    &self.events
   }
 
   pub fn max_value_bytes(&self) -> u64 {
@@ -175,14 +183,15 @@ impl Resilience {
       .map(|cmd| {
         // Too big for Redis: refused here, before the breaker or any I/O.
         if let Err(e) = check_size(cmd, self.max_value_bytes) {
-          return Route::Served(Err(e));
+          return Route::Served(Err(e), Served::UNROUTED);
         }
         if let Some(reply) = cached(cmd) {
-          return Route::Served(Ok(reply));
+          return Route::Served(Ok(reply), Served::NEAR_CACHE);
         }
         let breaker = self.breaker(&cmd.name);
         let (permit, t) = breaker.try_acquire(now);
         self.transition(&cmd.name, t);
+        let fallback = Served::new(Source::Fallback, permit.state());
         if degraded {
           // Redis is known to be unreachable: the call fails fast (and
           // counts as a failure, so the breaker opens as it would had it
@@ -191,10 +200,10 @@ impl Resilience {
             let t = breaker.on_failure(permit, now, FailureKind::Connection);
             self.transition(&cmd.name, t);
           }
-          return Route::Served(self.serve(cmd, Some(&breaker)));
+          return Route::Served(self.serve(cmd, Some(&breaker)), fallback);
         }
         if permit.is_rejected() {
-          Route::Served(self.serve_or_open(cmd, &breaker))
+          Route::Served(self.serve_or_open(cmd, &breaker), fallback)
         } else {
           Route::Redis { breaker, permit }
         }
@@ -218,9 +227,10 @@ impl Resilience {
   }
 
   /// Puts Redis' answers (for the `Redis` routes, in order) into the
-  /// batch's order and accounts for them. The flag says a connection-level
-  /// failure was seen (the service then checks whether Redis is down).
-  pub fn finish(&self, plan: Plan, cmds: &[Command], redis: Vec<Result<Reply>>) -> (Vec<Result<Reply>>, bool) {
+  /// batch's order, with who served each, and accounts for them. The flag
+  /// says a connection-level failure was seen (the service then checks
+  /// whether Redis is down).
+  pub fn finish(&self, plan: Plan, cmds: &[Command], redis: Vec<Result<Reply>>) -> (Answers, bool) {
     let now = Instant::now();
     let mut redis = redis.into_iter();
     let mut trouble = false;
@@ -231,22 +241,25 @@ impl Resilience {
     // The last write the plan already answered from the fallback (so
     // journalled ahead of any Redis-routed write before it in the batch).
     let last_served_write =
-      plan.routes.iter().zip(cmds).rposition(|(route, cmd)| matches!(route, Route::Served(Ok(_))) && !cmd.is_read());
+      plan.routes.iter().zip(cmds).rposition(|(route, cmd)| matches!(route, Route::Served(Ok(_), _)) && !cmd.is_read());
+    let mut served = Vec::with_capacity(cmds.len());
     let mut out: Vec<Result<Reply>> = plan
       .routes
       .into_iter()
       .zip(cmds)
       .enumerate()
       .map(|(i, (route, cmd))| match route {
-        Route::Served(r) => {
+        Route::Served(r, by) => {
           if r.is_ok() && !cmd.is_read() {
             journalled.push(i);
           }
+          served.push(by);
           r
         }
         Route::Redis { breaker, permit } => {
+          let mut by = Served::new(Source::Redis, permit.state());
           let r = redis.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a command lost its result")));
-          match r {
+          let r = match r {
             // A neighbour's protocol error closed the connection before
             // this ran: Redis is there, so no breaker, fallback or outage.
             Err(e) if e.is_unrun_after_protocol_error() => {
@@ -276,6 +289,7 @@ impl Resilience {
               if out_of_order {
                 Err(e)
               } else if e.sent == Sent::No || cmd.is_idempotent() {
+                by.source = Some(Source::Fallback);
                 match self.serve(cmd, Some(&breaker)) {
                   Ok(reply) => {
                     if !cmd.is_read() {
@@ -285,7 +299,11 @@ impl Resilience {
                   }
                   // Not stored anywhere; whether Redis ran it is what the send says.
                   Err(full) if full.kind == ErrorKind::FallbackFull => Err(full.with_sent(e.sent)),
-                  Err(_) => Err(e),
+                  // No fallback for it: Redis' failure is the answer.
+                  Err(_) => {
+                    by.source = Some(Source::Redis);
+                    Err(e)
+                  }
                 }
               } else {
                 Err(e)
@@ -301,7 +319,9 @@ impl Resilience {
               self.fallback.mirror(cmd, &other);
               other
             }
-          }
+          };
+          served.push(by);
+          r
         }
       })
       .collect();
@@ -316,7 +336,7 @@ impl Resilience {
         }
       }
     }
-    (out, trouble)
+    (Answers { replies: out, served }, trouble)
   }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use fred::prelude::Value;
 
 use super::*;
+use crate::core::breaker::State;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Sent};
 use crate::core::memory::MemoryStore;
@@ -27,9 +28,18 @@ fn policy() -> Resilience {
 /// One batch through the policy; `transport` answers the commands the plan
 /// sends to Redis (it is told how many).
 fn run(r: &Resilience, cmds: &[Command], transport: impl FnOnce(usize) -> Vec<Result<Reply>>) -> Vec<Result<Reply>> {
+  answer(r, cmds, transport).replies
+}
+
+/// `run`, with who served each command.
+fn answer(r: &Resilience, cmds: &[Command], transport: impl FnOnce(usize) -> Vec<Result<Reply>>) -> Answers {
   let plan = r.plan(cmds, |_| None);
   let sent = plan.redis_count();
   r.finish(plan, cmds, transport(sent)).0
+}
+
+fn timeouts(n: usize) -> Vec<Result<Reply>> {
+  (0..n).map(|_| Err(Error::new(ErrorKind::Timeout, "no reply within the command timeout"))).collect()
 }
 
 fn lost(sent: Sent) -> Result<Reply> {
@@ -95,6 +105,76 @@ fn timeouts_open_the_breaker_and_later_calls_are_served_without_redis() {
   let plan = r.plan(&[cmd("set", &["k", "v2"])], |_| None);
   assert_eq!(plan.redis_count(), 0, "the breaker did not open after 5 timeouts");
   let (out, _) = r.finish(plan, &[cmd("set", &["k", "v2"])], Vec::new());
-  assert!(out[0].is_ok(), "the fallback did not take the write");
+  assert!(out.replies[0].is_ok(), "the fallback did not take the write");
+  assert_eq!(out.served, vec![Served::new(Source::Fallback, State::Open)]);
   assert!(r.fallback().journal_stats().journaled >= 1);
+}
+
+const REDIS_CLOSED: Served = Served { source: Some(Source::Redis), breaker: Some(State::Closed) };
+
+#[test]
+fn served_by_redis_with_the_breaker_closed() {
+  let r = policy();
+  let out = answer(&r, &[cmd("set", &["k", "v"]), cmd("incr", &["k"])], |_| {
+    vec![Ok(Reply::ok()), Err(Error::new(ErrorKind::Reply, "ERR value is not an integer or out of range"))]
+  });
+  assert_eq!(out.served, vec![REDIS_CLOSED, REDIS_CLOSED], "an error reply is Redis' answer too");
+}
+
+#[test]
+fn a_near_cache_hit_is_served_without_a_breaker() {
+  let r = policy();
+  let cmds = [cmd("get", &["cached"]), cmd("get", &["k"])];
+  let plan = r.plan(&cmds, |c| (c.args[0] == Value::from("cached")).then(|| Reply::from_str("near")));
+  let (out, _) = r.finish(plan, &cmds, vec![Ok(Reply::Nil)]);
+  assert_eq!(out.served, vec![Served::NEAR_CACHE, REDIS_CLOSED]);
+}
+
+#[test]
+fn a_never_sent_write_and_a_timed_out_read_are_served_by_the_fallback_while_not_degraded() {
+  let r = policy();
+  let out =
+    answer(&r, &[cmd("rpush", &["list", "a"]), cmd("get", &["k"])], |_| vec![lost(Sent::No), timeouts(1).remove(0)]);
+  assert!(out.replies.iter().all(|x| x.is_ok()));
+  assert!(!r.is_degraded(), "one failure opens nothing");
+  assert_eq!(out.served, vec![Served::new(Source::Fallback, State::Closed); 2]);
+  // A write that may have run is nobody's to answer but Redis'.
+  let out = answer(&r, &[cmd("incr", &["counter"])], |_| vec![lost(Sent::Unknown)]);
+  assert!(out.replies[0].is_err());
+  assert_eq!(out.served, vec![REDIS_CLOSED]);
+}
+
+#[test]
+fn an_open_breaker_routes_to_the_fallback_while_the_service_is_not_degraded() {
+  let r = policy();
+  for _ in 0..5 {
+    run(&r, &[cmd("get", &["k"])], timeouts);
+  }
+  assert!(r.is_degraded(), "the breaker opened and degraded the service");
+  // The window between a breaker opening and the service leaving degraded
+  // mode on the recovery loop's probe, seen from the breaker's side.
+  r.degraded.store(false, Ordering::Release);
+  let out = answer(&r, &[cmd("get", &["k"]), cmd("set", &["k", "v"])], |n| {
+    assert_eq!(n, 1, "only the SET goes to Redis");
+    vec![Ok(Reply::ok())]
+  });
+  assert_eq!(out.served, vec![Served::new(Source::Fallback, State::Open), REDIS_CLOSED]);
+}
+
+#[test]
+fn a_half_open_trial_is_served_by_redis_and_the_calls_beside_it_by_the_fallback() {
+  let r = policy();
+  for _ in 0..5 {
+    run(&r, &[cmd("get", &["k"])], timeouts);
+  }
+  // The recovery probe answered: open breakers let trials through.
+  r.leave_degraded();
+  let out = answer(&r, &[cmd("get", &["k"]), cmd("get", &["k"])], |n| {
+    assert_eq!(n, 1, "one trial at a time");
+    vec![Ok(Reply::Nil)]
+  });
+  let half_open = |source| Served::new(source, State::HalfOpen);
+  assert_eq!(out.served, vec![half_open(Source::Redis), half_open(Source::Fallback)]);
+  // The trial's success closed it.
+  assert_eq!(answer(&r, &[cmd("get", &["k"])], |_| vec![Ok(Reply::Nil)]).served, vec![REDIS_CLOSED]);
 }

@@ -48,6 +48,13 @@ impl Backend {
     }
   }
 
+  /// Connections fred reopens on its own are reported as events from now on.
+  pub fn report_reconnects(&self, events: &crate::core::events::Events) {
+    if let Backend::Redis(c) = self {
+      c.report_reconnects(events);
+    }
+  }
+
   pub async fn quit(&self) {
     if let Backend::Redis(c) = self {
       c.quit().await;

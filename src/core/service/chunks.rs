@@ -4,7 +4,7 @@
 //! settle, and their callers send again, while Redis works on the rest.
 
 use crate::core::command::Command;
-use crate::core::lane::Done;
+use crate::core::served::Settle;
 
 /// Weight (arguments, see `weight`) per batch.
 pub const CHUNK_WEIGHT: usize = 128;
@@ -38,15 +38,15 @@ fn weight(cmd: &Command) -> usize {
 /// Collects a tick's commands, each with its caller's tag `T`, into
 /// batches; `settle` turns a full batch's tags into the callback that
 /// hands each caller its result.
-pub struct Chunks<T, F: FnMut(Vec<T>) -> Done> {
-  batches: Vec<(Vec<Command>, Done)>,
+pub struct Chunks<T, F: FnMut(Vec<T>) -> Settle> {
+  batches: Vec<(Vec<Command>, Settle)>,
   cmds: Vec<Command>,
   tags: Vec<T>,
   weight: usize,
   settle: F,
 }
 
-impl<T, F: FnMut(Vec<T>) -> Done> Chunks<T, F> {
+impl<T, F: FnMut(Vec<T>) -> Settle> Chunks<T, F> {
   /// `expected`: about how many commands the tick holds.
   pub fn new(expected: usize, settle: F) -> Self {
     let room = expected.min(CHUNK_WEIGHT);
@@ -71,7 +71,7 @@ impl<T, F: FnMut(Vec<T>) -> Done> Chunks<T, F> {
   }
 
   /// The batches, in order, for `Service::submit`.
-  pub fn into_batches(mut self) -> Vec<(Vec<Command>, Done)> {
+  pub fn into_batches(mut self) -> Vec<(Vec<Command>, Settle)> {
     if !self.cmds.is_empty() {
       // The last batch: taken as it is, no room kept for another.
       let tags = std::mem::take(&mut self.tags);
@@ -87,7 +87,7 @@ mod tests {
   use fred::prelude::Value;
 
   fn chunked(cmds: Vec<Command>) -> Vec<usize> {
-    let mut chunks = Chunks::new(cmds.len(), |tags: Vec<usize>| -> Done {
+    let mut chunks = Chunks::new(cmds.len(), |tags: Vec<usize>| -> Settle {
       let _ = tags;
       Box::new(|_| {})
     });

@@ -78,7 +78,7 @@ impl Service {
     let memory = Arc::new(MemoryStore::new(config.fallback_max_bytes, config.fallback_ttl));
     let resilience = Resilience::new(&config, memory.clone())?;
     let replay_markers = replay::ReplayMarkers::new(resilience.fallback().durable_id());
-    let base = transport::lanes::connection_settings(&config)?;
+    let base = transport::lanes::connection_settings(&config, resilience.events())?;
     let lane_settings = transport::lanes::lane_settings(&config, &base);
     let cluster_lanes = config.enabled && matches!(config.topology, Topology::Cluster { .. });
     let near = match (&config.near_cache, &lane_settings) {
@@ -170,9 +170,23 @@ impl Service {
       return Ok(());
     }
     self.connection_attempts.fetch_add(1, Ordering::Relaxed);
-    if let Err((e, absent)) = clients.connect().await {
+    let started = std::time::Instant::now();
+    let connected = clients.connect().await;
+    let (kind, address, port) = match clients {
+      Backend::Upstash(u) => ("rest", u.host().to_string(), 443),
+      Backend::Redis(_) => ("pool", self.config.endpoint.host.clone(), self.config.endpoint.port),
+    };
+    self.resilience.emit(Event::Connection {
+      kind,
+      address,
+      port,
+      duration_ms: Some(started.elapsed().as_secs_f64() * 1e3),
+      error: connected.as_ref().err().map(|(e, _)| (e.code(), e.message.clone())),
+    });
+    if let Err((e, absent)) = connected {
       return self.memory_after_failed_connect(e, absent);
     }
+    clients.report_reconnects(self.resilience.events());
     self.state.set_connected();
     self.start_tracking().await;
     self.open_lane().await;

@@ -7,21 +7,23 @@ use std::sync::Arc;
 
 use crate::core::command::Command;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
-use crate::core::lane::{self, Done};
+use crate::core::lane;
 use crate::core::near_cache::{NearCache, Ticket};
 use crate::core::reply::Reply;
 use crate::core::resilience::{Plan, Route};
+use crate::core::served::{Answers, Served, Settle};
 use crate::core::service::chunks::is_script;
 use crate::core::service::Service;
 use crate::core::transport::{self, cluster_lanes::routable, Outbound, Transport};
 
 impl Service {
-  /// A tick's batches (see chunks.rs), in order; each `Done` gets one
-  /// result per command of its batch. Called on the JS thread: batches go
+  /// A tick's batches (see chunks.rs), in order; each `Settle` gets one
+  /// result per command of its batch, and who served it (served.rs).
+  /// Called on the JS thread: batches go
   /// out now while a transport takes them in order (lanes, memory); from
   /// the first that needs fred or a connect on, the rest of the tick goes
   /// with it as one batch, so their order is kept.
-  pub fn submit(self: &Arc<Self>, batches: Vec<(Vec<Command>, Done)>) {
+  pub fn submit(self: &Arc<Self>, batches: Vec<(Vec<Command>, Settle)>) {
     // Several batches, one write (scripts excepted, see `is_script`).
     let corked = if batches.len() > 1 && !batches.iter().any(|(cmds, _)| cmds.iter().any(is_script)) {
       self.cork_lane()
@@ -88,10 +90,10 @@ impl Service {
   }
 
   /// One batch on `transport`: plan, tickets, send, then `InFlight::complete`.
-  fn run(self: &Arc<Self>, transport: Transport<'_>, cmds: Vec<Command>, done: Done) {
+  fn run(self: &Arc<Self>, transport: Transport<'_>, cmds: Vec<Command>, done: Settle) {
     if let Transport::Memory(store) = transport {
       // The whole backend: nothing to fall back to, no breaker to keep.
-      return done(transport::memory::execute(store, cmds.iter()));
+      return done(Answers::all(transport::memory::execute(store, cmds.iter()), Served::MEMORY));
     }
     // Standalone: reads are cached while the lane is tracked to the live
     // subscriber; cluster: on any path while every node's broadcast
@@ -120,10 +122,10 @@ impl Service {
 
   /// Not connected yet (lazy connect, a reconnect after `disconnect()`), or
   /// closed: connect on the runtime, then fred or the memory store.
-  fn connect_then_run(self: &Arc<Self>, cmds: Vec<Command>, done: Done) {
+  fn connect_then_run(self: &Arc<Self>, cmds: Vec<Command>, done: Settle) {
     let Some(runtime) = self.runtime.clone() else {
       let e = Error::new(ErrorKind::Internal, "no async runtime to connect on");
-      return done(cmds.iter().map(|_| Err(e.clone())).collect());
+      return done(Answers::all(cmds.iter().map(|_| Err(e.clone())).collect(), Served::UNROUTED));
     };
     let service = self.clone();
     runtime.spawn(async move {
@@ -136,7 +138,11 @@ impl Service {
         {
           return service.unreachable(e, cmds, done)
         }
-        Err(e) => return done(cmds.iter().map(|_| Err(e.clone())).collect()),
+        // Closed (unrouted), or Redis refused the connection.
+        Err(e) => {
+          let by = if e.kind == ErrorKind::Closed { Served::UNROUTED } else { Served::REDIS };
+          return done(Answers::all(cmds.iter().map(|_| Err(e.clone())).collect(), by));
+        }
       };
       if !service.resilience.is_degraded() && service.redis_down() {
         service.resilience.enter_degraded("the connection to Redis was lost");
@@ -148,7 +154,7 @@ impl Service {
 
   /// Redis could not be reached to send the batch at all: degraded, and
   /// the plan answers from the fallback.
-  fn unreachable(self: &Arc<Self>, e: Error, cmds: Vec<Command>, done: Done) {
+  fn unreachable(self: &Arc<Self>, e: Error, cmds: Vec<Command>, done: Settle) {
     self.resilience.enter_degraded(&e.message);
     self.note_writes(&cmds);
     let plan = self.resilience.plan(&cmds, |_| None);
@@ -165,9 +171,9 @@ impl Service {
 /// that hands each batch its share of the results.
 fn join(
   mut cmds: Vec<Command>,
-  done: Done,
-  rest: impl ExactSizeIterator<Item = (Vec<Command>, Done)>,
-) -> (Vec<Command>, Done) {
+  done: Settle,
+  rest: impl ExactSizeIterator<Item = (Vec<Command>, Settle)>,
+) -> (Vec<Command>, Settle) {
   if rest.len() == 0 {
     return (cmds, done);
   }
@@ -178,10 +184,11 @@ fn join(
     cmds.extend(more);
     dones.push(done);
   }
-  let done: Done = Box::new(move |results| {
-    let mut results = results.into_iter();
+  let done: Settle = Box::new(move |answers| {
+    let mut replies = answers.replies.into_iter();
+    let mut served = answers.served.into_iter();
     for (size, done) in sizes.into_iter().zip(dones) {
-      done(results.by_ref().take(size).collect());
+      done(Answers { replies: replies.by_ref().take(size).collect(), served: served.by_ref().take(size).collect() });
     }
   });
   (cmds, done)
@@ -206,10 +213,10 @@ struct InFlight {
 /// The batch's callback, called exactly once: by `complete`, or, if the
 /// batch is dropped first (a panic in finish, a task dropped at shutdown),
 /// with an internal error for every command, so no promise is left waiting.
-struct SettleOnce(Option<Done>, usize);
+struct SettleOnce(Option<Settle>, usize);
 
 impl SettleOnce {
-  fn settle(mut self, out: Vec<Result<Reply>>) {
+  fn settle(mut self, out: Answers) {
     if let Some(done) = self.0.take() {
       done(out);
     }
@@ -220,7 +227,7 @@ impl Drop for SettleOnce {
   fn drop(&mut self) {
     if let Some(done) = self.0.take() {
       let e = Error::new(ErrorKind::Internal, "internal error in resilis: a batch ended without its replies");
-      done((0..self.1).map(|_| Err(e.clone())).collect());
+      done(Answers::all((0..self.1).map(|_| Err(e.clone())).collect(), Served::UNROUTED));
     }
   }
 }

@@ -42,6 +42,7 @@ fn router(seed: &Server) -> Arc<ClusterLanes> {
     max_in_flight: 100_000,
     tracking_redirect: None,
     tls: None,
+    events: Default::default(),
   };
   Arc::new(ClusterLanes::new(base, vec![seed.addr()], Duration::from_millis(50), 5, tokio::runtime::Handle::current()))
 }

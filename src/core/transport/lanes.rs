@@ -3,6 +3,7 @@
 
 use crate::core::config::{Config, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
+use crate::core::events::Events;
 use crate::core::lane::{Lane, LaneSettings};
 use crate::core::link::LinkTls;
 use crate::core::transport::Outbound;
@@ -37,8 +38,9 @@ pub fn lane_settings(config: &Config, base: &LaneSettings) -> Option<LaneSetting
 
 /// What every connection of ours needs (the endpoint is the configured
 /// one; cluster connections replace it). Fails only on TLS options that
-/// do not build (the error names the option).
-pub fn connection_settings(config: &Config) -> Result<LaneSettings> {
+/// do not build (the error names the option). `events` hears of every
+/// lane opened (the `resilis:connect` channel).
+pub fn connection_settings(config: &Config, events: &Events) -> Result<LaneSettings> {
   Ok(LaneSettings {
     endpoint: config.endpoint.clone(),
     username: config.username.clone(),
@@ -50,5 +52,6 @@ pub fn connection_settings(config: &Config) -> Result<LaneSettings> {
     max_in_flight: config.max_in_flight,
     tracking_redirect: None,
     tls: LinkTls::from_config(config)?,
+    events: events.clone(),
   })
 }
