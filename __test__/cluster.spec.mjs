@@ -10,6 +10,7 @@ import { infoOf } from './harness/cli.mjs';
 import { openServiceFromEnv, closeServices } from './harness/service.mjs';
 import { runService } from './harness/child.mjs';
 import { startLoad, describeErrors } from './harness/load.mjs';
+import { killMasterUnderLoad, assertShardKill } from './harness/shard-kill.mjs';
 import { uniqueKey, captureError, assertCode, settleWithin } from './harness/util.mjs';
 import { loadResilis } from './harness/package.mjs';
 
@@ -70,16 +71,6 @@ async function writeKeys(svc, label, n, prefix) {
   return keys;
 }
 
-// A hash tag per master, so a test can aim at one shard: { [masterPort]: '{tag}' }.
-async function tagPerMaster(label) {
-  const tags = new Map();
-  for (let i = 0; tags.size < cluster.masters().length; i++) {
-    const tag = `{${label}${i}}`;
-    const owner = await cluster.masterForKey(tag);
-    if (!tags.has(owner.port)) tags.set(owner.port, tag);
-  }
-  return tags;
-}
 
 for (const [seed, envOf] of Object.entries(seedEnvs)) {
   test(`seed ${seed}: getRedisService() spreads keys over all three masters`, async () => {
@@ -131,7 +122,7 @@ test('cross-slot del and exists count keys on every master', async () => {
 
 test('multi() on a key of every master runs the transaction on that key\'s master and resolves its replies', async () => {
   const svc = clusterService();
-  const tags = await tagPerMaster('multi');
+  const tags = await cluster.tagPerMaster('multi');
   for (const [port, tag] of tags) {
     const [k, other] = [uniqueKey(`${tag}:a`), uniqueKey(`${tag}:b`)];
     const replies = await settleWithin(svc.multi().set(k, '1').incr(k).set(other, 'x').pttl(k).exec(), 10000, 'multi');
@@ -148,7 +139,7 @@ test("nodes() as ioredis' Cluster#nodes(): one handle per master, each command o
   const nodes = svc.nodes();
   assert.deepEqual(nodes.map((n) => n.options.port).sort(), cluster.masters().map((m) => m.port).sort());
   assert.deepEqual(svc.nodes('master').map((n) => n.options.port).sort(), nodes.map((n) => n.options.port).sort());
-  const tags = await tagPerMaster('nodes');
+  const tags = await cluster.tagPerMaster('nodes');
   for (const [port, tag] of tags) {
     const k = uniqueKey(`${tag}:n`);
     await svc.set(k, 'v');
@@ -300,7 +291,7 @@ test('live slot migration (ASK, then MOVED) under load: no caller-visible errors
 
 test('CLUSTER FAILOVER under a write load loses no acknowledged write (unique ids)', async (t) => {
   const svc = clusterService();
-  const tags = [...(await tagPerMaster(`fo-${process.pid}-`)).values()];
+  const tags = [...(await cluster.tagPerMaster(`fo-${process.pid}-`)).values()];
   const lists = tags.map((tag) => `log:${tag}`);
   let promotedAt = Infinity;
   const load = startLoad((id) => svc.rpush(lists[id % lists.length], String(id)), { concurrency: 8 });
@@ -328,30 +319,6 @@ test('CLUSTER FAILOVER under a write load loses no acknowledged write (unique id
 
 test('SIGKILL of a master: the other shards keep serving; its shard recovers after the promotion', async (t) => {
   const svc = clusterService();
-  const tags = await tagPerMaster(`kill-${process.pid}-`);
-  const victim = cluster.masters()[0];
-  const victimTag = tags.get(victim.port);
-  const otherTags = [...tags.entries()].filter(([port]) => port !== victim.port).map(([, tag]) => tag);
   await svc.connect();
-  const survivors = startLoad(async (id) => {
-    const key = `${otherTags[id % otherTags.length]}:k:${id % 50}`;
-    await svc.set(key, String(id));
-    return svc.get(key);
-  }, { concurrency: 4 });
-  const shard = startLoad((id) => svc.set(`${victimTag}:k:${id % 50}`, String(id)), { concurrency: 2, pauseMs: 20 });
-  await sleep(200);
-  const killedAt = Date.now();
-  await cluster.kill(victim);
-  await cluster.waitHealthy();
-  const healthyAt = Date.now();
-  await sleep(3000);
-  const [s, v] = await Promise.all([survivors.stop(), shard.stop()]);
-  t.diagnostic(`promotion took ${healthyAt - killedAt} ms; survivors: ${s.acked.length} ok, ${s.errors.length} errors; `
-    + `victim shard: ${v.acked.length} ok, ${v.errors.length} errors`);
-  assert.ok(![...s.errors, ...v.errors].some((e) => /did not settle/.test(e.message)), 'a call never settled');
-  assert.equal(s.errors.length, 0, `the other shards failed calls:\n${describeErrors(s.errors)}`);
-  const late = [...v.acked, ...v.errors].filter((o) => o.started > healthyAt + 2000);
-  assert.ok(late.length > 0, 'no call on the killed shard after the promotion');
-  const lateErrors = v.errors.filter((e) => e.started > healthyAt + 2000);
-  assert.equal(lateErrors.length, 0, `the killed shard still fails 2 s after the promotion:\n${describeErrors(lateErrors)}`);
+  assertShardKill(t, await killMasterUnderLoad(cluster, svc, { label: `kill-${process.pid}-` }));
 });

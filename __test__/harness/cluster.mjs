@@ -44,7 +44,7 @@ async function slotsSignature(node, certs) {
 
 /**
  * startCluster({ masters = 3, replicasPerMaster = 1, certs }) ->
- *   { nodes, masters(), replicas(), seeds, slotOf(key), masterForSlot(slot), masterForKey(key), refresh(),
+ *   { nodes, masters(), replicas(), seeds, slotOf(key), masterForSlot(slot), masterForKey(key), tagPerMaster(label), refresh(),
  *     waitHealthy(), failover(replica), kill(node), restart(node), migrateSlot(slot, from, to, opts), stop() }
  * Each node is a startRedis() server plus { id, role, masterId, slots }, kept current by refresh().
  * `certs` (tls.mjs makeCertificates()): every node speaks mutual TLS only (clients, the cluster bus and
@@ -87,6 +87,17 @@ export async function startCluster({ masters = 3, replicasPerMaster = 1, certs }
 
     async masterForKey(key) {
       return cluster.masterForSlot(await cluster.slotOf(key));
+    },
+
+    /** A hash tag per master, so a test can aim at one shard: Map { masterPort => '{tag}' }. */
+    async tagPerMaster(label) {
+      const tags = new Map();
+      for (let i = 0; tags.size < cluster.masters().length; i++) {
+        const tag = `{${label}${i}}`;
+        const owner = await cluster.masterForKey(tag);
+        if (!tags.has(owner.port)) tags.set(owner.port, tag);
+      }
+      return tags;
     },
 
     // The replica (running) that follows `master`.
