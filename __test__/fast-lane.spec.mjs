@@ -5,31 +5,28 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startRedis as startPlainRedis } from './harness/redis.mjs';
-import { makeCertificates, startTlsRedis } from './harness/tls.mjs';
+import { maybeTls } from './harness/tls.mjs';
 import { openService as openPlainService, closeServices } from './harness/service.mjs';
 import { uniqueKey, captureError, assertCode, settleWithin, eventually } from './harness/util.mjs';
 
 // RESILIS_LANE_TLS=1 (fast-lane-tls.spec.mjs): every test below over mutual TLS, the lane then
 // holding the rustls session itself.
-const TLS = process.env.RESILIS_LANE_TLS === '1';
-let certs;
-const startRedis = (opts = {}) => (TLS ? startTlsRedis({ certs, ...opts }) : startPlainRedis(opts));
-const openService = (server, options = {}) => openPlainService(server, TLS
-  ? { tls: { ca: certs.pem.ca, cert: certs.pem.clientCert, key: certs.pem.clientKey }, ...options }
-  : options);
+const deployment = maybeTls(process.env.RESILIS_LANE_TLS === '1');
+const TLS = deployment.enabled;
+const startRedis = deployment.startRedis;
+const openService = (server, options = {}) => openPlainService(server, deployment.options(options));
 
 let redis;
 
 before(async () => {
-  if (TLS) certs = await makeCertificates();
+  await deployment.init();
   redis = await startRedis();
 });
 
 after(async () => {
   await closeServices();
   await redis?.stop();
-  await certs?.cleanup();
+  await deployment.cleanup();
 });
 
 // The lane is the connection that has run the most GETs: find it by CLIENT LIST's `cmd=`.

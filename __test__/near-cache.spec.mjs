@@ -4,24 +4,32 @@
 // interleaving of reads and external writes stays consistent with the server's own history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis } from './harness/redis.mjs';
 import { connectResp } from './harness/resp.mjs';
-import { openService, openServiceFromEnv, closeServices } from './harness/service.mjs';
+import { maybeTls } from './harness/tls.mjs';
+import { openService as openPlainService, openServiceFromEnv as openPlainServiceFromEnv, closeServices } from './harness/service.mjs';
 import { uniqueKey, eventually } from './harness/util.mjs';
 import { writeHistory } from './harness/near-cache-history.mjs';
+
+// RESILIS_NEAR_TLS=1 (near-cache-tls.spec.mjs): every test below over mutual TLS, the lane and the
+// invalidation connection both speaking it.
+const deployment = maybeTls(process.env.RESILIS_NEAR_TLS === '1');
+const openService = (server, options = {}) => openPlainService(server, deployment.options(options));
+const openServiceFromEnv = (env, options) => openPlainServiceFromEnv(deployment.env(env), options);
 
 let redis;
 let writer; // another client: an independent RESP connection
 
 before(async () => {
-  redis = await startRedis();
-  writer = await connectResp(redis.port);
+  await deployment.init();
+  redis = await deployment.startRedis();
+  writer = await connectResp(redis.port, '127.0.0.1', deployment.socket());
 });
 
 after(async () => {
   writer?.close();
   await closeServices();
   await redis?.stop();
+  await deployment.cleanup();
 });
 
 const near = (options = {}) => openService(redis, { nearCache: { maxSize: 4 * 1024 * 1024, ttl: 30_000 }, ...options });

@@ -86,3 +86,27 @@ export async function startTlsRedis({ certs, authClients = 'yes', args = [], pas
     cliArgs: tlsCliArgs(certs),
   });
 }
+
+/**
+ * maybeTls(enabled) -> { enabled, init(), startRedis(opts), options(o), env(e), socket(), cleanup() }
+ * For a spec that runs as is and again over mutual TLS (its `*-tls.spec.mjs` wrapper sets an environment
+ * flag): with `enabled`, init() makes the certificates, startRedis() a TLS-only server, options()/env() add the
+ * client's TLS settings to service options or REDIS_* variables, socket() gives connectResp's TLS options;
+ * without it, each is the plain harness' own.
+ */
+export function maybeTls(enabled) {
+  let certs = null;
+  return {
+    enabled,
+    async init() {
+      if (enabled) certs = await makeCertificates();
+    },
+    startRedis: (opts = {}) => (enabled ? startTlsRedis({ certs, ...opts }) : startRedis(opts)),
+    options: (o = {}) => (enabled ? { tls: tlsSocketOptions(certs), ...o } : o),
+    env: (e = {}) => (enabled
+      ? { REDIS_TLS_CA: certs.pem.ca, REDIS_TLS_CERT: certs.pem.clientCert, REDIS_TLS_KEY: certs.pem.clientKey, ...e }
+      : e),
+    socket: () => (enabled ? tlsSocketOptions(certs) : null),
+    cleanup: async () => certs?.cleanup(),
+  };
+}
