@@ -4,6 +4,7 @@
 // then `drain()` settles every ready promise.
 
 const { makeError } = require('./errors');
+const { PendingTable } = require('./pending');
 const { CompletionStatus, FLAG_WATCHED, SERVED_SHIFT } = require('../binding.js');
 
 // What a result's value is (src/binding/boundary.rs), read once from the binding.
@@ -58,7 +59,7 @@ class Dispatcher {
     this.native = native;
     /** `submit(text, ints, n, others?)`: a bare native function (src/binding/submit.rs). */
     this.submit = native.submitFunction();
-    this.pending = new Map();
+    this.pending = new PendingTable();
     this.nextId = 1;
     // The tick's commands, packed (see src/binding/packed.rs): the strings
     // in one concatenation, their lengths in one typed array, anything else
@@ -92,7 +93,7 @@ class Dispatcher {
 
   track(resolve, reject, obs = null) {
     const id = this.id();
-    this.pending.set(id, { resolve, reject, obs });
+    this.pending.add({ id, resolve, reject, obs });
     if (this.pending.size === 1) this.keepAlive.ref();
     return id;
   }
@@ -205,9 +206,8 @@ class Dispatcher {
   }
 
   settleError(id, code, message, sent) {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
+    const p = this.pending.take(id);
+    if (p === undefined) return;
     const err = makeError(code, message, sent);
     if (p.obs !== null) this.observer.end(p.obs, false, err);
     p.reject(err);
@@ -240,9 +240,8 @@ class Dispatcher {
       if (this.onMessage) this.onMessage(value);
       return;
     }
-    const p = this.pending.get(id);
+    const p = this.pending.take(id);
     if (p === undefined) return;
-    this.pending.delete(id);
     if (p.obs !== null) {
       this.settleObserved(p, status, value);
       return;
