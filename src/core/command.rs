@@ -15,6 +15,9 @@ pub struct Command {
   /// allocation each.
   pub name: Cow<'static, str>,
   pub args: Vec<Value>,
+  /// Its row in the command table, looked up once: the flags are asked
+  /// several times per command on the call path.
+  info: Option<&'static CommandInfo>,
 }
 
 /// An argument as it arrives from JS: the binding builds these without
@@ -25,7 +28,9 @@ pub fn bytes_arg(b: Bytes) -> Value {
 
 impl Command {
   pub fn new(name: impl Into<Cow<'static, str>>, args: Vec<Value>) -> Self {
-    Command { name: name.into(), args }
+    let name = name.into();
+    let info = commands::lookup(&name);
+    Command { name, args, info }
   }
 
   /// A name read from the caller's bytes: a table name spelled as the
@@ -40,7 +45,7 @@ impl Command {
 
   /// Its row in the command table (src/core/commands.rs).
   pub fn info(&self) -> Option<&'static CommandInfo> {
-    commands::lookup(&self.name)
+    self.info
   }
 
   /// A flag of its row; false for a command not in the table.
