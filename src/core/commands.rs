@@ -247,6 +247,15 @@ impl CommandInfo {
 
 static TABLE: [CommandInfo; ROWS] = ROWS_SORTED;
 
+/// The number of rows: `row` is below it.
+pub const ROW_COUNT: usize = ROWS;
+
+/// A row's position in the table (0..ROW_COUNT), for per-command state kept
+/// in arrays instead of maps keyed by name.
+pub fn row(info: &'static CommandInfo) -> usize {
+  (info as *const CommandInfo as usize - TABLE.as_ptr() as usize) / std::mem::size_of::<CommandInfo>()
+}
+
 /// Sorted by name (a test checks), for readers.
 #[rustfmt::skip]
 const ROWS_SORTED: [CommandInfo; ROWS] = [
@@ -466,6 +475,14 @@ mod tests {
 
   fn set(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|n| n.to_ascii_lowercase()).collect()
+  }
+
+  #[test]
+  fn each_row_knows_its_position() {
+    for (at, info) in TABLE.iter().enumerate() {
+      assert_eq!(row(info), at);
+    }
+    assert!(lookup("GET").map(row).is_some_and(|r| r < ROW_COUNT));
   }
 
   #[test]

@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use crate::core::breaker::{operation_name, Breaker, Breakers, FailureKind, Metrics, Permit, Transition};
 use crate::core::command::Command;
+use crate::core::commands;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::{Event, EventSink, Events};
@@ -49,7 +50,9 @@ impl Plan {
 
 pub struct Resilience {
   breakers: Breakers,
-  /// Command name (as the caller spelled it) -> its breaker.
+  /// A table command's breaker, by its row (`commands::row`).
+  by_row: Box<[OnceLock<Arc<Breaker>>]>,
+  /// Any other command name (as the caller spelled it) -> its breaker.
   by_command: RwLock<HashMap<String, Arc<Breaker>>>,
   fallback: Fallback,
   pub stats: Stats,
@@ -67,6 +70,7 @@ impl Resilience {
     let mirror = config.fallback_mirror && config.enabled;
     Ok(Resilience {
       breakers: Breakers::new(config.breaker.clone()),
+      by_row: (0..commands::ROW_COUNT).map(|_| OnceLock::new()).collect(),
       by_command: RwLock::new(HashMap::new()),
       fallback: Fallback::new(memory, config.fallback_writes.clone(), journal_bytes, mirror, durable)?,
       stats: Stats::default(),
@@ -97,7 +101,13 @@ impl Resilience {
     &self.fallback
   }
 
-  fn breaker(&self, name: &str) -> Arc<Breaker> {
+  /// The breaker of `cmd`'s operation: a table command's by its row (no
+  /// hashing on the call path), any other by its name.
+  fn breaker(&self, cmd: &Command) -> Arc<Breaker> {
+    if let Some(slot) = cmd.info().and_then(|info| self.by_row.get(commands::row(info))) {
+      return slot.get_or_init(|| self.breakers.get(&operation_name(&cmd.name))).clone();
+    }
+    let name = cmd.name.as_ref();
     if let Some(b) = self.by_command.read().ok().and_then(|m| m.get(name).cloned()) {
       return b;
     }
@@ -188,7 +198,7 @@ impl Resilience {
         if let Some(reply) = cached(cmd) {
           return Route::Served(Ok(reply), Served::NEAR_CACHE);
         }
-        let breaker = self.breaker(&cmd.name);
+        let breaker = self.breaker(cmd);
         let (permit, t) = breaker.try_acquire(now);
         self.transition(&cmd.name, t);
         let fallback = Served::new(Source::Fallback, permit.state());
