@@ -105,6 +105,13 @@ export interface RedisServiceOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds (ms). */
   reconnect?: { minDelay?: number; maxDelay?: number };
+  /**
+   * Value compression, off by default (README: Compression): string values, hash values and list items of
+   * `minBytes` bytes or more (default 1024) are stored compressed behind a self-describing header; any service
+   * with this option reads both algorithms, one without it rejects such a value with ERR_RESILIS_DECODE.
+   * Env: REDIS_COMPRESSION=lz4|zstd|off, REDIS_COMPRESSION_MIN_BYTES.
+   */
+  compression?: false | 'lz4' | 'zstd' | { algorithm: 'lz4' | 'zstd'; minBytes?: number };
   /** Tracking-invalidated in-process reads (standalone): size in bytes, entry lifetime in ms. */
   nearCache?: boolean | { maxSize?: number; ttl?: number };
   /** Where resilis' messages go (pino, console, winston through a (fields, message) adapter); called
@@ -327,6 +334,7 @@ export type ResilisErrorCode =
   | 'ERR_RESILIS_CLOSED'
   | 'ERR_RESILIS_ARGUMENT'
   | 'ERR_RESILIS_BUSY'
+  | 'ERR_RESILIS_DECODE'
   | 'ERR_RESILIS_INTERNAL'
   | 'ERR_RESILIS_BACKPRESSURE'
   | 'ERR_RESILIS_CIRCUIT_OPEN'
