@@ -76,7 +76,12 @@ impl Values {
   }
 
   pub fn decode_one(&self, cmd: &Command, result: &mut Result<Reply>) {
-    let Ok(reply) = result else { return };
+    let reply = match result {
+      // The common case, checked before the table is: a single plain value.
+      Ok(Reply::Bytes(b)) if !codec::is_framed(b) => return,
+      Ok(reply @ (Reply::Bytes(_) | Reply::Array(_) | Reply::Map(_))) => reply,
+      _ => return,
+    };
     let shape = cmd.info().map_or(ValueReply::None, |i| i.reply);
     if shape == ValueReply::None {
       return;
