@@ -292,6 +292,20 @@ export interface ServiceStats {
    * (`toJsByReference`, external strings of 4 KiB and more).
    */
   copies: { fromJs: number; intoWire: number; wireByReference: number; toJs: number; toJsByReference: number };
+  /**
+   * Value compression (README: Compression), `null` without the option: values `compressed` on the way out
+   * (`bytesIn` before, `bytesOut` after, header included), values `decompressed` on the way in, replies
+   * `refused` with ERR_RESILIS_DECODE.
+   */
+  compression: {
+    algorithm: 'lz4' | 'zstd';
+    minBytes: number;
+    compressed: number;
+    bytesIn: number;
+    bytesOut: number;
+    decompressed: number;
+    refused: number;
+  } | null;
   fallbackCache: FallbackCacheStats;
   /** Audit entries dropped because the audit queue (`audit.maxQueue`) was full; 0 without an audit hook. */
   auditDropped: number;

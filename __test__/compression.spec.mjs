@@ -152,6 +152,8 @@ test('list items are compressed and every list read decompresses (blocking pops 
   assert.deepEqual(await svc.lrange(to, 0, -1), [items[2]]);
   await svc.rpush(l, items[0], items[3]);
   assert.deepEqual(await svc.blmpop(1, 1, l, 'LEFT', 'COUNT', 2), [l, [items[0], items[3]]]);
+  await svc.rpush(l, items[2], 'short');
+  assert.deepEqual(await svc.call('lmpop', 1, l, 'RIGHT', 'COUNT', 2), [l, ['short', items[2]]]);
 });
 
 test('a compressed value read by a service without compression is ERR_RESILIS_DECODE, never its bytes', async () => {
@@ -225,6 +227,22 @@ test('the value stored in Redis is smaller: STRLEN and MEMORY USAGE of a 16 KiB 
     assert.ok(sizes[name].memory < sizes.plain.memory / 2, `${name}: ${JSON.stringify(sizes)}`);
   }
   assert.ok(sizes.zstd.strlen < sizes.lz4.strlen, `zstd compresses JSON tighter: ${JSON.stringify(sizes)}`);
+});
+
+test('getStats().compression counts the values compressed and decompressed; null without the option', async () => {
+  const svc = openService(ctx.redis, { compression: { algorithm: 'zstd', minBytes: MIN } });
+  const [a, b, c] = [uniqueKey('stats-a'), uniqueKey('stats-b'), uniqueKey('stats-c')];
+  await svc.mset(a, json(4000, 19), b, json(3000, 20), c, 'small');
+  assert.deepEqual(await svc.mget(a, b, c), [json(4000, 19), json(3000, 20), 'small']);
+  const { compression } = await svc.getStats();
+  assert.equal(compression.algorithm, 'zstd');
+  assert.equal(compression.minBytes, MIN);
+  assert.equal(compression.compressed, 2);
+  assert.equal(compression.bytesIn, 7000);
+  assert.ok(compression.bytesOut > 0 && compression.bytesOut < 7000 / 3, JSON.stringify(compression));
+  assert.equal(compression.decompressed, 2);
+  assert.equal(compression.refused, 0);
+  assert.equal((await ctx.plain.getStats()).compression, null);
 });
 
 test('a value that starts like the header is written so it reads back as it was', async () => {

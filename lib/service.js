@@ -275,6 +275,7 @@ class RedisService extends EventEmitter {
       replay: core.journal,
       circuitBreakers: core.circuitBreakers,
       copies: core.copies,
+      compression: core.compression,
       fallbackCache: this.getFallbackCacheStats(),
       auditDropped: this._observer.auditDropped,
       nearCache: core.nearCache && this._nearCacheCopyHits

@@ -370,6 +370,7 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("linsert", WRITE | METHOD, k(1, 1, 1)).values(3, 4, 1),
   c("llen", READ | METHOD, k(1, 1, 1)).memory(1, 1),
   c("lmove", WRITE, k(1, 2, 1)).replies(ValueReply::All),
+  c("lmpop", WRITE, Keys::NumKeys { at: 1, before: 0 }).replies(ValueReply::Odd),
   c("lpop", WRITE | METHOD, k(1, 1, 1)).memory(1, 2).replies(ValueReply::All),
   c("lpos", READ | METHOD, k(1, 1, 1)).values(2, 2, 1),
   c("lpush", WRITE | METHOD, k(1, 1, 1)).memory(2, N).values(2, -1, 1),
@@ -493,7 +494,7 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("zunionstore", WRITE, Keys::NumKeys { at: 2, before: 1 }),
 ];
 
-const ROWS: usize = 201;
+const ROWS: usize = 202;
 
 #[cfg(test)]
 mod tests {
@@ -884,6 +885,7 @@ mod tests {
     assert_eq!(keys("eval", &["return 1", "5", "a"]), Some(vec![2]), "no more keys than arguments");
     assert_eq!(keys("zunionstore", &["d", "2", "a", "b", "WEIGHTS", "1", "2"]), Some(vec![0, 2, 3]));
     assert_eq!(keys("blmpop", &["0", "2", "a", "b", "LEFT"]), Some(vec![2, 3]));
+    assert_eq!(keys("lmpop", &["2", "a", "b", "LEFT", "COUNT", "3"]), Some(vec![1, 2]));
     assert_eq!(keys("xread", &["COUNT", "1", "STREAMS", "s", "t", "0", "0"]), Some(vec![3, 4]));
     assert_eq!(keys("xreadgroup", &["GROUP", "g", "c", "streams", "s", ">"]), Some(vec![4]));
     assert_eq!(keys("object", &["ENCODING", "k"]), Some(vec![1]));
@@ -912,7 +914,7 @@ mod tests {
       assert_eq!(lookup(name).unwrap().values, Keys::None, "{name}");
     }
     let reply = |name: &str| lookup(name).unwrap().reply;
-    assert_eq!(names(|c| c.reply == ValueReply::Odd), set(&["hgetall", "blpop", "brpop", "blmpop"]));
+    assert_eq!(names(|c| c.reply == ValueReply::Odd), set(&["hgetall", "blpop", "brpop", "blmpop", "lmpop"]));
     assert_eq!(reply("hscan"), ValueReply::ScanPairs);
     for name in
       ["get", "mget", "getdel", "getex", "getset", "set", "hget", "hmget", "hvals", "lrange", "lindex", "lpop"]

@@ -11,6 +11,8 @@
 
 pub mod codec;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 use fred::prelude::Value;
 
@@ -32,16 +34,42 @@ pub struct Compression {
 
 /// A service's values: compressed on the way out when `compression` is
 /// set, decoded on the way in always.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Values {
   compression: Option<Compression>,
   /// The most bytes a header may claim (`maxValueBytes`).
   max_len: usize,
+  counts: Counts,
+}
+
+/// For getStats().compression: relaxed counters, one add per value.
+#[derive(Debug, Default)]
+struct Counts {
+  compressed: AtomicU64,
+  bytes_in: AtomicU64,
+  bytes_out: AtomicU64,
+  decompressed: AtomicU64,
+  refused: AtomicU64,
 }
 
 impl Values {
   pub fn new(compression: Option<Compression>, max_value_bytes: u64) -> Values {
-    Values { compression, max_len: usize::try_from(max_value_bytes).unwrap_or(usize::MAX) }
+    Values { compression, max_len: usize::try_from(max_value_bytes).unwrap_or(usize::MAX), counts: Counts::default() }
+  }
+
+  /// `null` without the option; else the settings and what was done.
+  pub fn stats_json(&self) -> serde_json::Value {
+    let Some(c) = self.compression else { return serde_json::Value::Null };
+    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    serde_json::json!({
+      "algorithm": c.algorithm.name(),
+      "minBytes": c.min_bytes,
+      "compressed": n(&self.counts.compressed),
+      "bytesIn": n(&self.counts.bytes_in),
+      "bytesOut": n(&self.counts.bytes_out),
+      "decompressed": n(&self.counts.decompressed),
+      "refused": n(&self.counts.refused),
+    })
   }
 
   pub fn compression(&self) -> Option<Compression> {
@@ -54,12 +82,15 @@ impl Values {
     for cmd in cmds {
       let Some(info) = cmd.info() else { continue };
       for i in info.value_indices(&cmd.args) {
-        let framed = match &cmd.args[i] {
-          Value::Bytes(b) => encode_value(c, b),
-          Value::String(s) => encode_value(c, s.as_bytes()),
-          _ => None,
+        let (framed, len) = match &cmd.args[i] {
+          Value::Bytes(b) => (encode_value(c, b), b.len()),
+          Value::String(s) => (encode_value(c, s.as_bytes()), s.len()),
+          _ => (None, 0),
         };
         if let Some(framed) = framed {
+          self.counts.compressed.fetch_add(1, Ordering::Relaxed);
+          self.counts.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
+          self.counts.bytes_out.fetch_add(framed.len() as u64, Ordering::Relaxed);
           cmd.args[i] = Value::Bytes(Bytes::from(framed));
         }
       }
@@ -87,6 +118,7 @@ impl Values {
       return;
     }
     if let Err(e) = self.decode_reply(shape, reply) {
+      self.counts.refused.fetch_add(1, Ordering::Relaxed);
       *result = Err(e.in_reply_of(&cmd.name));
     }
   }
@@ -124,7 +156,9 @@ impl Values {
     if self.compression.is_none() && algorithm != Some(Algorithm::Stored) {
       return Err(DecodeFailure::NotConfigured(algorithm));
     }
-    codec::decompress(b, self.max_len).map(|v| Some(Bytes::from(v))).map_err(DecodeFailure::Codec)
+    let value = codec::decompress(b, self.max_len).map_err(DecodeFailure::Codec)?;
+    self.counts.decompressed.fetch_add(1, Ordering::Relaxed);
+    Ok(Some(Bytes::from(value)))
   }
 }
 
@@ -204,7 +238,13 @@ mod tests {
       assert!(!framed(&cmds[5], 1), "set members are not values");
       assert!(framed(&cmds[6], 2) && framed(&cmds[6], 3), "LINSERT's pivot is compressed as the items were");
       assert_eq!(codec::algorithm_of(arg(&cmds[0], 1)), Some(algorithm));
+      let stats = values.stats_json();
+      assert_eq!(stats["compressed"], 7, "{stats}");
+      assert_eq!(stats["bytesIn"], 14_000);
+      assert!(stats["bytesOut"].as_u64().unwrap() < 2000);
+      assert_eq!(stats["algorithm"], algorithm.name());
     }
+    assert_eq!(Values::new(None, 1).stats_json(), serde_json::Value::Null);
   }
 
   #[test]

@@ -32,6 +32,7 @@ impl Service {
       },
       "circuitBreakers": breakers,
       "copies": crate::core::copies::COPIES.to_json(),
+      "compression": self.values.stats_json(),
       "nearCache": self.near.as_ref().map(|n| {
         let s = n.stats();
         serde_json::json!({
