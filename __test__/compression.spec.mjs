@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectResp } from './harness/resp.mjs';
 import { useService } from './harness/suite.mjs';
-import { openService, remember } from './harness/service.mjs';
+import { openService, openServiceFromEnv, remember } from './harness/service.mjs';
+import { startCluster } from './harness/cluster.mjs';
 import { startUpstashServer } from './harness/upstash-server.mjs';
 import { uniqueKey, captureError, assertCode, eventually } from './harness/util.mjs';
 
@@ -306,6 +307,38 @@ test('over the Upstash REST provider the same bytes are stored and read', async 
     await svc.disconnect();
   } finally {
     await rest.close();
+  }
+});
+
+test('on a cluster (a lane per master, near cache by broadcast tracking), configured by REDIS_COMPRESSION', async () => {
+  const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  try {
+    const env = { REDIS_CLUSTER: 'true', REDIS_ENABLED: 'true', REDIS_NEAR_CACHE: 'true', REDIS_COMPRESSION: 'zstd', REDIS_COMPRESSION_MIN_BYTES: String(MIN) };
+    cluster.nodes.slice(0, 3).forEach((n, i) => {
+      env[`REDIS_NODE${i + 1}_HOST`] = '127.0.0.1';
+      env[`REDIS_NODE${i + 1}_PORT`] = String(n.port);
+    });
+    const svc = openServiceFromEnv(env);
+    const keys = Array.from({ length: 12 }, (_, i) => uniqueKey(`cluster-${i}`));
+    const values = keys.map((_, i) => json(2000 + i * 100, 30 + i));
+    await Promise.all(keys.map((k, i) => svc.set(k, values[i])));
+    assert.deepEqual(await svc.mget(keys), values, 'MGET across slots, gathered and decoded');
+    for (const k of keys.slice(0, 3)) {
+      const owner = await cluster.masterForKey(k);
+      const conn = await connectResp(owner.port);
+      try {
+        assert.ok(isFramed(await conn.command('get', k), 'zstd'), `stored compressed on ${owner.port}`);
+      } finally {
+        conn.close();
+      }
+    }
+    const before = (await svc.getStats()).nearCache.hits;
+    for (let round = 0; round < 5; round++) for (const [i, k] of keys.entries()) assert.equal(await svc.get(k), values[i]);
+    assert.ok((await svc.getStats()).nearCache.hits > before, 'near-cache hits, decompressed');
+    assertCode(await captureError(() => openServiceFromEnv({ ...env, REDIS_COMPRESSION: 'snappy' })), 'ERR_RESILIS_CONFIG');
+    await svc.disconnect();
+  } finally {
+    await cluster.stop();
   }
 });
 
