@@ -105,6 +105,13 @@ export interface RedisServiceOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds (ms). */
   reconnect?: { minDelay?: number; maxDelay?: number };
+  /**
+   * Value compression, off by default (README: Compression): string values, hash values and list items of
+   * `minBytes` bytes or more (default 1024) are stored compressed behind a self-describing header; any service
+   * with this option reads both algorithms, one without it rejects such a value with ERR_RESILIS_DECODE.
+   * Env: REDIS_COMPRESSION=lz4|zstd|off, REDIS_COMPRESSION_MIN_BYTES.
+   */
+  compression?: false | 'lz4' | 'zstd' | { algorithm: 'lz4' | 'zstd'; minBytes?: number };
   /** Tracking-invalidated in-process reads (standalone): size in bytes, entry lifetime in ms. */
   nearCache?: boolean | { maxSize?: number; ttl?: number };
   /** Where resilis' messages go (pino, console, winston through a (fields, message) adapter); called
@@ -291,6 +298,20 @@ export interface ServiceStats {
    * 0 for sentinel, read replicas and Upstash, which go through their own clients), and whether they use TLS.
    */
   lanes: { open: number; tls: boolean };
+  /**
+   * Value compression (README: Compression), `null` without the option: values `compressed` on the way out
+   * (`bytesIn` before, `bytesOut` after, header included), values `decompressed` on the way in, replies
+   * `refused` with ERR_RESILIS_DECODE.
+   */
+  compression: {
+    algorithm: 'lz4' | 'zstd';
+    minBytes: number;
+    compressed: number;
+    bytesIn: number;
+    bytesOut: number;
+    decompressed: number;
+    refused: number;
+  } | null;
   fallbackCache: FallbackCacheStats;
   /** Audit entries dropped because the audit queue (`audit.maxQueue`) was full; 0 without an audit hook. */
   auditDropped: number;
@@ -333,6 +354,7 @@ export type ResilisErrorCode =
   | 'ERR_RESILIS_CLOSED'
   | 'ERR_RESILIS_ARGUMENT'
   | 'ERR_RESILIS_BUSY'
+  | 'ERR_RESILIS_DECODE'
   | 'ERR_RESILIS_INTERNAL'
   | 'ERR_RESILIS_BACKPRESSURE'
   | 'ERR_RESILIS_CIRCUIT_OPEN'

@@ -16,6 +16,8 @@
 //   BENCH_ONLY=upstash  REDIS_PROVIDER=upstash beside @upstash/redis on the same REST test server (bench/upstash.mjs)
 //   BENCH_ONLY=tracing  the cost of tracing channels: resilis GET with no subscriber and with one (bench/tracing.mjs)
 //   BENCH_ONLY=rss   each client alone in a process of its own: RSS after each plain GET/SET row (bench/rss.mjs)
+//   BENCH_ONLY=compression  16 KiB JSON SET/GET with compression off, lz4 and zstd: ops/s, bytes on the wire and
+//                    stored, Redis used_memory, the memory store (bench/compression.mjs)
 //   BENCH_SOAK_SECONDS  length of the fallback memory soak (default 40; 0 skips it; BENCH_ONLY=soak runs only it)
 //   REDIS_SERVER_BIN redis-server binary (default /usr/bin/redis-server)
 import os from 'node:os';
@@ -44,6 +46,7 @@ const CEILING_ROWS = ['get', 'set'].flatMap((test) =>
   [1, 16, 256].map((inFlight) => ({ name: `ceiling ${test} 100B c${inFlight}`, workload: `${test} 100B c${inFlight}`, test, inFlight })),
 );
 import { TRACING_WORKLOADS, measureTracing } from './tracing.mjs';
+import { COMPRESSION_WORKLOADS, measureCompression, formatCompressionFigures } from './compression.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -94,13 +97,16 @@ async function main() {
   const tracingRows = clientNames.includes('resilis')
     ? TRACING_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
     : [];
+  const compressionRows = clientNames.includes('resilis')
+    ? COMPRESSION_WORKLOADS.filter((w) => !config.only || config.only.some((s) => w.name.includes(s)))
+    : [];
   const bullmq = clientNames.includes('resilis') && (!config.only || config.only.includes('bullmq'));
   const rssClients = RSS_CLIENTS.filter((c) => clientNames.includes(c));
   const rss = rssClients.length > 0 && (!config.only || config.only.includes('rss'));
   const soak = config.soakSeconds > 0 && clientNames.includes('resilis') && (!config.only || config.only.includes('soak'));
-  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows, tracingRows];
+  const selected = [workloads, fallbackRows, clusterRows, nearRows, upstashRows, ceilingRows, tlsRows, httpRows, tracingRows, compressionRows];
   if (selected.every((rows) => rows.length === 0) && !soak && !bullmq && !rss) {
-    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS, ...TRACING_WORKLOADS]
+    const names = [...WORKLOADS, ...CEILING_ROWS, ...TLS_WORKLOADS, ...HTTP_WORKLOADS, ...FALLBACK_WORKLOADS, ...CLUSTER_WORKLOADS, ...NEAR_WORKLOADS, ...UPSTASH_WORKLOADS, ...TRACING_WORKLOADS, ...COMPRESSION_WORKLOADS]
       .map((w) => w.name)
       .join(', ');
     throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} matches no workload; names: ${names}`);
@@ -277,6 +283,20 @@ async function main() {
       }
     }
 
+    let compression = null;
+    if (compressionRows.length > 0) {
+      compression = await measureCompression({ ...config, runs: Math.max(3, config.runs) });
+      console.log('');
+      console.log(`Value compression, 16 KiB JSON-like values, 1,000 keys (median of ${Math.max(3, config.runs)} runs; ratio vs compression off):`);
+      const base = new Map();
+      for (const r of compression.rows) {
+        const off = compression.rows.find((x) => x.workload === r.workload.replace(/compression \w+$/, 'compression off'));
+        if (off && !off.cell.failed) base.set(r.workload, off.cell.opsPerSec);
+      }
+      console.log(formatTable(compression.rows, base));
+      console.log(formatCompressionFigures(compression.figures));
+    }
+
     let queueRows = [];
     if (bullmq) {
       queueRows = await measureBullmq({ redisBin: config.redisBin, runs: Math.max(3, config.runs) });
@@ -321,6 +341,7 @@ async function main() {
       upstash,
       tracing,
       rss: rssRows,
+      compression,
     });
     console.log(`results written to ${config.out}`);
   } finally {

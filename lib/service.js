@@ -279,6 +279,7 @@ class RedisService extends EventEmitter {
       circuitBreakers: core.circuitBreakers,
       copies: core.copies,
       lanes: core.lanes,
+      compression: core.compression,
       fallbackCache: this.getFallbackCacheStats(),
       auditDropped: this._observer.auditDropped,
       nearCache: core.nearCache && this._nearCacheCopyHits

@@ -60,6 +60,20 @@ pub enum Block {
   LastMillis,
 }
 
+/// Which bulk strings of a reply are values the service wrote (and so
+/// may be compressed: src/core/compression).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueReply {
+  None,
+  /// Every bulk string, in nested arrays too (GET, MGET, LRANGE, LPOP with a count).
+  All,
+  /// Every second element from the second, and everything inside it
+  /// (HGETALL's field, value pairs; BLPOP's key, value; BLMPOP's key, [values]).
+  Odd,
+  /// A scan's cursor, [field, value, ...]: the values (HSCAN).
+  ScanPairs,
+}
+
 /// Argument counts the memory store accepts (`max` `N`: any number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arity {
@@ -79,6 +93,11 @@ pub struct CommandInfo {
   pub block: Block,
   /// The memory store answers it (src/core/memory.rs), with these counts.
   pub memory: Option<Arity>,
+  /// The arguments that are values (stored as given: compressed when the
+  /// service compresses), counted as `keys` counts; `Keys::None`: none.
+  pub values: Keys,
+  /// Which parts of its reply are such values.
+  pub reply: ValueReply,
 }
 
 /// How the facade's generated method takes its arguments (lib/commands.js).
@@ -127,10 +146,7 @@ impl CommandInfo {
     let len = args.len();
     let (before, from, to, step) = match self.keys {
       Keys::None => (0, 0, 0, 1),
-      Keys::Range { first, last, step } => {
-        let to = if last < 0 { (len as isize + last as isize + 1).max(0) as usize } else { last as usize };
-        (0, first as usize - 1, to.min(len), step as usize)
-      }
+      Keys::Range { first, last, step } => range(first, last, step, len),
       Keys::NumKeys { at, before } => {
         let n = args.get(at as usize - 1).and_then(count)?;
         let from = at as usize;
@@ -143,6 +159,21 @@ impl CommandInfo {
     };
     Some((0..before.min(len)).chain((from..to.max(from)).step_by(step)))
   }
+
+  /// The indices of the value arguments of a call with `args` (see `values`).
+  pub fn value_indices(&self, args: &[Value]) -> std::iter::StepBy<std::ops::Range<usize>> {
+    let (_, from, to, step) = match self.values {
+      Keys::Range { first, last, step } => range(first, last, step, args.len()),
+      _ => (0, 0, 0, 1),
+    };
+    (from..to.max(from)).step_by(step)
+  }
+}
+
+/// A `Keys::Range` over `len` arguments as (before, from, to, step).
+fn range(first: u8, last: i8, step: u8, len: usize) -> (usize, usize, usize, usize) {
+  let to = if last < 0 { (len as isize + last as isize + 1).max(0) as usize } else { last as usize };
+  (0, first as usize - 1, to.min(len), step as usize)
 }
 
 pub type KeyIndices = std::iter::Chain<std::ops::Range<usize>, std::iter::StepBy<std::ops::Range<usize>>>;
@@ -228,7 +259,7 @@ pub fn has(name: &str, flag: u16) -> bool {
 }
 
 const fn c(name: &'static str, flags: u16, keys: Keys) -> CommandInfo {
-  CommandInfo { name, flags, keys, block: Block::Never, memory: None }
+  CommandInfo { name, flags, keys, block: Block::Never, memory: None, values: Keys::None, reply: ValueReply::None }
 }
 
 const fn k(first: u8, last: i8, step: u8) -> Keys {
@@ -242,6 +273,15 @@ impl CommandInfo {
 
   const fn memory(self, min: usize, max: usize) -> CommandInfo {
     CommandInfo { memory: Some(Arity { min, max }), ..self }
+  }
+
+  /// Its arguments from `first` to `last` every `step` are values.
+  const fn values(self, first: u8, last: i8, step: u8) -> CommandInfo {
+    CommandInfo { values: Keys::Range { first, last, step }, ..self }
+  }
+
+  const fn replies(self, reply: ValueReply) -> CommandInfo {
+    CommandInfo { reply, ..self }
   }
 }
 
@@ -266,11 +306,11 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("bitcount", READ | METHOD, k(1, 1, 1)),
   c("bitop", WRITE, k(2, -1, 1)),
   c("bitpos", READ, k(1, 1, 1)),
-  c("blmove", WRITE | METHOD, k(1, 2, 1)).blocks(Block::LastSeconds),
-  c("blmpop", WRITE | METHOD, Keys::NumKeys { at: 2, before: 0 }).blocks(Block::FirstSeconds),
-  c("blpop", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds),
-  c("brpop", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds),
-  c("brpoplpush", WRITE | METHOD, k(1, 2, 1)).blocks(Block::LastSeconds),
+  c("blmove", WRITE | METHOD, k(1, 2, 1)).blocks(Block::LastSeconds).replies(ValueReply::All),
+  c("blmpop", WRITE | METHOD, Keys::NumKeys { at: 2, before: 0 }).blocks(Block::FirstSeconds).replies(ValueReply::Odd),
+  c("blpop", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds).replies(ValueReply::Odd),
+  c("brpop", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds).replies(ValueReply::Odd),
+  c("brpoplpush", WRITE | METHOD, k(1, 2, 1)).blocks(Block::LastSeconds).replies(ValueReply::All),
   c("bzmpop", WRITE | METHOD, Keys::NumKeys { at: 2, before: 0 }).blocks(Block::FirstSeconds),
   c("bzpopmax", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds),
   c("bzpopmin", WRITE | METHOD, k(1, -2, 1)).blocks(Block::LastSeconds),
@@ -305,28 +345,29 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("geohash", READ, k(1, 1, 1)),
   c("geopos", READ, k(1, 1, 1)),
   c("geosearch", READ, k(1, 1, 1)),
-  c("get", READ | METHOD, k(1, 1, 1)).memory(1, 1),
+  c("get", READ | METHOD, k(1, 1, 1)).memory(1, 1).replies(ValueReply::All),
   c("getbit", READ | METHOD, k(1, 1, 1)),
-  c("getdel", WRITE | METHOD, k(1, 1, 1)).memory(1, 1),
+  c("getdel", WRITE | METHOD, k(1, 1, 1)).memory(1, 1).replies(ValueReply::All),
+  c("getex", WRITE, k(1, 1, 1)).replies(ValueReply::All),
   c("getrange", READ | METHOD, k(1, 1, 1)),
-  c("getset", WRITE | METHOD, k(1, 1, 1)).memory(2, 2),
+  c("getset", WRITE | METHOD, k(1, 1, 1)).memory(2, 2).values(2, 2, 1).replies(ValueReply::All),
   c("hdel", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(2, N),
   c("hello", STATEFUL, Keys::None),
   c("hexists", READ | METHOD, k(1, 1, 1)).memory(2, 2),
-  c("hget", READ | METHOD, k(1, 1, 1)).memory(2, 2),
-  c("hgetall", READ | METHOD, k(1, 1, 1)).memory(1, 1),
+  c("hget", READ | METHOD, k(1, 1, 1)).memory(2, 2).replies(ValueReply::All),
+  c("hgetall", READ | METHOD, k(1, 1, 1)).memory(1, 1).replies(ValueReply::Odd),
   c("hincrby", WRITE | METHOD, k(1, 1, 1)).memory(3, 3),
   c("hincrbyfloat", WRITE | METHOD, k(1, 1, 1)),
   c("hkeys", READ | METHOD, k(1, 1, 1)).memory(1, 1),
   c("hlen", READ | METHOD, k(1, 1, 1)).memory(1, 1),
-  c("hmget", READ | METHOD, k(1, 1, 1)).memory(2, N),
-  c("hmset", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, N),
+  c("hmget", READ | METHOD, k(1, 1, 1)).memory(2, N).replies(ValueReply::All),
+  c("hmset", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, N).values(3, -1, 2),
   c("hrandfield", READ, k(1, 1, 1)),
-  c("hscan", READ | METHOD, k(1, 1, 1)),
-  c("hset", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, N),
-  c("hsetnx", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3),
+  c("hscan", READ | METHOD, k(1, 1, 1)).replies(ValueReply::ScanPairs),
+  c("hset", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, N).values(3, -1, 2),
+  c("hsetnx", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3).values(3, 3, 1),
   c("hstrlen", READ | METHOD, k(1, 1, 1)),
-  c("hvals", READ | METHOD, k(1, 1, 1)).memory(1, 1),
+  c("hvals", READ | METHOD, k(1, 1, 1)).memory(1, 1).replies(ValueReply::All),
   c("incr", WRITE | METHOD, k(1, 1, 1)).memory(1, 1),
   c("incrby", WRITE | METHOD, k(1, 1, 1)).memory(2, 2),
   c("incrbyfloat", WRITE | METHOD, k(1, 1, 1)).memory(2, 2),
@@ -334,24 +375,25 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("keys", READ, Keys::None).memory(1, 1),
   c("lastsave", 0, Keys::None),
   c("latency", 0, Keys::None),
-  c("lindex", READ | METHOD, k(1, 1, 1)).memory(2, 2),
-  c("linsert", WRITE | METHOD, k(1, 1, 1)),
+  c("lindex", READ | METHOD, k(1, 1, 1)).memory(2, 2).replies(ValueReply::All),
+  c("linsert", WRITE | METHOD, k(1, 1, 1)).values(3, 4, 1),
   c("llen", READ | METHOD, k(1, 1, 1)).memory(1, 1),
-  c("lmove", WRITE, k(1, 2, 1)),
-  c("lpop", WRITE | METHOD, k(1, 1, 1)).memory(1, 2),
-  c("lpos", READ | METHOD, k(1, 1, 1)),
-  c("lpush", WRITE | METHOD, k(1, 1, 1)).memory(2, N),
-  c("lpushx", WRITE | METHOD, k(1, 1, 1)),
-  c("lrange", READ | METHOD, k(1, 1, 1)).memory(3, 3),
-  c("lrem", WRITE | METHOD, k(1, 1, 1)).memory(3, 3),
-  c("lset", WRITE | METHOD, k(1, 1, 1)),
+  c("lmove", WRITE, k(1, 2, 1)).replies(ValueReply::All),
+  c("lmpop", WRITE, Keys::NumKeys { at: 1, before: 0 }).replies(ValueReply::Odd),
+  c("lpop", WRITE | METHOD, k(1, 1, 1)).memory(1, 2).replies(ValueReply::All),
+  c("lpos", READ | METHOD, k(1, 1, 1)).values(2, 2, 1),
+  c("lpush", WRITE | METHOD, k(1, 1, 1)).memory(2, N).values(2, -1, 1),
+  c("lpushx", WRITE | METHOD, k(1, 1, 1)).values(2, -1, 1),
+  c("lrange", READ | METHOD, k(1, 1, 1)).memory(3, 3).replies(ValueReply::All),
+  c("lrem", WRITE | METHOD, k(1, 1, 1)).memory(3, 3).values(3, 3, 1),
+  c("lset", WRITE | METHOD, k(1, 1, 1)).values(3, 3, 1),
   c("ltrim", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3),
-  c("mget", READ | METHOD, k(1, -1, 1)).memory(1, N),
+  c("mget", READ | METHOD, k(1, -1, 1)).memory(1, N).replies(ValueReply::All),
   c("migrate", WRITE | ANY_KEY, k(3, 3, 1)),
   c("monitor", STATEFUL, Keys::None),
   c("move", WRITE | ANY_KEY, k(1, 1, 1)),
-  c("mset", WRITE | IDEMPOTENT | METHOD, k(1, -1, 2)).memory(2, N),
-  c("msetnx", WRITE, k(1, -1, 2)),
+  c("mset", WRITE | IDEMPOTENT | METHOD, k(1, -1, 2)).memory(2, N).values(2, -1, 2),
+  c("msetnx", WRITE, k(1, -1, 2)).values(2, -1, 2),
   c("multi", STATEFUL, Keys::None),
   c("object", READ | METHOD, k(2, 2, 1)),
   c("persist", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(1, 1),
@@ -361,7 +403,7 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("pfadd", WRITE | METHOD, k(1, 1, 1)),
   c("pfcount", READ | METHOD, k(1, -1, 1)),
   c("ping", READ | METHOD, Keys::None).memory(0, 1),
-  c("psetex", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3),
+  c("psetex", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3).values(3, 3, 1),
   c("psubscribe", STATEFUL | PUBSUB, Keys::None),
   c("psync", STATEFUL, Keys::None),
   c("pttl", READ | METHOD, k(1, 1, 1)).memory(1, 1),
@@ -376,10 +418,10 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("renamenx", WRITE | METHOD, k(1, 2, 1)),
   c("reset", STATEFUL, Keys::None),
   c("restore", WRITE | ANY_KEY, k(1, 1, 1)),
-  c("rpop", WRITE | METHOD, k(1, 1, 1)).memory(1, 2),
-  c("rpoplpush", WRITE, k(1, 2, 1)),
-  c("rpush", WRITE | METHOD, k(1, 1, 1)).memory(2, N),
-  c("rpushx", WRITE | METHOD, k(1, 1, 1)),
+  c("rpop", WRITE | METHOD, k(1, 1, 1)).memory(1, 2).replies(ValueReply::All),
+  c("rpoplpush", WRITE, k(1, 2, 1)).replies(ValueReply::All),
+  c("rpush", WRITE | METHOD, k(1, 1, 1)).memory(2, N).values(2, -1, 1),
+  c("rpushx", WRITE | METHOD, k(1, 1, 1)).values(2, -1, 1),
   c("sadd", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(2, N),
   c("save", 0, Keys::None),
   c("scan", READ | METHOD, Keys::None).memory(1, N),
@@ -388,10 +430,10 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("sdiff", READ | METHOD, k(1, -1, 1)),
   c("sdiffstore", WRITE, k(1, -1, 1)),
   c("select", STATEFUL | ANY_KEY, Keys::None),
-  c("set", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(2, N),
+  c("set", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(2, N).values(2, 2, 1).replies(ValueReply::All),
   c("setbit", WRITE | METHOD, k(1, 1, 1)),
-  c("setex", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3),
-  c("setnx", WRITE | METHOD, k(1, 1, 1)).memory(2, 2),
+  c("setex", WRITE | IDEMPOTENT | METHOD, k(1, 1, 1)).memory(3, 3).values(3, 3, 1),
+  c("setnx", WRITE | METHOD, k(1, 1, 1)).memory(2, 2).values(2, 2, 1),
   c("setrange", WRITE | METHOD, k(1, 1, 1)),
   c("shutdown", STATEFUL, Keys::None),
   c("sinter", READ | METHOD, k(1, -1, 1)),
@@ -461,7 +503,7 @@ const ROWS_SORTED: [CommandInfo; ROWS] = [
   c("zunionstore", WRITE, Keys::NumKeys { at: 2, before: 1 }),
 ];
 
-const ROWS: usize = 200;
+const ROWS: usize = 202;
 
 #[cfg(test)]
 mod tests {
@@ -860,11 +902,46 @@ mod tests {
     assert_eq!(keys("eval", &["return 1", "5", "a"]), Some(vec![2]), "no more keys than arguments");
     assert_eq!(keys("zunionstore", &["d", "2", "a", "b", "WEIGHTS", "1", "2"]), Some(vec![0, 2, 3]));
     assert_eq!(keys("blmpop", &["0", "2", "a", "b", "LEFT"]), Some(vec![2, 3]));
+    assert_eq!(keys("lmpop", &["2", "a", "b", "LEFT", "COUNT", "3"]), Some(vec![1, 2]));
     assert_eq!(keys("xread", &["COUNT", "1", "STREAMS", "s", "t", "0", "0"]), Some(vec![3, 4]));
     assert_eq!(keys("xreadgroup", &["GROUP", "g", "c", "streams", "s", ">"]), Some(vec![4]));
     assert_eq!(keys("object", &["ENCODING", "k"]), Some(vec![1]));
     assert_eq!(keys("bitop", &["AND", "d", "a", "b"]), Some(vec![1, 2, 3]));
     assert_eq!(keys("ping", &["hello"]), Some(vec![]));
     assert_eq!(lookup("get").and_then(CommandInfo::method), Some(Method::Keyed));
+  }
+
+  #[test]
+  fn value_positions_and_replies() {
+    let values = |name: &str, args: &[&str]| {
+      let args: Vec<Value> = args.iter().map(|a| Value::from(*a)).collect();
+      lookup(name).unwrap().value_indices(&args).collect::<Vec<_>>()
+    };
+    assert_eq!(values("set", &["k", "v", "EX", "10", "GET"]), vec![1]);
+    assert_eq!(values("setex", &["k", "10", "v"]), vec![2]);
+    assert_eq!(values("mset", &["a", "1", "b", "2"]), vec![1, 3]);
+    assert_eq!(values("hset", &["h", "f", "v", "g", "w"]), vec![2, 4]);
+    assert_eq!(values("hsetnx", &["h", "f", "v"]), vec![2]);
+    assert_eq!(values("rpush", &["l", "a", "b"]), vec![1, 2]);
+    assert_eq!(values("linsert", &["l", "BEFORE", "pivot", "v"]), vec![2, 3]);
+    assert_eq!(values("lset", &["l", "0", "v"]), vec![2]);
+    assert_eq!(values("set", &["k"]), Vec::<usize>::new(), "no more values than arguments");
+    // Commands whose value is not a whole stored value are never compressed.
+    for name in ["append", "setrange", "incr", "sadd", "zadd", "xadd", "publish", "eval", "hincrby", "getrange"] {
+      assert_eq!(lookup(name).unwrap().values, Keys::None, "{name}");
+    }
+    let reply = |name: &str| lookup(name).unwrap().reply;
+    assert_eq!(names(|c| c.reply == ValueReply::Odd), set(&["hgetall", "blpop", "brpop", "blmpop", "lmpop"]));
+    assert_eq!(reply("hscan"), ValueReply::ScanPairs);
+    for name in
+      ["get", "mget", "getdel", "getex", "getset", "set", "hget", "hmget", "hvals", "lrange", "lindex", "lpop"]
+    {
+      assert_eq!(reply(name), ValueReply::All, "{name}");
+    }
+    for name in ["strlen", "getrange", "hkeys", "smembers", "zrange", "eval"] {
+      assert_eq!(reply(name), ValueReply::None, "{name}");
+    }
+    // Every command that writes values has a read that decodes them.
+    assert!(TABLE.iter().filter(|c| c.values != Keys::None).all(|c| c.has(WRITE) || c.name == "lpos"));
   }
 }

@@ -119,6 +119,8 @@ pub struct Config {
   /// A value, or a command's arguments in all, over this many bytes is
   /// refused before any I/O (see limits.rs).
   pub max_value_bytes: u64,
+  /// Value compression (src/core/compression); off by default.
+  pub compression: Option<crate::core::compression::Compression>,
 }
 
 impl Default for Config {
@@ -159,6 +161,7 @@ impl Default for Config {
       reconnect_max_delay: Duration::from_millis(2_000),
       near_cache: None,
       max_value_bytes: crate::core::limits::DEFAULT_MAX_VALUE_BYTES,
+      compression: None,
     }
   }
 }
@@ -343,6 +346,43 @@ fn near_cache_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
     let ttl = src.number("nearCache.ttl", "REDIS_NEAR_CACHE_TTL", 1, 24 * 3600 * 1000)?.unwrap_or(60_000);
     c.near_cache = Some(crate::core::near_cache::NearCacheConfig { max_bytes, ttl: Duration::from_millis(ttl) });
   }
+  Ok(())
+}
+
+/// `compression: { algorithm: 'lz4' | 'zstd', minBytes }` (or just the
+/// algorithm's name; false: off), or REDIS_COMPRESSION=lz4|zstd|off with
+/// REDIS_COMPRESSION_MIN_BYTES.
+fn compression_options(src: &Sources<'_>, c: &mut Config) -> Result<()> {
+  use crate::core::compression::{Algorithm, Compression, DEFAULT_MIN_BYTES};
+  const SHAPE: &str = "{ algorithm: 'lz4' | 'zstd', minBytes }";
+  let (name, shown) = match src.get("compression", "REDIS_COMPRESSION") {
+    None | Some((Raw::Opt(Json::Bool(false)), _)) => return Ok(()),
+    Some((Raw::Env(s), _)) if parse_bool(s) == Some(false) || s.trim().eq_ignore_ascii_case("none") => return Ok(()),
+    Some((Raw::Env(s), name)) => (s.trim().to_string(), name.to_string()),
+    Some((Raw::Opt(Json::String(s)), _)) => (s.clone(), "option `compression`".to_string()),
+    Some((Raw::Opt(Json::Object(o)), _)) => {
+      if let Some(k) = o.keys().find(|k| !["algorithm", "minBytes"].contains(&k.as_str())) {
+        return Err(Error::config(format!("option `compression` has no `{k}`: it is {SHAPE}")));
+      }
+      match o.get("algorithm") {
+        Some(Json::String(s)) => (s.clone(), "option `compression.algorithm`".to_string()),
+        None | Some(Json::Null) => {
+          return Err(Error::config(format!("option `compression.algorithm` is required: 'lz4' or 'zstd' ({SHAPE})")))
+        }
+        Some(v) => {
+          return Err(Error::config(format!("option `compression.algorithm` must be 'lz4' or 'zstd' (got {v})")))
+        }
+      }
+    }
+    Some((Raw::Opt(v), _)) => {
+      return Err(Error::config(format!("option `compression` must be {SHAPE} or false (got {v})")))
+    }
+  };
+  let algorithm =
+    Algorithm::parse(&name).ok_or_else(|| Error::config(format!("{shown} must be 'lz4' or 'zstd' (got {name:?})")))?;
+  let min_bytes =
+    src.number("compression.minBytes", "REDIS_COMPRESSION_MIN_BYTES", 0, u32::MAX as u64)?.unwrap_or(DEFAULT_MIN_BYTES);
+  c.compression = Some(Compression { algorithm, min_bytes: min_bytes as usize });
   Ok(())
 }
 
@@ -800,6 +840,7 @@ impl Config {
     }
     journal_options(&src, &mut c)?;
     resilience_options(&src, &mut c)?;
+    compression_options(&src, &mut c)?;
     if matches!(c.provider, Provider::Upstash { .. })
       && (!matches!(c.topology, Topology::Standalone) || !c.read_replicas.is_empty())
     {
@@ -1043,5 +1084,42 @@ mod tests {
       .err()
       .map(|e| e.message);
     assert!(e.is_some_and(|m| m.contains("reconnect.maxDelay")));
+  }
+
+  #[test]
+  fn compression() {
+    use crate::core::compression::{Algorithm, Compression};
+    let resolve = |vars: &[(&str, &str)], opts: Json| Config::resolve(&env(vars), &opts).map(|c| c.compression);
+    assert_eq!(resolve(&[], json!({})).unwrap(), None, "off by default");
+    assert_eq!(resolve(&[], json!({ "compression": false })).unwrap(), None);
+    assert_eq!(
+      resolve(&[], json!({ "compression": { "algorithm": "zstd", "minBytes": 64 } })).unwrap(),
+      Some(Compression { algorithm: Algorithm::Zstd, min_bytes: 64 })
+    );
+    assert_eq!(
+      resolve(&[], json!({ "compression": "lz4" })).unwrap(),
+      Some(Compression { algorithm: Algorithm::Lz4, min_bytes: 1024 })
+    );
+    assert_eq!(
+      resolve(&[("REDIS_COMPRESSION", "LZ4"), ("REDIS_COMPRESSION_MIN_BYTES", "10")], json!({})).unwrap(),
+      Some(Compression { algorithm: Algorithm::Lz4, min_bytes: 10 })
+    );
+    assert_eq!(resolve(&[("REDIS_COMPRESSION", "off")], json!({})).unwrap(), None);
+    let err = |vars: &[(&str, &str)], opts: Json| {
+      let e = resolve(vars, opts).expect_err("refused");
+      assert_eq!(e.kind, crate::core::error::ErrorKind::Config);
+      e.message
+    };
+    assert!(err(&[], json!({ "compression": { "algorithm": "gzip" } })).contains("compression.algorithm"));
+    assert!(err(&[], json!({ "compression": {} })).contains("compression.algorithm"));
+    assert!(err(&[], json!({ "compression": { "algorithm": "lz4", "minBytes": -1 } })).contains("compression.minBytes"));
+    assert!(
+      err(&[], json!({ "compression": { "algorithm": "lz4", "minBytes": "many" } })).contains("compression.minBytes")
+    );
+    assert!(err(&[], json!({ "compression": { "algorithm": "lz4", "level": 3 } })).contains("`level`"));
+    assert!(err(&[], json!({ "compression": 5 })).contains("option `compression`"));
+    assert!(err(&[("REDIS_COMPRESSION", "brotli")], json!({})).contains("REDIS_COMPRESSION"));
+    assert!(err(&[("REDIS_COMPRESSION", "zstd"), ("REDIS_COMPRESSION_MIN_BYTES", "x")], json!({}))
+      .contains("REDIS_COMPRESSION_MIN_BYTES"));
   }
 }

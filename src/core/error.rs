@@ -64,6 +64,10 @@ error_kinds! {
   /// `RedisPartitioningService.addNode`/`removeNode` (lib/partitioning.js)
   /// while another migration runs or is unfinished.
   Busy => "ERR_RESILIS_BUSY",
+  /// A value reply carries resilis' compression header (README:
+  /// Compression) but this service cannot read it: no `compression`
+  /// option, or the value is corrupt. The command ran.
+  Decode => "ERR_RESILIS_DECODE",
   /// The native addon for this platform is missing: thrown by the loader
   /// (binding.js), which cannot ask the addon; listed to be complete.
   NativeBinding => "ERR_RESILIS_NATIVE_BINDING",
@@ -94,7 +98,7 @@ const UNRUN_AFTER_PROTOCOL_ERROR: &str =
 impl Error {
   pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
     let sent = match kind {
-      ErrorKind::Reply => Sent::Yes,
+      ErrorKind::Reply | ErrorKind::Decode => Sent::Yes,
       ErrorKind::Timeout => Sent::Unknown,
       _ => Sent::No,
     };

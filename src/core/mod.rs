@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod client;
 pub mod command;
 pub mod commands;
+pub mod compression;
 pub mod config;
 pub mod copies;
 pub mod error;

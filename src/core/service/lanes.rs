@@ -74,14 +74,29 @@ impl Service {
     if self.resilience.is_degraded() {
       return None;
     }
-    if self.node_tracking.is_some() {
-      return if near.live() { near.lookup_string(key) } else { None };
+    let hit = if self.node_tracking.is_some() {
+      if near.live() {
+        near.lookup_string(key)
+      } else {
+        None
+      }
+    } else {
+      let lane = self.live_lane()?;
+      if !near.usable(lane.serial(), lane.tracking()) {
+        return None;
+      }
+      near.lookup_string(key)
+    };
+    // The cache holds Redis' bytes: a compressed value is decompressed
+    // here; one that cannot be read is a miss, and the GET then says why.
+    match hit? {
+      Reply::Bytes(b) => match self.values.decode_value(&b) {
+        Ok(None) => Some(Reply::Bytes(b)),
+        Ok(Some(value)) => Some(Reply::Bytes(value)),
+        Err(_) => None,
+      },
+      other => Some(other),
     }
-    let lane = self.live_lane()?;
-    if !near.usable(lane.serial(), lane.tracking()) {
-      return None;
-    }
-    near.lookup_string(key)
   }
 
   /// The near cache's epoch (see near_cache.rs), for the JS copies.

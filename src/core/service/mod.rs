@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::core::command::Command;
+use crate::core::compression::Values;
 use crate::core::config::{Config, Topology};
 use crate::core::error::{Error, ErrorKind, Result, Sent};
 use crate::core::events::Event;
@@ -70,6 +71,9 @@ pub struct Service {
   pubsub: PubSub,
   /// Tokens and marker keys for replaying the outage journal exactly once.
   replay_markers: replay::ReplayMarkers,
+  /// Value compression on the way out, the header checked on the way in
+  /// (src/core/compression): at `submit`'s two ends.
+  values: Values,
 }
 
 impl Service {
@@ -89,8 +93,10 @@ impl Service {
     let node_tracking = lanes::node_tracking(&config, near.as_ref(), &base);
     let runtime = tokio::runtime::Handle::try_current().ok();
     let cluster = transport::cluster_lanes::cluster_lanes(&config, &base, runtime.as_ref());
+    let values = Values::new(config.compression, config.max_value_bytes);
     // `enabled: false` is announced by the facade's logger (lib/service.js).
     Ok(Service {
+      values,
       state: State::new(!config.enabled),
       config,
       clients: Mutex::new(clients),
@@ -352,20 +358,28 @@ impl Service {
   /// One command on one node named by `scan_nodes`.
   pub async fn dispatch_to_node(&self, node: &str, cmd: Command) -> Result<Reply> {
     check_size(&cmd, self.resilience.max_value_bytes())?;
-    match self.ready_clients().await? {
-      Some(clients) => clients.send_to_node(node, cmd).await,
+    let mut cmds = [cmd];
+    self.values.encode(&mut cmds);
+    let [cmd] = cmds;
+    let mut result = match self.ready_clients().await? {
+      Some(clients) => clients.send_to_node(node, cmd.clone()).await,
       None => self.memory.execute(&cmd),
-    }
+    };
+    self.values.decode_one(&cmd, &mut result);
+    result
   }
 
-  pub async fn transaction(&self, cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
+  pub async fn transaction(&self, mut cmds: Vec<Command>) -> Result<Vec<Result<Reply>>> {
     // One command too big refuses the whole transaction: none of it runs.
     check_all(&cmds, self.resilience.max_value_bytes())?;
+    self.values.encode(&mut cmds);
     self.note_writes(&cmds);
-    match self.ready_clients().await? {
-      Some(clients) => clients.transaction(cmds).await,
-      None => Ok(cmds.iter().map(|c| self.memory.execute(c)).collect()),
-    }
+    let mut out = match self.ready_clients().await? {
+      Some(clients) => clients.transaction(cmds.clone()).await?,
+      None => cmds.iter().map(|c| self.memory.execute(c)).collect(),
+    };
+    self.values.decode(&cmds, &mut out);
+    Ok(out)
   }
 }
 

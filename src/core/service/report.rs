@@ -35,6 +35,7 @@ impl Service {
       // Pipelined connections carrying commands now (standalone: 0 or 1;
       // cluster: one per master), and whether they speak TLS.
       "lanes": { "open": self.open_lanes(), "tls": self.config.tls.enabled },
+      "compression": self.values.stats_json(),
       "nearCache": self.near.as_ref().map(|n| {
         let s = n.stats();
         serde_json::json!({

@@ -2,6 +2,8 @@
 //! batches, `route` picks the transport for each, and `run` goes plan
 //! (breakers, fallback, near-cache hits) -> near-cache tickets -> transport
 //! -> store replies -> finish (accounting, fallback for what failed).
+//! Value compression wraps it: arguments encoded as `submit` takes them,
+//! value replies decoded just before each batch's callback.
 
 use std::sync::Arc;
 
@@ -23,7 +25,14 @@ impl Service {
   /// out now while a transport takes them in order (lanes, memory); from
   /// the first that needs fred or a connect on, the rest of the tick goes
   /// with it as one batch, so their order is kept.
-  pub fn submit(self: &Arc<Self>, batches: Vec<(Vec<Command>, Settle)>) {
+  pub fn submit(self: &Arc<Self>, mut batches: Vec<(Vec<Command>, Settle)>) {
+    // Values compressed before anything sees them: the near cache, the
+    // fallback, the journal and every transport hold what Redis holds.
+    if self.values.compression().is_some() {
+      for (cmds, _) in &mut batches {
+        self.values.encode(cmds);
+      }
+    }
     // Several batches, one write (scripts excepted, see `is_script`).
     let corked = if batches.len() > 1 && !batches.iter().any(|(cmds, _)| cmds.iter().any(is_script)) {
       self.cork_lane()
@@ -93,7 +102,9 @@ impl Service {
   fn run(self: &Arc<Self>, transport: Transport<'_>, cmds: Vec<Command>, done: Settle) {
     if let Transport::Memory(store) = transport {
       // The whole backend: nothing to fall back to, no breaker to keep.
-      return done(Answers::all(transport::memory::execute(store, cmds.iter()), Served::MEMORY));
+      let mut out = transport::memory::execute(store, cmds.iter());
+      self.values.decode(&cmds, &mut out);
+      return done(Answers::all(out, Served::MEMORY));
     }
     // Standalone: reads are cached while the lane is tracked to the live
     // subscriber; cluster: on any path while every node's broadcast
@@ -107,7 +118,8 @@ impl Service {
     }
     let plan = self.resilience.plan(&cmds, |cmd| near.as_ref().and_then(|n| n.before_plan(cmd)));
     if plan.redis_count() == 0 {
-      let (out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+      let (mut out, _) = self.resilience.finish(plan, &cmds, Vec::new());
+      self.values.decode(&cmds, &mut out.replies);
       done(out);
       self.after_batch(false);
       return;
@@ -161,7 +173,8 @@ impl Service {
     // The recovery loop may have left degraded mode since: commands the
     // plan still gives to Redis get this (never sent) error, not none.
     let unsent = (0..plan.redis_count()).map(|_| Err(e.clone().with_sent(Sent::No))).collect();
-    let (out, _) = self.resilience.finish(plan, &cmds, unsent);
+    let (mut out, _) = self.resilience.finish(plan, &cmds, unsent);
+    self.values.decode(&cmds, &mut out.replies);
     done(out);
     self.after_batch(false);
   }
@@ -247,7 +260,8 @@ impl Outbound for InFlight {
         }
       }
     }
-    let (out, trouble) = service.resilience.finish(plan, &cmds, results);
+    let (mut out, trouble) = service.resilience.finish(plan, &cmds, results);
+    service.values.decode(&cmds, &mut out.replies);
     done.settle(out);
     service.after_batch(trouble);
   }
