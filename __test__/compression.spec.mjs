@@ -332,6 +332,8 @@ test('on a cluster (a lane per master, near cache by broadcast tracking), config
         conn.close();
       }
     }
+    // Hits need every node's broadcast tracking up (a loaded machine takes a moment).
+    await eventually(async () => (await svc.getStats()).nearCache.tracking === true, 10000, 20);
     const before = (await svc.getStats()).nearCache.hits;
     for (let round = 0; round < 5; round++) for (const [i, k] of keys.entries()) assert.equal(await svc.get(k), values[i]);
     assert.ok((await svc.getStats()).nearCache.hits > before, 'near-cache hits, decompressed');
