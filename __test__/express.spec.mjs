@@ -7,6 +7,7 @@ import { startRedis } from './harness/redis.mjs';
 import { remember } from './harness/service.mjs';
 import { useCache } from './harness/suite.mjs';
 import { freePort } from './harness/ports.mjs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { uniqueKey, captureError, assertCode } from './harness/util.mjs';
 
 const require = createRequire(import.meta.url);
@@ -199,7 +200,13 @@ test('healthRouter: 503 with overall degraded when Redis is unreachable (the fal
   const base = await listen(app);
   assert.equal((await fetch(`${base}/api/health`)).status, 200);
   await own.stop();
-  const r = await fetch(`${base}/api/health/detailed`);
+  // The service learns of the loss from its connections: within the command timeout, not at once.
+  let r = await fetch(`${base}/api/health/detailed`);
+  for (const deadline = Date.now() + 3000; r.status !== 503 && Date.now() < deadline;) {
+    await r.arrayBuffer();
+    await sleep(50);
+    r = await fetch(`${base}/api/health/detailed`);
+  }
   assert.equal(r.status, 503);
   const body = await r.json();
   assert.equal(body.status, 'error');

@@ -222,8 +222,12 @@ test('a replaying process SIGKILLed mid-replay, its confirmations lost too: the 
   let seen = 0;
   const deadline = Date.now() + 20000;
   while (seen === 0 && Date.now() < deadline) seen = Number(await raw.command('LLEN', list));
+  // Redis holds the replayer's further writes (scripts included) while it is killed, so the replay cannot
+  // finish in between (on a fast machine it did, once).
+  await raw.command('CLIENT', 'PAUSE', '30000', 'WRITE');
   replayer.kill('SIGKILL');
   await replayer.exited;
+  await raw.command('CLIENT', 'UNPAUSE');
   const cutAt = Number(await raw.command('LLEN', list));
   raw.close();
   t.diagnostic(`replayer killed with ${cutAt} of 6000 ids replayed`);
