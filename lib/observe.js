@@ -94,6 +94,17 @@ function normalizeAudit(audit) {
   return { handler, reads: audit.reads === true, maxQueue };
 }
 
+/** A traced operation's outcome on its TracingChannel: `error` when it failed, then asyncStart and asyncEnd. */
+function publishOutcome(channel, ctx, ok, value) {
+  if (ok) ctx.result = value;
+  else {
+    ctx.error = value;
+    channel.error.publish(ctx);
+  }
+  channel.asyncStart.publish(ctx);
+  channel.asyncEnd.publish(ctx);
+}
+
 class Observer {
   /** `meta()` -> { serverAddress, serverPort, database, topology, clientId } (read when tracing starts). */
   constructor(options, meta, logger) {
@@ -229,13 +240,7 @@ class Observer {
   }
 
   finishBatch(ctx, ok, value) {
-    if (ok) ctx.result = value;
-    else {
-      ctx.error = value;
-      batchChannel.error.publish(ctx);
-    }
-    batchChannel.asyncStart.publish(ctx);
-    batchChannel.asyncEnd.publish(ctx);
+    publishOutcome(batchChannel, ctx, ok, value);
   }
 
   finish(rec, ok, value, served) {
@@ -244,13 +249,7 @@ class Observer {
     if (ctx !== null) {
       ctx.source = rec.source;
       ctx.breakerState = served === undefined ? null : BREAKER_STATES[(served >> 2) & 3];
-      if (ok) ctx.result = value;
-      else {
-        ctx.error = value;
-        commandChannel.error.publish(ctx);
-      }
-      commandChannel.asyncStart.publish(ctx);
-      commandChannel.asyncEnd.publish(ctx);
+      publishOutcome(commandChannel, ctx, ok, value);
     }
     if (rec.audited) this.queueAudit(rec, ok, value);
   }

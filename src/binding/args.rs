@@ -2,14 +2,12 @@
 //! (`[id, flags, name, argc, ...args]` repeated), read with one napi call
 //! per element and no intermediate JS objects.
 
-use std::borrow::Cow;
-
 use bytes::{Bytes, BytesMut};
 use fred::prelude::Value;
 use napi::bindgen_prelude::{Array, Buffer, FromNapiValue, Unknown, ValueType};
 use napi::{sys, JsValue};
 
-use crate::core::command::Command;
+use crate::core::command::{Command, Name};
 use crate::core::copies::COPIES;
 use crate::core::error::Error;
 use crate::core::limits::oversized_arg;
@@ -111,10 +109,7 @@ pub fn arg_at(array: &Array<'_>, index: u32, position: usize, arena: &mut Arena)
 
 /// The command from its arguments as converted, in order: every one is
 /// consumed, and the first bad one fails the command, named after it.
-pub fn command_from(
-  name: Cow<'static, str>,
-  args: impl ExactSizeIterator<Item = Result<Value, Error>>,
-) -> Result<Command, Error> {
+pub fn command_from(name: Name, args: impl ExactSizeIterator<Item = Result<Value, Error>>) -> Result<Command, Error> {
   let mut values = Vec::with_capacity(args.len());
   let mut first_error = None;
   for arg in args {
@@ -127,10 +122,10 @@ pub fn command_from(
   }
   match first_error {
     Some(mut e) => {
-      e.message = format!("{name}: {}", e.message);
+      e.message = format!("{}: {}", name.text, e.message);
       Err(e)
     }
-    None => Ok(Command::new(name, values)),
+    None => Ok(Command::named(name, values)),
   }
 }
 
@@ -142,5 +137,8 @@ pub fn read_command(batch: &Array<'_>, pos: &mut u32, arena: &mut Arena) -> Resu
   let argc: u32 = batch.get::<u32>(*pos + 1).ok().flatten().unwrap_or(0);
   let start = *pos + 2;
   *pos = start + argc;
-  command_from(name.into(), (start..start + argc).map(|i| arg_at(batch, i, (i - start + 1) as usize, arena)))
+  command_from(
+    Command::name_from(name.as_bytes()),
+    (start..start + argc).map(|i| arg_at(batch, i, (i - start + 1) as usize, arena)),
+  )
 }

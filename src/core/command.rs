@@ -26,6 +26,13 @@ pub fn bytes_arg(b: Bytes) -> Value {
   Value::Bytes(b)
 }
 
+/// A command's name as the caller sent it, with its command-table row
+/// (`Command::name_from`: one lookup serves both).
+pub struct Name {
+  pub text: Cow<'static, str>,
+  info: Option<&'static CommandInfo>,
+}
+
 impl Command {
   pub fn new(name: impl Into<Cow<'static, str>>, args: Vec<Value>) -> Self {
     let name = name.into();
@@ -33,14 +40,21 @@ impl Command {
     Command { name, args, info }
   }
 
-  /// A name read from the caller's bytes: a table name spelled as the
-  /// table spells it is borrowed, any other one copied (invalid UTF-8
-  /// becomes U+FFFD).
-  pub fn name_from(bytes: &[u8]) -> Cow<'static, str> {
-    match commands::lookup_bytes(bytes) {
+  /// A name read from the caller's bytes, looked up once: a table name
+  /// spelled as the table spells it is borrowed, any other one copied
+  /// (invalid UTF-8 becomes U+FFFD).
+  pub fn name_from(bytes: &[u8]) -> Name {
+    let info = commands::lookup_bytes(bytes);
+    let text = match info {
       Some(c) if c.name.as_bytes() == bytes => Cow::Borrowed(c.name),
       _ => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
-    }
+    };
+    Name { text, info }
+  }
+
+  /// A command from a name `name_from` read (no second lookup).
+  pub fn named(name: Name, args: Vec<Value>) -> Self {
+    Command { name: name.text, args, info: name.info }
   }
 
   /// Its row in the command table (src/core/commands.rs).
@@ -224,7 +238,7 @@ impl Command {
         _ => return None,
       });
     }
-    (r.at == bytes.len()).then(|| Command::new(name, args))
+    (r.at == bytes.len()).then(|| Command::named(name, args))
   }
 
   /// The key this command touches first, if any.
@@ -290,8 +304,11 @@ mod tests {
     assert_eq!(written("hset", &["h", "f", "v"]), Some(vec!["h".into()]));
     assert_eq!(written("FLUSHDB", &[]), None);
     assert_eq!(written("eval", &["script", "x"]), None, "an unreadable numkeys may touch anything");
-    assert!(matches!(Command::name_from(b"get"), Cow::Borrowed("get")));
-    assert!(matches!(Command::name_from(b"GETEX"), Cow::Owned(ref n) if n == "GETEX"));
+    assert!(matches!(Command::name_from(b"get").text, Cow::Borrowed("get")));
+    let upper = Command::name_from(b"GETEX");
+    assert!(matches!(upper.text, Cow::Owned(ref n) if n == "GETEX"));
+    assert!(upper.info.is_some_and(|c| c.name == "getex"), "found in any case");
+    assert!(Command::named(Command::name_from(b"NOSUCH"), vec![]).info().is_none());
     let e = Command::new("EVAL", vec![Value::from("return 1"), Value::from(1), Value::from("k")]);
     assert!(matches!(e.cluster_hash(), ClusterHash::Offset(2)));
     let arg = |s: &'static str| Value::Bytes(Bytes::from_static(s.as_bytes()));

@@ -445,7 +445,9 @@ impl Lane {
     let Some(tls) = st.tls.as_mut() else { return Err(std::io::Error::other("the TLS session is gone")) };
     let mut records: &[u8] = &raw[..n];
     while !records.is_empty() {
-      tls.read_tls(&mut records)?;
+      if tls.read_tls(&mut records)? == 0 {
+        return Err(std::io::Error::new(IoKind::InvalidData, "the TLS session took no bytes"));
+      }
       let io = tls.process_new_packets().map_err(|e| std::io::Error::new(IoKind::InvalidData, e))?;
       let mut plain = io.plaintext_bytes_to_read();
       buf.reserve(plain);
